@@ -1,0 +1,45 @@
+# Privacy Workbench: `make run` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO := demo-project
+
+.PHONY: run test install demo lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# One resolve for the whole stack, with the torch pin (see constraints.txt).
+$(STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DEMO)/workbench.sqlite: | $(STAMP)
+	$(VENV)/bin/workbench demo --project $(DEMO)
+
+demo: $(DEMO)/workbench.sqlite
+
+run: $(STAMP) demo
+	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ -z "$$QT_QPA_PLATFORM" ]; then \
+	  echo "make run: no display found. Use 'xvfb-run -a $(VENV)/bin/privacy-workbench $(DEMO)' or the CLI: '$(VENV)/bin/workbench --help'."; \
+	  exit 2; \
+	fi
+	$(VENV)/bin/privacy-workbench $(DEMO)
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check workbench tests benchmarks
+	$(VENV)/bin/mypy workbench/core
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_load.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_gui_lag.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

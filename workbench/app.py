@@ -1,0 +1,67 @@
+"""The ``privacy-workbench`` entry point: opens the main window, optionally on a project folder."""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+
+
+def _display_problem() -> str | None:
+    """Why no window can be shown here, or None. Checked before Qt, whose own message misleads."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in {"offscreen", "minimal", "vnc", "eglfs", "linuxfb"}:
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return "no display found (DISPLAY and WAYLAND_DISPLAY are not set)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()
+    parser = argparse.ArgumentParser(prog="privacy-workbench", description="Open the Privacy Workbench window.")
+    parser.add_argument("project", nargs="?", help="project folder to open (created if --create is given)")
+    parser.add_argument("--create", action="store_true", help="create the project folder if it is not a project")
+    parser.add_argument("--load", metavar="FILE", help="load this dataset into the project once the window is up")
+    args = parser.parse_args(argv)
+
+    problem = _display_problem()
+    if problem:
+        print(f"privacy-workbench: {problem}. Run it on a virtual screen (xvfb-run -a privacy-workbench "
+              f"{args.project or 'PROJECT'}) or use the headless command: workbench --help", file=sys.stderr)
+        return 2
+
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.logging_setup import configure_logging
+
+    log_file = configure_logging()
+    project = None
+    if args.project:
+        from workbench.core.project.store import Project
+
+        try:
+            project = Project.open_or_create(args.project) if args.create else Project.open(args.project)
+        except WorkbenchError as exc:
+            print(f"privacy-workbench: {exc}", file=sys.stderr)
+            return 2
+
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.ui.qt_main_window import QtMainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Privacy Workbench")
+    window = QtMainWindow(project)
+    window.show()
+    if args.load:
+        window.load_dropped([args.load])
+    import logging
+
+    logging.getLogger("workbench").info("window shown; log file %s", log_file)
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

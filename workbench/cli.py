@@ -1,0 +1,335 @@
+"""The ``workbench`` command: everything the GUI does, headless.
+
+Heavy modules (pyarrow, and in later work torch, presidio, opacus) are imported inside the commands, so
+``workbench --help`` starts fast and loads neither Qt nor torch (``tests/core/test_architecture.py``).
+
+Exit codes: 0 success; 2 bad input or a problem the user can fix (one line on stderr naming the file and the
+problem); 1 an internal error (one line on stderr; the details go to the log file, never with dataset values);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+PROG = "workbench"
+
+
+class UsageError(Exception):
+    """A problem with the command line itself (exit 2)."""
+
+
+def _err(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _progress_printer(enabled: bool) -> Any:
+    """A progress callback that redraws one line on a terminal's stderr; silent otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+
+    def show(progress: Any) -> None:
+        frac = progress.fraction
+        text = f"{progress.phase} {frac * 100:5.1f}%" if frac is not None else progress.phase
+        print(f"\r{text:<40}", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _load(path: str, args: argparse.Namespace) -> Any:
+    from workbench.core.data.dataset import LoadOptions
+    from workbench.core.data.load import load_dataset
+    from workbench.core.jobs import CancelToken, drive
+
+    options = LoadOptions(format=getattr(args, "format", None), encoding=getattr(args, "encoding", None),
+                          delimiter=_delimiter(getattr(args, "delimiter", None)))
+    printer = _progress_printer(not getattr(args, "json", False))
+    try:
+        return drive(load_dataset(path, options, CancelToken()), printer)
+    finally:
+        if printer is not None:
+            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def _delimiter(text: str | None) -> str | None:
+    if text is None:
+        return None
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    value = named.get(text.lower(), text)
+    if len(value) != 1:
+        raise UsageError(f"--delimiter must be one character or one of: {', '.join(named)}")
+    return value
+
+
+def _dataset_json(ds: Any, examples: bool) -> dict[str, Any]:
+    columns = []
+    for c in ds.columns:
+        entry: dict[str, Any] = {
+            "name": c.name, "type": c.dtype, "missing": c.missing, "distinct": c.distinct,
+            "suggested_role": c.suggested_role.value, "reason": c.role_reason,
+        }
+        if examples:
+            entry["examples"] = list(c.examples)
+        columns.append(entry)
+    return {
+        "path": ds.path, "name": ds.name, "format": ds.format, "encoding": ds.encoding, "delimiter": ds.delimiter,
+        "size_bytes": ds.size_bytes, "fingerprint": ds.fingerprint, "rows": ds.num_rows,
+        "columns": columns, "warnings": list(ds.warnings),
+    }
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(h) for h in headers]] + [[str(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+# --- commands ---------------------------------------------------------------------------------------------------
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    ds = _load(args.path, args)
+    info = _dataset_json(ds, args.examples)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+        return 0
+    enc = f", {ds.encoding}" if ds.encoding else ""
+    print(f"{ds.path}: {ds.format}{enc}, {ds.num_rows:,} rows, {len(ds.columns)} columns, {ds.size_bytes:,} bytes")
+    print(f"fingerprint (SHA-256): {ds.fingerprint}")
+    for w in ds.warnings:
+        print(f"warning: {w}")
+    headers = ["column", "type", "missing", "distinct", "suggested role", "why"]
+    rows = [[c["name"], c["type"], c["missing"], c["distinct"], c["suggested_role"], c["reason"]]
+            for c in info["columns"]]
+    if args.examples:
+        headers.append("examples")
+        for row, c in zip(rows, info["columns"], strict=True):
+            row.append(", ".join(c["examples"])[:60])
+    print()
+    _print_table(headers, rows)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from workbench.core.demo_project import create_demo_project
+
+    project, record = create_demo_project(args.project, rows=args.rows)
+    try:
+        result = {"project": str(project.folder), "dataset_id": record.id, "path": record.path,
+                  "rows": record.rows, "fingerprint": record.fingerprint}
+    finally:
+        project.close()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"demo project ready: {result['project']} ({result['rows']:,} rows in {Path(result['path']).name})")
+        print(f"open it with: privacy-workbench {result['project']}")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from workbench.core.demo import write_clinic_intake_csv
+
+    path = write_clinic_intake_csv(args.out, rows=args.rows)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_project_init(args: argparse.Namespace) -> int:
+    from workbench.core.project.store import Project
+
+    with Project.create(args.dir) as project:
+        print(f"created project {project.folder}")
+    return 0
+
+
+def _parse_roles(pairs: Sequence[str]) -> dict[str, str]:
+    from workbench.core.data.dataset import ColumnRole
+
+    roles: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, role = pair.rpartition("=")
+        if not sep or not column:
+            raise UsageError(f"--role expects COLUMN=ROLE, got {pair!r}")
+        try:
+            roles[column] = ColumnRole.parse(role).value
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return roles
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from workbench.core.project.store import Project
+
+    roles = _parse_roles(args.role or [])
+    ds = _load(args.path, args)
+    unknown = sorted(set(roles) - set(ds.column_names))
+    if unknown:
+        raise UsageError(f"--role names columns that {ds.name} does not have: {', '.join(unknown)}")
+    with Project.open(args.project) as project:
+        record = project.register_dataset(
+            name=ds.name, path=str(Path(ds.path).resolve()), fingerprint=ds.fingerprint, format=ds.format,
+            encoding=ds.encoding, delimiter=ds.delimiter, rows=ds.num_rows, size_bytes=ds.size_bytes,
+            schema=tuple((c.name, c.dtype) for c in ds.columns),
+            roles={c.name: c.suggested_role.value for c in ds.columns},
+        )
+        if roles:
+            merged = dict(record.roles)
+            merged.update(roles)
+            project.set_roles(record.id, merged)
+            record = project.get_dataset(record.id)
+    out = {"dataset_id": record.id, "name": record.name, "fingerprint": record.fingerprint, "rows": record.rows,
+           "roles": dict(record.roles)}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"dataset {record.id}: {record.name}, {record.rows:,} rows, fingerprint {record.fingerprint[:16]}…")
+        _print_table(["column", "role"], sorted(dict(record.roles).items()))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from workbench.core.project.store import Project
+
+    with Project.open(args.project) as project:
+        records = project.datasets()
+    if args.json:
+        print(json.dumps([{"id": r.id, "name": r.name, "path": r.path, "fingerprint": r.fingerprint,
+                           "format": r.format, "rows": r.rows, "roles": dict(r.roles)} for r in records]))
+        return 0
+    if not records:
+        print("no datasets in this project yet (add one with: workbench add FILE --project DIR)")
+        return 0
+    _print_table(["id", "name", "rows", "format", "fingerprint"],
+                 [[r.id, r.name, f"{r.rows:,}", r.format, r.fingerprint[:16] + "…"] for r in records])
+    return 0
+
+
+def cmd_roles(args: argparse.Namespace) -> int:
+    from workbench.core.project.store import Project
+
+    with Project.open(args.project) as project:
+        record = _find_record(project, args.dataset)
+        if args.role:
+            roles = _parse_roles(args.role)
+            unknown = sorted(set(roles) - {name for name, _ in record.schema})
+            if unknown:
+                raise UsageError(f"dataset {record.id} has no column named: {', '.join(unknown)}")
+            merged = dict(record.roles)
+            merged.update(roles)
+            project.set_roles(record.id, merged)
+            record = project.get_dataset(record.id)
+    if args.json:
+        print(json.dumps({"dataset_id": record.id, "roles": dict(record.roles)}))
+    else:
+        _print_table(["column", "role"], [[name, dict(record.roles).get(name, "other")] for name, _ in record.schema])
+    return 0
+
+
+def _find_record(project: Any, key: str) -> Any:
+    records = project.datasets()
+    for r in records:
+        if str(r.id) == key or r.name == key or r.fingerprint.startswith(key.lower()):
+            return r
+    raise UsageError(f"no dataset {key!r} in project {project.folder} (see: workbench datasets --project DIR)")
+
+
+# --- parser -----------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Privacy Workbench, headless.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def load_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--format", choices=["csv", "jsonl", "parquet", "text"], help="skip format detection")
+        p.add_argument("--encoding", help="skip encoding detection (e.g. utf-8, utf-16, gb18030, latin-1)")
+        p.add_argument("--delimiter", help="skip delimiter detection: one character, or tab/comma/semicolon/pipe")
+
+    p = sub.add_parser("info", help="rows, columns, types, missing and distinct counts, suggested roles, fingerprint")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--examples", action="store_true", help="also show example values (off by default: they are data)")
+    load_options(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("demo", help="create the demo project (deterministic synthetic clinic intake records)")
+    p.add_argument("--project", default="demo-project", help="project folder (default: ./demo-project)")
+    p.add_argument("--rows", type=int, default=5000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("demo-data", help="write only the demo CSV")
+    p.add_argument("--out", default="resources/demo/clinic_intake.csv")
+    p.add_argument("--rows", type=int, default=5000)
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("project", help="project folders")
+    psub = p.add_subparsers(dest="project_command", metavar="ACTION")
+    psub.required = True
+    pi = psub.add_parser("init", help="create an empty project folder")
+    pi.add_argument("dir")
+    pi.set_defaults(func=cmd_project_init)
+
+    p = sub.add_parser("add", help="load a dataset and register it in a project (same bytes: same dataset)")
+    p.add_argument("path")
+    p.add_argument("--project", required=True)
+    p.add_argument("--role", action="append", metavar="COLUMN=ROLE",
+                   help="set a column role (direct_identifier, quasi_identifier, sensitive, free_text, label, other)")
+    p.add_argument("--json", action="store_true")
+    load_options(p)
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("datasets", help="list a project's datasets")
+    p.add_argument("--project", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("roles", help="show or set the column roles of a project dataset")
+    p.add_argument("dataset", help="dataset id, name or fingerprint prefix")
+    p.add_argument("--project", required=True)
+    p.add_argument("--role", action="append", metavar="COLUMN=ROLE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_roles)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.logging_setup import configure_logging
+
+    try:
+        configure_logging()
+    except OSError:
+        pass  # an unwritable log folder must not stop a batch job; nothing is logged then
+    try:
+        return int(args.func(args))
+    except (WorkbenchError, UsageError) as exc:
+        _err(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the frames for the log
+        import logging
+        import traceback
+
+        logging.getLogger("workbench.cli").error(
+            "internal error %s (message withheld)\n%s", type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
+        _err(f"internal error ({type(exc).__name__}); details are in the log file")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

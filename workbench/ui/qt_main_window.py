@@ -1,0 +1,322 @@
+"""The main window: page navigation, the job panel, notifications, the status bar, drag and drop."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QUrl, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench import __version__
+from workbench.core.data.cache import DatasetCache
+from workbench.core.errors import WorkbenchError
+from workbench.core.jobs import JobRegistry
+from workbench.ui.qt_data_page import QtDataPage
+from workbench.ui.qt_job_panel import QtJobPanel
+from workbench.ui.qt_jobs import QtJobRunner
+from workbench.ui.qt_notifications import QtNotificationArea
+
+if TYPE_CHECKING:
+    from workbench.core.project.store import Project
+
+log = logging.getLogger("workbench.ui")
+
+CLOSE_WAIT_SECONDS = 15.0
+
+
+class QtWelcomePage(QWidget):
+    """Shown when no project is open."""
+
+    def __init__(self, window: QtMainWindow) -> None:
+        super().__init__(window)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        title = QLabel("<h2>Privacy Workbench</h2><p>Open a project to start. A project is a folder that keeps "
+                       "your datasets, their column roles and an audit log.</p>")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(title)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        for text, slot in (("New project…", window.new_project), ("Open project…", window.open_project_dialog)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addStretch(2)
+
+
+class QtMainWindow(QMainWindow):
+    def __init__(self, project: Project | None = None, registry: JobRegistry | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Privacy Workbench")
+        self.setAcceptDrops(True)
+        self.resize(1280, 820)
+        self.project: Project | None = None
+        self.cache = DatasetCache()
+        self.runner = QtJobRunner(registry, self)
+        self.runner.sig_job_failed.connect(self._on_job_failed)
+
+        self.nav = QListWidget()
+        self.nav.setFixedWidth(150)
+        self.nav.currentRowChanged.connect(self._on_nav_changed)
+        self.pages = QStackedWidget()
+        self.welcome_page = QtWelcomePage(self)
+        self.data_page = QtDataPage(self.runner, self.cache, None)
+        self.data_page.sig_status.connect(self._on_status)
+        self._page_names: list[str] = []
+        self.add_page("Data", self.data_page)
+        self.pages.addWidget(self.welcome_page)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+
+        self.notifications = QtNotificationArea(central)
+        central.installEventFilter(self)
+
+        self.job_panel = QtJobPanel(self.runner)
+        dock = QDockWidget("Jobs", self)
+        dock.setObjectName("jobs_dock")
+        dock.setWidget(self.job_panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.job_dock = dock
+
+        self._build_menus()
+        self.statusBar().showMessage("Ready", 3000)
+        self.set_project(project)
+        settings = QSettings("PrivacyWorkbench", "privacy-workbench")
+        geometry = settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    # --- pages ----------------------------------------------------------------------------------------------
+
+    def add_page(self, name: str, widget: QWidget) -> None:
+        self._page_names.append(name)
+        self.nav.addItem(name)
+        self.pages.insertWidget(len(self._page_names) - 1, widget)
+
+    @Slot(int)
+    def _on_nav_changed(self, row: int) -> None:
+        if row >= 0 and self.project is not None:
+            self.pages.setCurrentIndex(row)
+
+    # --- project --------------------------------------------------------------------------------------------
+
+    def set_project(self, project: Project | None) -> None:
+        self.project = project
+        self.data_page.set_project(project)
+        if project is None:
+            self.setWindowTitle("Privacy Workbench")
+            self.pages.setCurrentWidget(self.welcome_page)
+            self.nav.setEnabled(False)
+        else:
+            self.setWindowTitle(f"{project.name} — Privacy Workbench")
+            self.nav.setEnabled(True)
+            self.nav.setCurrentRow(0)
+            self.pages.setCurrentWidget(self.data_page)
+            self._remember_recent(project.folder)
+            records = project.datasets()
+            if records and self.data_page.dataset is None:
+                self.data_page.open_record(records[0])
+        self._rebuild_recent_menu()
+
+    def open_project(self, folder: str | Path, create: bool = False) -> bool:
+        from workbench.core.project.store import Project
+
+        try:
+            project = Project.create(folder) if create else Project.open(folder)
+        except WorkbenchError as exc:
+            self.notify("error", str(exc))
+            return False
+        if self.project is not None:
+            self.project.close()
+        self.set_project(project)
+        self.statusBar().showMessage(f"Opened project {project.name}", 4000)
+        return True
+
+    @Slot()
+    def new_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new project")
+        if folder:
+            self.open_project(folder, create=True)
+
+    @Slot()
+    def open_project_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a project folder")
+        if folder:
+            self.open_project(folder)
+
+    def _remember_recent(self, folder: Path) -> None:
+        from workbench.core.project.recent import RecentProjects
+
+        try:
+            RecentProjects().add(folder)
+        except OSError as exc:  # a read-only home must not stop the work
+            log.warning("could not update the recent projects list: %s", type(exc).__name__)
+
+    def _rebuild_recent_menu(self) -> None:
+        from workbench.core.project.recent import RecentProjects
+
+        self.recent_menu.clear()
+        folders = RecentProjects().list()
+        for folder in folders:
+            action = self.recent_menu.addAction(str(folder))
+            action.setData(str(folder))
+            action.triggered.connect(self._on_recent_triggered)
+        self.recent_menu.setEnabled(bool(folders))
+
+    @Slot()
+    def _on_recent_triggered(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction):
+            self.open_project(action.data())
+
+    # --- menus ----------------------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        new_action = file_menu.addAction("&New project…")
+        new_action.triggered.connect(self.new_project)
+        open_action = file_menu.addAction("&Open project…")
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self.open_project_dialog)
+        self.recent_menu = QMenu("Recent projects", self)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        load_action = file_menu.addAction("&Load dataset…")
+        load_action.setShortcut(QKeySequence("Ctrl+L"))
+        load_action.triggered.connect(self._on_load_dataset)
+        file_menu.addSeparator()
+        quit_action = file_menu.addAction("&Quit")
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        help_menu = self.menuBar().addMenu("&Help")
+        logs_action = help_menu.addAction("Open the log folder")
+        logs_action.triggered.connect(self._open_log_folder)
+        about_action = help_menu.addAction("About")
+        about_action.triggered.connect(self._about)
+
+    @Slot()
+    def _on_load_dataset(self) -> None:
+        if self.project is None:
+            self.notify("warning", "Open or create a project first: datasets and their roles are kept in it.")
+            return
+        self.nav.setCurrentRow(0)
+        self.data_page.load_button.click()
+
+    @Slot()
+    def _open_log_folder(self) -> None:
+        from workbench.core.paths import user_log_dir
+
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(user_log_dir())))
+
+    @Slot()
+    def _about(self) -> None:
+        QMessageBox.about(self, "Privacy Workbench", f"Privacy Workbench {__version__}")
+
+    # --- notifications and status ---------------------------------------------------------------------------
+
+    def notify(self, level: str, text: str) -> None:
+        self.notifications.notify(level, text)
+        self._place_notifications()
+
+    @Slot(int, str)
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        snap = self.runner.registry.snapshot(job_id)
+        title = snap.title if snap else "A job"
+        self.notify("error", f"{title} failed: {message}")
+
+    @Slot(str)
+    def _on_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 5000)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Resize:
+            self._place_notifications()
+        return super().eventFilter(watched, event)
+
+    def _place_notifications(self) -> None:
+        area = self.notifications
+        parent = area.parentWidget()
+        if parent is None:
+            return
+        width = min(440, max(260, parent.width() // 3))
+        area.setFixedWidth(width)
+        area.adjustSize()
+        area.move(parent.width() - width - 12, 12)
+        area.raise_()
+
+    # --- drag and drop --------------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        self.load_dropped(paths)
+
+    def load_dropped(self, paths: list[str]) -> None:
+        if self.project is None:
+            self.notify("warning", "Open or create a project first, then drop the file again.")
+            return
+        if len(paths) > 1:
+            self.notify("info", f"{len(paths)} files dropped: loading the first one.")
+        self.nav.setCurrentRow(0)
+        self.data_page.load_file(paths[0])
+
+    # --- closing --------------------------------------------------------------------------------------------
+
+    def confirm_close_with_jobs(self, count: int) -> bool:
+        """Ask whether to cancel running jobs and quit (a decision, so a modal question)."""
+        answer = QMessageBox.question(
+            self, "Jobs are running",
+            f"{count} job{'s are' if count != 1 else ' is'} still running. Cancel and quit?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        running = self.runner.running_count()
+        if running:
+            if not self.confirm_close_with_jobs(running):
+                event.ignore()
+                return
+            self.runner.cancel_all()
+            self.statusBar().showMessage("Cancelling running jobs…")
+            if not self.runner.wait_all(CLOSE_WAIT_SECONDS):
+                # Never destroy a running QThread: stay open and say why.
+                self.notify("error", "Some jobs did not stop in time; the window stays open until they do. "
+                                     "Try closing again in a moment.")
+                event.ignore()
+                return
+        QSettings("PrivacyWorkbench", "privacy-workbench").setValue("window/geometry", self.saveGeometry())
+        if self.project is not None:
+            self.project.close()
+        log.info("main window closed")
+        event.accept()
