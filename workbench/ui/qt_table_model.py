@@ -145,8 +145,7 @@ def compute_sort_permutation(table: pa.Table, column: int, descending: bool) -> 
 
     indices = pc.sort_indices(
         table.select([column]),
-        sort_keys=[(table.column_names[column], "descending" if descending else "ascending")],
-        null_placement="at_end",
+        sort_keys=[(table.column_names[column], "descending" if descending else "ascending", "at_end")],
     )
     return indices.to_numpy()
 

@@ -1,0 +1,31 @@
+"""Qt test fixtures. Any test that leaves a job thread running fails, naming the job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from workbench.ui.qt_jobs import QtJobRunner
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running(qapp: object) -> Iterator[None]:
+    yield
+    running = QtJobRunner.live_threads()
+    if running:
+        names = ", ".join(f"job {t.job_id}" for t in running)
+        for t in running:
+            t.token.cancel()
+        for t in running:
+            t.wait(10_000)
+        pytest.fail(f"test left QThreads running: {names}")
+
+
+@pytest.fixture
+def project(tmp_path):  # noqa: ANN001, ANN201
+    from workbench.core.project.store import Project
+
+    p = Project.create(tmp_path / "proj")
+    yield p
+    p.close()
