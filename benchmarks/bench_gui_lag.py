@@ -40,8 +40,10 @@ def ensure_csv(rows: int) -> Path:
     out = HERE / "out" / f"big_{rows}.csv"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(HERE / "make_big_csv.py"), "--rows", str(rows), "--out", str(out)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, str(HERE / "make_big_csv.py"), "--rows", str(rows), "--out", str(out)],
+            check=True,
+        )
     return out
 
 

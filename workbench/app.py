@@ -12,11 +12,43 @@ def _display_problem() -> str | None:
     """Why no window can be shown here, or None. Checked before Qt, whose own message misleads."""
     if not sys.platform.startswith("linux"):
         return None
-    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in {"offscreen", "minimal", "vnc", "eglfs", "linuxfb"}:
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in {
+        "offscreen",
+        "minimal",
+        "vnc",
+        "eglfs",
+        "linuxfb",
+    }:
         return None
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
         return None
     return "no display found (DISPLAY and WAYLAND_DISPLAY are not set)"
+
+
+def install_excepthook(window: object) -> None:
+    """Turn an exception escaping a slot into a log entry and a notification instead of a console traceback.
+
+    The exception's message is not logged or shown: it might quote data. Its type and frames are logged.
+    """
+    import logging
+    import traceback
+
+    log = logging.getLogger("workbench.app")
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: object) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)  # type: ignore[arg-type]
+            return
+        log.error(
+            "unhandled %s in the GUI (message withheld)\n%s",
+            exc_type.__name__,
+            "".join(traceback.format_tb(tb)),
+        )  # type: ignore[arg-type]
+        notify = getattr(window, "notify", None)
+        if notify is not None:
+            notify("error", f"Unexpected internal error ({exc_type.__name__}). The details are in the log file.")
+
+    sys.excepthook = hook
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
 
     problem = _display_problem()
     if problem:
-        print(f"privacy-workbench: {problem}. Run it on a virtual screen (xvfb-run -a privacy-workbench "
-              f"{args.project or 'PROJECT'}) or use the headless command: workbench --help", file=sys.stderr)
+        print(
+            f"privacy-workbench: {problem}. Run it on a virtual screen (xvfb-run -a privacy-workbench "
+            f"{args.project or 'PROJECT'}) or use the headless command: workbench --help",
+            file=sys.stderr,
+        )
         return 2
 
     from workbench.core.errors import WorkbenchError
@@ -54,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Privacy Workbench")
     window = QtMainWindow(project)
+    install_excepthook(window)
     window.show()
     if args.load:
         window.load_dropped([args.load])

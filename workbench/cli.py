@@ -11,6 +11,7 @@ problem); 1 an internal error (one line on stderr; the details go to the log fil
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -46,8 +47,11 @@ def _load(path: str, args: argparse.Namespace) -> Any:
     from workbench.core.data.load import load_dataset
     from workbench.core.jobs import CancelToken, drive
 
-    options = LoadOptions(format=getattr(args, "format", None), encoding=getattr(args, "encoding", None),
-                          delimiter=_delimiter(getattr(args, "delimiter", None)))
+    options = LoadOptions(
+        format=getattr(args, "format", None),
+        encoding=getattr(args, "encoding", None),
+        delimiter=_delimiter(getattr(args, "delimiter", None)),
+    )
     printer = _progress_printer(not getattr(args, "json", False))
     try:
         return drive(load_dataset(path, options, CancelToken()), printer)
@@ -70,16 +74,27 @@ def _dataset_json(ds: Any, examples: bool) -> dict[str, Any]:
     columns = []
     for c in ds.columns:
         entry: dict[str, Any] = {
-            "name": c.name, "type": c.dtype, "missing": c.missing, "distinct": c.distinct,
-            "suggested_role": c.suggested_role.value, "reason": c.role_reason,
+            "name": c.name,
+            "type": c.dtype,
+            "missing": c.missing,
+            "distinct": c.distinct,
+            "suggested_role": c.suggested_role.value,
+            "reason": c.role_reason,
         }
         if examples:
             entry["examples"] = list(c.examples)
         columns.append(entry)
     return {
-        "path": ds.path, "name": ds.name, "format": ds.format, "encoding": ds.encoding, "delimiter": ds.delimiter,
-        "size_bytes": ds.size_bytes, "fingerprint": ds.fingerprint, "rows": ds.num_rows,
-        "columns": columns, "warnings": list(ds.warnings),
+        "path": ds.path,
+        "name": ds.name,
+        "format": ds.format,
+        "encoding": ds.encoding,
+        "delimiter": ds.delimiter,
+        "size_bytes": ds.size_bytes,
+        "fingerprint": ds.fingerprint,
+        "rows": ds.num_rows,
+        "columns": columns,
+        "warnings": list(ds.warnings),
     }
 
 
@@ -107,8 +122,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     for w in ds.warnings:
         print(f"warning: {w}")
     headers = ["column", "type", "missing", "distinct", "suggested role", "why"]
-    rows = [[c["name"], c["type"], c["missing"], c["distinct"], c["suggested_role"], c["reason"]]
-            for c in info["columns"]]
+    rows = [
+        [c["name"], c["type"], c["missing"], c["distinct"], c["suggested_role"], c["reason"]] for c in info["columns"]
+    ]
     if args.examples:
         headers.append("examples")
         for row, c in zip(rows, info["columns"], strict=True):
@@ -123,8 +139,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     project, record = create_demo_project(args.project, rows=args.rows)
     try:
-        result = {"project": str(project.folder), "dataset_id": record.id, "path": record.path,
-                  "rows": record.rows, "fingerprint": record.fingerprint}
+        result = {
+            "project": str(project.folder),
+            "dataset_id": record.id,
+            "path": record.path,
+            "rows": record.rows,
+            "fingerprint": record.fingerprint,
+        }
     finally:
         project.close()
     if args.json:
@@ -176,8 +197,14 @@ def cmd_add(args: argparse.Namespace) -> int:
         raise UsageError(f"--role names columns that {ds.name} does not have: {', '.join(unknown)}")
     with Project.open(args.project) as project:
         record = project.register_dataset(
-            name=ds.name, path=str(Path(ds.path).resolve()), fingerprint=ds.fingerprint, format=ds.format,
-            encoding=ds.encoding, delimiter=ds.delimiter, rows=ds.num_rows, size_bytes=ds.size_bytes,
+            name=ds.name,
+            path=str(Path(ds.path).resolve()),
+            fingerprint=ds.fingerprint,
+            format=ds.format,
+            encoding=ds.encoding,
+            delimiter=ds.delimiter,
+            rows=ds.num_rows,
+            size_bytes=ds.size_bytes,
             schema=tuple((c.name, c.dtype) for c in ds.columns),
             roles={c.name: c.suggested_role.value for c in ds.columns},
         )
@@ -186,8 +213,13 @@ def cmd_add(args: argparse.Namespace) -> int:
             merged.update(roles)
             project.set_roles(record.id, merged)
             record = project.get_dataset(record.id)
-    out = {"dataset_id": record.id, "name": record.name, "fingerprint": record.fingerprint, "rows": record.rows,
-           "roles": dict(record.roles)}
+    out = {
+        "dataset_id": record.id,
+        "name": record.name,
+        "fingerprint": record.fingerprint,
+        "rows": record.rows,
+        "roles": dict(record.roles),
+    }
     if args.json:
         print(json.dumps(out))
     else:
@@ -202,14 +234,30 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         records = project.datasets()
     if args.json:
-        print(json.dumps([{"id": r.id, "name": r.name, "path": r.path, "fingerprint": r.fingerprint,
-                           "format": r.format, "rows": r.rows, "roles": dict(r.roles)} for r in records]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "name": r.name,
+                        "path": r.path,
+                        "fingerprint": r.fingerprint,
+                        "format": r.format,
+                        "rows": r.rows,
+                        "roles": dict(r.roles),
+                    }
+                    for r in records
+                ]
+            )
+        )
         return 0
     if not records:
         print("no datasets in this project yet (add one with: workbench add FILE --project DIR)")
         return 0
-    _print_table(["id", "name", "rows", "format", "fingerprint"],
-                 [[r.id, r.name, f"{r.rows:,}", r.format, r.fingerprint[:16] + "…"] for r in records])
+    _print_table(
+        ["id", "name", "rows", "format", "fingerprint"],
+        [[r.id, r.name, f"{r.rows:,}", r.format, r.fingerprint[:16] + "…"] for r in records],
+    )
     return 0
 
 
@@ -283,8 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("add", help="load a dataset and register it in a project (same bytes: same dataset)")
     p.add_argument("path")
     p.add_argument("--project", required=True)
-    p.add_argument("--role", action="append", metavar="COLUMN=ROLE",
-                   help="set a column role (direct_identifier, quasi_identifier, sensitive, free_text, label, other)")
+    p.add_argument(
+        "--role",
+        action="append",
+        metavar="COLUMN=ROLE",
+        help="set a column role (direct_identifier, quasi_identifier, sensitive, free_text, label, other)",
+    )
     p.add_argument("--json", action="store_true")
     load_options(p)
     p.set_defaults(func=cmd_add)
@@ -309,10 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from workbench.core.errors import WorkbenchError
     from workbench.core.logging_setup import configure_logging
 
-    try:
+    with contextlib.suppress(OSError):  # an unwritable log folder must not stop a batch job
         configure_logging()
-    except OSError:
-        pass  # an unwritable log folder must not stop a batch job; nothing is logged then
     try:
         return int(args.func(args))
     except (WorkbenchError, UsageError) as exc:
@@ -326,7 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import traceback
 
         logging.getLogger("workbench.cli").error(
-            "internal error %s (message withheld)\n%s", type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
+            "internal error %s (message withheld)\n%s",
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
         _err(f"internal error ({type(exc).__name__}); details are in the log file")
         return 1
 

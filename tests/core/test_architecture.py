@@ -16,7 +16,10 @@ HEAVY = ("torch", "transformers", "opacus", "presidio_analyzer", "spacy")
 def _modules_after(code: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout
     return set(json.loads(out.strip().splitlines()[-1]))
 
@@ -40,10 +43,7 @@ def test_core_imports_no_qt() -> None:
 def test_cli_imports_no_qt_and_help_loads_no_torch() -> None:
     mods = _roots(_modules_after("import workbench.cli"))
     assert not mods & set(FORBIDDEN_QT)
-    code = (
-        "import sys\nimport workbench.cli as c\n"
-        "try:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
-    )
+    code = "import sys\nimport workbench.cli as c\ntry:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
     loaded = _roots(_modules_after(code))
     assert not loaded & set(HEAVY), f"workbench --help loaded {loaded & set(HEAVY)}"
     assert not loaded & set(FORBIDDEN_QT)
@@ -57,7 +57,6 @@ def test_ui_modules_keep_heavy_imports_out_of_their_tops() -> None:
 
 
 def test_help_runs_as_a_command() -> None:
-    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
     assert "info" in proc.stdout and "demo" in proc.stdout

@@ -189,6 +189,7 @@ def test_nested_read_with_waiting_writer_does_not_deadlock() -> None:
     r = threading.Thread(target=reader)
     r.start()
     entered.wait(5)
+
     def writer() -> None:
         with lock.write():
             pass

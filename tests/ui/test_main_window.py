@@ -14,7 +14,11 @@ from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.ui.qt_main_window import QtMainWindow
 from workbench.ui.qt_summary_model import COL_ROLE
 
-CSV = "name,email,age,note\nAda Lovelace,ada@example.org,36,Met Dr. Babbage in London\nAlan Turing,alan@example.org,41,Moved to Wilmslow\n"
+CSV = (
+    "name,email,age,note\n"
+    "Ada Lovelace,ada@example.org,36,Met Dr. Babbage in London\n"
+    "Alan Turing,alan@example.org,41,Moved to Wilmslow\n"
+)
 
 
 @pytest.fixture
@@ -74,8 +78,9 @@ def test_role_edit_is_saved_in_the_project(qtbot, window, tmp_path) -> None:  # 
         ("ragged.csv", b"a,b,c\n1,2,3\n4,5\n", "line"),
     ],
 )
-def test_bad_files_show_a_message_on_the_page_and_lose_nothing(qtbot, window, tmp_path, name, content,
-                                                               expected) -> None:  # noqa: ANN001
+def test_bad_files_show_a_message_on_the_page_and_lose_nothing(
+    qtbot, window, tmp_path, name, content, expected
+) -> None:  # noqa: ANN001
     good = tmp_path / "people.csv"
     good.write_text(CSV, encoding="utf-8")
     load(qtbot, window, good)
@@ -118,8 +123,13 @@ def test_drop_a_file_loads_it(qtbot, window, tmp_path) -> None:  # noqa: ANN001
     f.write_text(CSV, encoding="utf-8")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(f))])
-    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPoint(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     with qtbot.waitSignal(window.runner.sig_job_ended, timeout=30_000):
         window.dropEvent(event)
     assert window.data_page.dataset is not None and window.data_page.dataset.name == "dropped.csv"

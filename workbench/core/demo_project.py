@@ -9,8 +9,9 @@ from workbench.core.project.store import DatasetRecord, Project
 
 DEMO_FILE = "clinic_intake.csv"
 
-# The roles an analyst would give the demo's columns. Detection suggests the same (a test checks it); they are
-# set explicitly so the demo stays right even if a site tunes the suggestion rules.
+# The roles an analyst would give the demo's columns. Detection suggests the same for all but the label, which is
+# the analyst's choice (tests/core/test_demo_project.py); they are set explicitly so the demo stays right even if
+# a site tunes the suggestion rules.
 DEMO_ROLES: dict[str, ColumnRole] = {
     "record_id": ColumnRole.DIRECT_IDENTIFIER,
     "name": ColumnRole.DIRECT_IDENTIFIER,
@@ -45,9 +46,16 @@ def create_demo_project(folder: str | Path, rows: int = 5000) -> tuple[Project, 
         roles.update({k: v.value for k, v in DEMO_ROLES.items() if k in roles})
         existed = project.dataset_by_fingerprint(ds.fingerprint) is not None
         record = project.register_dataset(
-            name=ds.name, path=str(csv_path.resolve()), fingerprint=ds.fingerprint, format=ds.format,
-            encoding=ds.encoding, delimiter=ds.delimiter, rows=ds.num_rows, size_bytes=ds.size_bytes,
-            schema=tuple((c.name, c.dtype) for c in ds.columns), roles=roles,
+            name=ds.name,
+            path=str(csv_path.resolve()),
+            fingerprint=ds.fingerprint,
+            format=ds.format,
+            encoding=ds.encoding,
+            delimiter=ds.delimiter,
+            rows=ds.num_rows,
+            size_bytes=ds.size_bytes,
+            schema=tuple((c.name, c.dtype) for c in ds.columns),
+            roles=roles,
         )
         if not existed:
             project.set_roles(record.id, roles)

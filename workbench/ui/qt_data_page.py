@@ -38,9 +38,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("workbench.ui.data")
 
-ENCODINGS = [("Detect encoding", None), ("UTF-8", "utf-8"), ("UTF-8 with BOM", "utf-8-sig"), ("UTF-16", "utf-16"),
-             ("GB18030 / GBK", "gb18030"), ("Latin-1", "latin-1"), ("Windows-1252", "cp1252")]
-DELIMITERS = [("Detect delimiter", None), ("Comma ,", ","), ("Tab", "\t"), ("Semicolon ;", ";"), ("Pipe |", "|")]
+ENCODINGS = [
+    ("Detect encoding", None),
+    ("UTF-8", "utf-8"),
+    ("UTF-8 with BOM", "utf-8-sig"),
+    ("UTF-16", "utf-16"),
+    ("GB18030 / GBK", "gb18030"),
+    ("Latin-1", "latin-1"),
+    ("Windows-1252", "cp1252"),
+]
+DELIMITERS = [
+    ("Detect delimiter", None),
+    ("Comma ,", ","),
+    ("Tab", "\t"),
+    ("Semicolon ;", ";"),
+    ("Pipe |", "|"),
+]
 FILE_FILTER = "Datasets (*.csv *.tsv *.txt *.jsonl *.ndjson *.parquet *.pq);;All files (*)"
 
 _BANNER_STYLES = {
@@ -48,6 +61,13 @@ _BANNER_STYLES = {
     "warning": "background:#fff4e5; color:#663c00; border:1px solid #e8c48f;",
     "info": "background:#e8f4fd; color:#0d3c61; border:1px solid #9cc7e8;",
 }
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return a == b
 
 
 def human_size(n: int) -> str:
@@ -67,8 +87,13 @@ class QtDataPage(QWidget):
     sig_status = Signal(str)
     """A transient line for the status bar."""
 
-    def __init__(self, runner: QtJobRunner, cache: DatasetCache, project: Project | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        runner: QtJobRunner,
+        cache: DatasetCache,
+        project: Project | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._runner = runner
         self._cache = cache
@@ -189,8 +214,9 @@ class QtDataPage(QWidget):
         self._load_path = path_str
         self.hide_banner()
         name = Path(path_str).name
-        self._load_job = self._runner.submit(f"Load {name}", lambda token: load_dataset(path_str, opts, token),
-                                             kind="load")
+        self._load_job = self._runner.submit(
+            f"Load {name}", lambda token: load_dataset(path_str, opts, token), kind="load"
+        )
         self.sig_status.emit(f"Loading {name}…")
         return self._load_job
 
@@ -373,15 +399,23 @@ class QtDataPage(QWidget):
             try:
                 existing = self._project.dataset_by_fingerprint(ds.fingerprint)
                 record = self._project.register_dataset(
-                    name=ds.name, path=ds.path, fingerprint=ds.fingerprint, format=ds.format,
-                    encoding=ds.encoding, delimiter=ds.delimiter, rows=ds.num_rows, size_bytes=ds.size_bytes,
+                    name=ds.name,
+                    path=ds.path,
+                    fingerprint=ds.fingerprint,
+                    format=ds.format,
+                    encoding=ds.encoding,
+                    delimiter=ds.delimiter,
+                    rows=ds.num_rows,
+                    size_bytes=ds.size_bytes,
                     schema=tuple((c.name, c.dtype) for c in ds.columns),
                     roles={c.name: c.suggested_role.value for c in ds.columns},
                 )
                 self._record_id = record.id
-                if existing is not None:
-                    notes.append("This file's fingerprint matches a dataset already in the project: "
-                                 "its saved roles were kept.")
+                if existing is not None and not _same_file(existing.path, ds.path):
+                    notes.append(
+                        f"This file has the same bytes (SHA-256) as {existing.name}, already in the "
+                        "project: it is the same dataset, and its saved roles were kept."
+                    )
             except WorkbenchError as exc:
                 self._record_id = None
                 self.show_banner("error", f"Loaded, but not saved to the project. {exc}")
@@ -415,13 +449,19 @@ class QtDataPage(QWidget):
         self.sig_dataset_shown.emit(ds)
 
     def _show_info(self, ds: Dataset) -> None:
-        parts = [f"<b>{ds.name}</b>", f"{ds.num_rows:,} rows × {len(ds.columns)} columns", ds.format.upper(),
-                 human_size(ds.size_bytes)]
+        parts = [
+            f"<b>{ds.name}</b>",
+            f"{ds.num_rows:,} rows × {len(ds.columns)} columns",
+            ds.format.upper(),
+            human_size(ds.size_bytes),
+        ]
         if ds.encoding:
             parts.append(ds.encoding)
         if ds.delimiter:
-            parts.append("delimiter " + {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(
-                ds.delimiter, repr(ds.delimiter)))
+            parts.append(
+                "delimiter "
+                + {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(ds.delimiter, repr(ds.delimiter))
+            )
         self.info_label.setText(" · ".join(parts))
         self.fingerprint_label.setText(f"SHA-256 {ds.fingerprint[:16]}…")
         self.fingerprint_label.setToolTip(ds.fingerprint)

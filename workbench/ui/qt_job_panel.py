@@ -6,7 +6,7 @@ busy job cannot flood the GUI thread with repaints, whatever its progress rate.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,

@@ -47,13 +47,18 @@ class QtWelcomePage(QWidget):
         super().__init__(window)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        title = QLabel("<h2>Privacy Workbench</h2><p>Open a project to start. A project is a folder that keeps "
-                       "your datasets, their column roles and an audit log.</p>")
+        title = QLabel(
+            "<h2>Privacy Workbench</h2><p>Open a project to start. A project is a folder that keeps "
+            "your datasets, their column roles and an audit log.</p>"
+        )
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(title)
         row = QHBoxLayout()
         row.addStretch(1)
-        for text, slot in (("New project…", window.new_project), ("Open project…", window.open_project_dialog)):
+        for text, slot in (
+            ("New project…", window.new_project),
+            ("Open project…", window.open_project_dialog),
+        ):
             button = QPushButton(text)
             button.clicked.connect(slot)
             row.addWidget(button)
@@ -98,8 +103,9 @@ class QtMainWindow(QMainWindow):
         dock = QDockWidget("Jobs", self)
         dock.setObjectName("jobs_dock")
         dock.setWidget(self.job_panel)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.job_dock = dock
 
@@ -296,9 +302,12 @@ class QtMainWindow(QMainWindow):
     def confirm_close_with_jobs(self, count: int) -> bool:
         """Ask whether to cancel running jobs and quit (a decision, so a modal question)."""
         answer = QMessageBox.question(
-            self, "Jobs are running",
+            self,
+            "Jobs are running",
             f"{count} job{'s are' if count != 1 else ' is'} still running. Cancel and quit?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
@@ -311,8 +320,11 @@ class QtMainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelling running jobs…")
             if not self.runner.wait_all(CLOSE_WAIT_SECONDS):
                 # Never destroy a running QThread: stay open and say why.
-                self.notify("error", "Some jobs did not stop in time; the window stays open until they do. "
-                                     "Try closing again in a moment.")
+                self.notify(
+                    "error",
+                    "Some jobs did not stop in time; the window stays open until they do. "
+                    "Try closing again in a moment.",
+                )
                 event.ignore()
                 return
         QSettings("PrivacyWorkbench", "privacy-workbench").setValue("window/geometry", self.saveGeometry())

@@ -31,8 +31,13 @@ class ColumnSummaryModel(QAbstractTableModel):
     sig_roles_changed = Signal(object)
     """dict[str, ColumnRole]: the whole role map after the analyst changed one role."""
 
-    def __init__(self, summaries: tuple[ColumnSummary, ...] = (), roles: dict[str, ColumnRole] | None = None,
-                 rows: int = 0, parent: Any = None) -> None:
+    def __init__(
+        self,
+        summaries: tuple[ColumnSummary, ...] = (),
+        roles: dict[str, ColumnRole] | None = None,
+        rows: int = 0,
+        parent: Any = None,
+    ) -> None:
         super().__init__(parent)
         self._summaries = summaries
         self._rows = rows

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pyarrow is imported lazily by the loaders; keep the type fo
     import pyarrow as pa
 
 
-class ColumnRole(str, enum.Enum):
+class ColumnRole(enum.StrEnum):
     """What a column means for privacy. Stored by value in the project."""
 
     DIRECT_IDENTIFIER = "direct_identifier"

@@ -1,0 +1,269 @@
+"""CSV and TSV files, read with Arrow's streaming CSV reader.
+
+How a file is read:
+
+1. Encoding: forced or detected (:func:`~workbench.core.data.detect.detect_encoding`). Arrow reads UTF-8; any
+   other encoding is transcoded on the fly by :class:`~.base.SourceReader`, which also counts the file bytes
+   read so progress is in bytes of the file.
+2. Delimiter: forced, tab for ``.tsv``/``.tab``, or detected among ``, \\t ; |`` (quote-aware).
+3. A first open of the stream reads only the header (Arrow parses one block) to learn the column names.
+4. The data pass reads every column as a *string*: Arrow's streaming reader infers types from the first block
+   only and fails when a later block disagrees ("1, 2, 3, ... unknown"), so instead each column is converted
+   after the read, and only when all of its values convert (:func:`~workbench.core.data.schema.infer_types`).
+   Empty fields are missing (null); other missing-value tokens are handled by the conversion.
+5. Rows whose field count differs from the header's stop the load with the line number and the two counts.
+
+Arrow's own error messages quote the offending row, so they are never passed on: each failure is translated
+into a sentence with line numbers, byte offsets and counts only.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from workbench.core.data import detect
+from workbench.core.data.dataset import LoadOptions
+from workbench.core.data.loaders.base import (
+    DecodeFailure,
+    Loader,
+    LoadSource,
+    ParsedTable,
+    SourceReader,
+    choose_encoding,
+    find_undecodable_offset,
+    translate_unexpected,
+    undecodable_message,
+)
+from workbench.core.data.schema import infer_types
+from workbench.core.errors import DatasetError
+from workbench.core.jobs import CancelToken, JobGenerator, Progress, Throttle
+
+log = logging.getLogger("workbench.data")
+
+BLOCK_SIZE = 1 << 20
+"""Bytes per Arrow block: small enough that the first rows arrive within milliseconds."""
+
+MAX_BLOCK_SIZE = 256 << 20
+"""Largest block tried when a single record (a huge quoted value) does not fit in a block."""
+
+HEADER_ONLY_WARNING = "the file has a header but no data rows"
+
+_DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+
+def delimiter_label(delimiter: str) -> str:
+    """A readable name for a delimiter (``"tab"`` rather than an invisible character)."""
+    return _DELIMITER_NAMES.get(delimiter, repr(delimiter))
+
+
+@dataclass(slots=True)
+class _RaggedRows:
+    """Arrow's ``invalid_row_handler``: remembers the first bad row's number and counts, never its text."""
+
+    line: int | None = None
+    actual: int | None = None
+    expected: int | None = None
+
+    def __call__(self, row: Any) -> str:
+        if self.actual is None:
+            self.line, self.actual, self.expected = row.number, row.actual_columns, row.expected_columns
+        return "error"
+
+
+def _straddles(exc: BaseException) -> bool:
+    """Arrow's "a record straddles two blocks" failure, which a bigger block size fixes."""
+    return isinstance(exc, pa.ArrowInvalid) and "straddl" in str(exc).lower()
+
+
+def batch_text_bytes(batch: pa.RecordBatch) -> int:
+    """Approximate size in the UTF-8 text of a batch of string columns: value bytes plus one separator each.
+
+    Arrow's streaming reader reads far ahead of the parser (tens of MB), so the bytes pulled from the file say
+    little about how far parsing has come; the parsed batches do.
+    """
+    size = batch.num_rows * batch.num_columns
+    for column in batch.columns:
+        size += pc.sum(pc.binary_length(column)).as_py() or 0
+    return int(size)
+
+
+def physical_line(path: Path, encoding: str, delimiter: str, record: int) -> int | None:
+    """The 1-based line in the file where CSV record number ``record`` (Arrow's count) ends.
+
+    Arrow numbers records, skipping empty lines and counting a quoted value with line breaks as one record;
+    people look for lines in an editor. Only used on the error path: it re-reads the file up to that record.
+    """
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+        seen = 0
+        try:
+            for fields in reader:
+                if fields:
+                    seen += 1
+                    if seen == record:
+                        return reader.line_num
+        except csv.Error:
+            return None
+    return None
+
+
+class CsvLoader(Loader):
+    """Delimited text: CSV, TSV, semicolon- and pipe-separated files."""
+
+    format_name = "csv"
+
+    def load(self, source: LoadSource, options: LoadOptions, token: CancelToken) -> JobGenerator[ParsedTable]:
+        path = source.path
+        encoding = choose_encoding(source, options)
+        delimiter = self._choose_delimiter(source, options, encoding)
+        log.debug("csv: %s encoding=%s delimiter=%s", path.name, encoding, delimiter_label(delimiter))
+        yield Progress("parse", 0, source.size, "bytes", "reading the header")
+
+        preview_sent = False
+        block_size = BLOCK_SIZE
+        while True:
+            ragged = _RaggedRows()
+            read_options = pa_csv.ReadOptions(use_threads=False, block_size=block_size)
+            parse_options = pa_csv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=ragged
+            )
+            batches: list[pa.RecordBatch] = []
+            rows = 0
+            parsed = 0  # estimated UTF-8 bytes parsed so far
+            throttle = Throttle()
+            try:
+                names = self._read_header(source, encoding, read_options, parse_options)
+                convert_options = pa_csv.ConvertOptions(
+                    column_types={name: pa.string() for name in names},
+                    strings_can_be_null=True,
+                    null_values=[""],
+                    quoted_strings_can_be_null=True,
+                )
+                clean_names = [names[0].removeprefix("\ufeff"), *names[1:]] if names else []
+                with open(path, "rb") as raw:
+                    stream = SourceReader(raw, encoding)
+                    reader = pa_csv.open_csv(
+                        stream,
+                        read_options=read_options,
+                        parse_options=parse_options,
+                        convert_options=convert_options,
+                    )
+                    schema = reader.schema
+                    while True:
+                        token.raise_if_cancelled()
+                        try:
+                            batch = reader.read_next_batch()
+                        except StopIteration:
+                            break
+                        batches.append(batch)
+                        rows += batch.num_rows
+                        parsed += batch_text_bytes(batch)
+                        done = min(int(parsed * stream.scale), source.size)
+                        if not preview_sent and rows >= options.preview_rows:
+                            preview_sent = True
+                            preview = pa.Table.from_batches(batches).slice(0, options.preview_rows)
+                            yield Progress(
+                                "parse",
+                                done,
+                                source.size,
+                                "bytes",
+                                "reading rows",
+                                payload=preview.rename_columns(clean_names),
+                            )
+                        elif throttle.ready():
+                            yield Progress("parse", done, source.size, "bytes", "reading rows")
+                break
+            except (pa.ArrowException, DecodeFailure, UnicodeError) as exc:
+                if _straddles(exc) and block_size < MAX_BLOCK_SIZE:
+                    # a record longer than a block (a huge quoted value): read again with bigger blocks
+                    block_size *= 16
+                    log.debug(
+                        "csv: %s: a record exceeds the block size; retrying with %d bytes",
+                        path.name,
+                        block_size,
+                    )
+                    continue
+                raise self._translate(exc, path, encoding, delimiter, ragged) from None
+
+        if rows == 0 and not any(name.strip() for name in clean_names):
+            raise DatasetError(path, "the file has no header row (it holds only blank lines)")
+        table = pa.Table.from_batches(batches, schema=schema).rename_columns(clean_names)
+        del batches
+        if not preview_sent:
+            yield Progress("parse", source.size, source.size, "bytes", "reading rows", payload=table)
+        yield Progress("parse", source.size, source.size, "bytes", "detecting column types")
+        token.raise_if_cancelled()
+        table = infer_types(table)
+        warnings = (HEADER_ONLY_WARNING,) if table.num_rows == 0 else ()
+        return ParsedTable(table, encoding=encoding, delimiter=delimiter, warnings=warnings)
+
+    # --------------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _choose_delimiter(source: LoadSource, options: LoadOptions, encoding: str) -> str:
+        if options.delimiter:
+            try:
+                return detect.normalize_delimiter(options.delimiter)
+            except ValueError as exc:
+                raise DatasetError(source.path, str(exc)) from None
+        if source.path.suffix.lower() in (".tsv", ".tab") or (options.format or "").lower() == "tsv":
+            return "\t"
+        sample = detect.decode_sample(source.head, encoding, complete=source.complete)
+        found = detect.detect_delimiter(sample, complete=source.complete)
+        if found is not None:
+            return found
+        # One column: split on a candidate that does not occur, so commas inside values stay in the value.
+        for candidate in detect.DELIMITER_CANDIDATES:
+            if candidate not in sample:
+                return candidate
+        return ","
+
+    @staticmethod
+    def _read_header(
+        source: LoadSource,
+        encoding: str,
+        read_options: pa_csv.ReadOptions,
+        parse_options: pa_csv.ParseOptions,
+    ) -> list[str]:
+        """Column names as Arrow sees them (it parses the first block to find them)."""
+        with open(source.path, "rb") as raw:
+            reader = pa_csv.open_csv(
+                SourceReader(raw, encoding), read_options=read_options, parse_options=parse_options
+            )
+            return list(reader.schema.names)
+
+    @staticmethod
+    def _translate(exc: BaseException, path: Path, encoding: str, delimiter: str, ragged: _RaggedRows) -> DatasetError:
+        """Turn a parser failure into a DatasetError whose message holds no dataset values."""
+        if isinstance(exc, DecodeFailure):
+            return DatasetError(path, undecodable_message(exc.offset, encoding))
+        if ragged.actual is not None:
+            line = physical_line(path, encoding, delimiter, ragged.line) if ragged.line is not None else None
+            where = f"line {line}" if line is not None else "a row"
+            return DatasetError(
+                path,
+                f"{where} has {ragged.actual} fields but the header has {ragged.expected} "
+                f"(delimiter: {delimiter_label(delimiter)}); fix that row or choose another delimiter",
+            )
+        text = str(exc)  # inspected for its kind only, never shown
+        if isinstance(exc, UnicodeError) or "UTF8" in text or "UTF-8" in text:
+            offset = find_undecodable_offset(path, "utf-8" if encoding in ("utf-8", "utf-8-sig") else encoding)
+            return DatasetError(path, undecodable_message(offset, encoding))
+        if "Empty CSV file" in text:
+            return DatasetError(path, "the file has no header row (it holds only blank lines)")
+        counts = re.search(r"Expected (\d+) columns, got (\d+)", text)
+        if counts:
+            return DatasetError(
+                path, f"a row has {counts.group(2)} fields but the header has {counts.group(1)}; fix that row"
+            )
+        log.debug("csv: %s: unexplained parser failure (%s)", path.name, type(exc).__name__)
+        return translate_unexpected(path, "CSV")

@@ -1,0 +1,836 @@
+"""The project store: a project folder and the SQLite database that remembers what the analyst did in it.
+
+A project is a folder holding ``workbench.sqlite`` and a ``data/`` subfolder (for derived files: anonymized
+versions, trained models, exports). The database records the datasets the analyst registered (with the column
+roles they chose), project settings, and an audit log of every change. It never holds dataset values: only
+metadata (file paths, fingerprints, column names and types, roles, counts).
+
+Concurrency
+-----------
+* **Threads.** One :class:`Project` holds one SQLite connection (``check_same_thread=False``) guarded by one
+  ``threading.Lock``: a job in a worker thread may register a dataset while the GUI thread lists datasets. The
+  lock is held only around SQL; nothing is logged, emitted or called back while holding it.
+* **Processes.** Two processes (the GUI and a ``workbench`` CLI run, two app windows) may open the same
+  project. The database is in WAL mode, so readers never block the writer; writers take the write lock up
+  front with ``BEGIN IMMEDIATE`` and wait up to :data:`BUSY_TIMEOUT_S` for each other (``busy_timeout``). WAL
+  needs a local file system: a project on a network share is not supported.
+* **Crashes.** Every change, with its audit-log entry, is one transaction. WAL with ``synchronous=NORMAL`` may
+  lose the last transactions on power loss, but never corrupts the database, and a killed process loses only
+  its uncommitted transaction. ``tests/core/test_project_store.py`` SIGKILLs a writer repeatedly to check
+  this.
+
+Schema migrations
+-----------------
+:data:`MIGRATIONS` is an ordered list of ``(version, sql)``. Opening a project applies, in order, every
+migration whose version is above the database's ``PRAGMA user_version``. Each one runs in its own
+``BEGIN IMMEDIATE`` transaction together with ``PRAGMA user_version = version``, so a crash mid-migration
+leaves the previous version intact and two processes opening an old project at once migrate it once. A
+database whose ``user_version`` is above :data:`SCHEMA_VERSION` was written by a newer workbench and is
+refused rather than misread.
+
+To add tables in a later issue (``runs``, ``privacy_ledger``), append a migration; never edit a released one::
+
+    MIGRATIONS.append((2, '''
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dataset_id INTEGER REFERENCES datasets(id) ON DELETE RESTRICT,
+            kind TEXT NOT NULL, status TEXT NOT NULL, config_json TEXT NOT NULL,
+            started_at TEXT NOT NULL, finished_at TEXT
+        );
+        CREATE INDEX runs_dataset ON runs(dataset_id);
+    '''))
+
+(better: add the tuple to the literal list below). ``foreign_keys`` is on for every connection, so choose
+``ON DELETE`` deliberately: a privacy ledger entry must outlive nothing it refers to (``RESTRICT``). Keep
+:meth:`Project.remove_dataset` in step when a new table refers to datasets. Data changes that must accompany a
+schema change (back-filling a column) go into the same migration's SQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from workbench.core.data.dataset import ColumnRole
+from workbench.core.errors import ProjectError
+
+log = logging.getLogger(__name__)
+
+DB_FILE_NAME = "workbench.sqlite"
+DATA_DIR_NAME = "data"
+BUSY_TIMEOUT_S = 5.0
+APPLICATION_ID = 0x50525742  # "PRWB" in the SQLite header: tells our database from any other SQLite file
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        f"""
+        PRAGMA application_id = {APPLICATION_ID};
+        CREATE TABLE datasets (
+            -- AUTOINCREMENT: an id is never reused after a removal, so audit entries and later runs
+            -- that name a dataset id keep meaning the same dataset.
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            path TEXT NOT NULL,
+            fingerprint TEXT NOT NULL UNIQUE,
+            format TEXT NOT NULL,
+            encoding TEXT,
+            delimiter TEXT,
+            rows INTEGER NOT NULL CHECK (rows >= 0),
+            size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+            schema_json TEXT NOT NULL CHECK (json_valid(schema_json)),
+            roles_json TEXT NOT NULL CHECK (json_valid(roles_json)),
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value_json TEXT NOT NULL CHECK (json_valid(value_json))
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail_json TEXT NOT NULL CHECK (json_valid(detail_json))
+        );
+        CREATE INDEX audit_log_action ON audit_log(action);
+        """,
+    ),
+]
+
+SCHEMA_VERSION = max(version for version, _ in MIGRATIONS)
+"""The newest schema this code knows; projects are migrated up to it when opened."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Records
+# ----------------------------------------------------------------------------------------------------------
+
+
+class FrozenMap(Mapping[str, Any]):
+    """A read-only, picklable mapping (``MappingProxyType`` cannot be pickled, records may cross processes).
+
+    It is hashable when its values are.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        self._data: dict[str, Any] = dict(data or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._data.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+    def __reduce__(self) -> tuple[type[FrozenMap], tuple[dict[str, Any]]]:
+        return (FrozenMap, (self._data,))
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    """What the project remembers about one dataset file.
+
+    Attributes
+    ----------
+    schema:
+        ``(column name, dtype)`` pairs in file order; dtypes as in
+        :class:`~workbench.core.data.dataset.ColumnSummary`.
+    roles:
+        Column name → :class:`~workbench.core.data.dataset.ColumnRole` value (``"quasi_identifier"``...).
+        Read-only; change it with :meth:`Project.set_roles`.
+    added_at, updated_at:
+        ISO-8601 UTC timestamps.
+    """
+
+    id: int
+    name: str
+    path: str
+    fingerprint: str
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    rows: int
+    size_bytes: int
+    schema: tuple[tuple[str, str], ...]
+    roles: Mapping[str, str] = field(hash=False)
+    added_at: str
+    updated_at: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Column names in file order."""
+        return tuple(name for name, _ in self.schema)
+
+    def column_roles(self) -> dict[str, ColumnRole]:
+        """The roles as :class:`ColumnRole` members (a new dict each call)."""
+        return {column: ColumnRole(role) for column, role in self.roles.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the project's audit log. ``detail`` holds ids, names and roles, never dataset values."""
+
+    id: int
+    ts: str
+    action: str
+    detail: Mapping[str, Any] = field(hash=False)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _split_statements(sql: str) -> list[str]:
+    """Split a migration script into statements (``executescript`` would commit our transaction first)."""
+    statements: list[str] = []
+    buffer = ""
+    for piece in sql.split(";"):
+        buffer += piece + ";"
+        # complete_statement understands string literals and CREATE TRIGGER ... END bodies.
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \t\r\n;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip(" \t\r\n;"):
+        raise ValueError("migration SQL ends with an incomplete statement")
+    return statements
+
+
+_DAMAGED_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+_BUSY_CODES = {"SQLITE_BUSY", "SQLITE_LOCKED"}
+
+
+def _translate(exc: sqlite3.Error, doing: str) -> ProjectError:
+    """Turn an SQLite error into a ProjectError that says what to do. SQLite messages hold no row values."""
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if code.startswith(tuple(_DAMAGED_CODES)) or "malformed" in text or "not a database" in text:
+        return ProjectError(
+            f"the project database is damaged: {text}. Restore the project folder from a backup, or create a "
+            "new project and register the datasets again."
+        )
+    if code.startswith(tuple(_BUSY_CODES)) or "locked" in text:
+        return ProjectError(
+            f"could not {doing}: another program has been writing to this project for more than "
+            f"{BUSY_TIMEOUT_S:g} seconds. Try again, or close the other program."
+        )
+    if code.startswith("SQLITE_READONLY"):
+        return ProjectError(f"could not {doing}: the project folder is read-only ({text}).")
+    if code.startswith("SQLITE_FULL"):
+        return ProjectError(f"could not {doing}: the disk is full.")
+    return ProjectError(f"could not {doing}: {text}")
+
+
+def _role_value(column: str, role: str | ColumnRole) -> str:
+    if isinstance(role, ColumnRole):
+        return role.value
+    try:
+        return ColumnRole.parse(str(role)).value
+    except ValueError as exc:
+        raise ProjectError(f"column {column!r}: {exc}") from None
+
+
+def _normalise_schema(schema: Sequence[Sequence[str]]) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for entry in schema:
+        if len(entry) != 2:
+            raise ProjectError("a dataset schema must be a list of (column name, dtype) pairs")
+        name, dtype = str(entry[0]), str(entry[1])
+        if name in seen:
+            raise ProjectError(f"the dataset has two columns named {name!r}; column names must be unique")
+        seen.add(name)
+        pairs.append((name, dtype))
+    return tuple(pairs)
+
+
+def _json(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ProjectError(f"{what} cannot be stored: it is not JSON-serialisable ({type(exc).__name__})") from None
+
+
+_DATASET_COLUMNS = (
+    "id, name, path, fingerprint, format, encoding, delimiter, rows, size_bytes, schema_json, roles_json, "
+    "added_at, updated_at"
+)
+
+
+def _dataset_from_row(row: Sequence[Any]) -> DatasetRecord:
+    schema = tuple((str(name), str(dtype)) for name, dtype in json.loads(row[9]))
+    return DatasetRecord(
+        id=int(row[0]),
+        name=row[1],
+        path=row[2],
+        fingerprint=row[3],
+        format=row[4],
+        encoding=row[5],
+        delimiter=row[6],
+        rows=int(row[7]),
+        size_bytes=int(row[8]),
+        schema=schema,
+        roles=FrozenMap(json.loads(row[10])),
+        added_at=row[11],
+        updated_at=row[12],
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The project
+# ----------------------------------------------------------------------------------------------------------
+
+
+class Project:
+    """An open project folder. Create with :meth:`create`, :meth:`open` or :meth:`open_or_create`.
+
+    All methods are thread-safe. Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, folder: Path, connection: sqlite3.Connection) -> None:
+        """Internal: use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
+        self._folder = folder
+        self._conn: sqlite3.Connection | None = connection
+        self._lock = threading.Lock()
+
+    # ---- opening and closing -------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, folder: str | Path) -> Project:
+        """Create a new project in ``folder`` (created if missing; an existing folder must be empty).
+
+        Raises
+        ------
+        ProjectError
+            If ``folder`` is already a project, is a file, or holds other files.
+        """
+        path = Path(folder).expanduser().resolve()
+        if (path / DB_FILE_NAME).exists():
+            raise ProjectError(f"{path} is already a workbench project; open it instead of creating it")
+        if path.exists() and not path.is_dir():
+            raise ProjectError(f"{path} is a file, not a folder; choose a new or empty folder for the project")
+        if path.is_dir() and not cls._is_empty_folder(path):
+            raise ProjectError(
+                f"{path} is not empty and is not a workbench project; choose a new or empty folder for the project"
+            )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / DATA_DIR_NAME).mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"could not create the project folder {path}: {exc.strerror or exc}") from None
+        project = cls._connect(path)
+        log.info("created project %s (schema version %s)", path, SCHEMA_VERSION)
+        return project
+
+    @classmethod
+    def open(cls, folder: str | Path) -> Project:
+        """Open an existing project, migrating its database to :data:`SCHEMA_VERSION` if it is older.
+
+        Raises
+        ------
+        ProjectError
+            If the folder is missing or not a project, the database is damaged or was written by a newer
+            version of the workbench.
+        """
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise ProjectError(f"{path} does not exist or is not a folder")
+        if not (path / DB_FILE_NAME).is_file():
+            raise ProjectError(f"{path} is not a workbench project (no {DB_FILE_NAME})")
+        project = cls._connect(path)
+        log.info("opened project %s", path)
+        return project
+
+    @classmethod
+    def open_or_create(cls, folder: str | Path) -> Project:
+        """Open ``folder`` if it is a project, otherwise create one there (same rules as :meth:`create`)."""
+        path = Path(folder).expanduser().resolve()
+        if (path / DB_FILE_NAME).is_file():
+            return cls.open(path)
+        return cls.create(path)
+
+    @staticmethod
+    def _is_empty_folder(path: Path) -> bool:
+        """Empty, or holding only an empty ``data/`` (what a ``create`` killed before the database leaves)."""
+        entries = list(path.iterdir())
+        if not entries:
+            return True
+        return (
+            len(entries) == 1
+            and entries[0].name == DATA_DIR_NAME
+            and entries[0].is_dir()
+            and not any(entries[0].iterdir())
+        )
+
+    @classmethod
+    def _connect(cls, folder: Path) -> Project:
+        """Open the database, check it is ours and sound, and migrate it."""
+        db_path = folder / DB_FILE_NAME
+        try:
+            conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _translate(exc, "open the project database") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise ProjectError(
+                    f"could not switch the project database to WAL mode (got {mode!r}); is the project on a "
+                    "network share? Projects must be on a local disk."
+                )
+            conn.execute("PRAGMA synchronous = NORMAL")
+            cls._check_identity(conn, folder)
+            cls._check_integrity(conn)
+            cls._migrate(conn)
+        except ProjectError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _translate(exc, "open the project database") from None
+        # The data folder is needed only when something is written there; that code reports a failure.
+        with contextlib.suppress(OSError):
+            (folder / DATA_DIR_NAME).mkdir(exist_ok=True)
+        return cls(folder, conn)
+
+    @staticmethod
+    def _check_identity(conn: sqlite3.Connection, folder: Path) -> None:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if app_id == 0 and version == 0:
+            # A brand-new file, or a create that was killed before its first migration committed.
+            tables = conn.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").fetchone()[0]
+            if tables:
+                raise ProjectError(f"{folder / DB_FILE_NAME} is an SQLite database, but not a workbench project")
+            return
+        if app_id != APPLICATION_ID:
+            raise ProjectError(f"{folder / DB_FILE_NAME} is an SQLite database, but not a workbench project")
+        if version > SCHEMA_VERSION:
+            raise ProjectError(
+                "this project was written by a newer version of Privacy Workbench "
+                f"(schema version {version}; this version reads up to {SCHEMA_VERSION}). "
+                "Update Privacy Workbench to open it."
+            )
+
+    @staticmethod
+    def _check_integrity(conn: sqlite3.Connection) -> None:
+        # quick_check is O(database size) and project databases hold metadata only: milliseconds.
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)").fetchall()]
+        if problems != ["ok"]:
+            raise ProjectError(
+                "the project database is damaged: integrity check failed ("
+                + "; ".join(problems)
+                + "). Restore the project folder from a backup, or create a new project and register the "
+                "datasets again."
+            )
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        # Up to date (the usual case): no write lock, so opening never waits for another process's writes.
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= SCHEMA_VERSION:
+            return
+        for version, sql in sorted(MIGRATIONS):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Read again inside the write lock: another process may have migrated meanwhile.
+                current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                if current < version:
+                    for statement in _split_statements(sql):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {int(version)}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            if current < version:
+                log.info("project database migrated to schema version %s", version)
+
+    def close(self) -> None:
+        """Close the database. Idempotent; any later call on this object raises ProjectError."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error as exc:
+                log.warning("closing the project database failed: %s", type(exc).__name__)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._conn is None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<Project {str(self._folder)!r} ({state})>"
+
+    # ---- properties ----------------------------------------------------------------------------------------
+
+    @property
+    def folder(self) -> Path:
+        """The project folder (absolute)."""
+        return self._folder
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder for files the project derives (anonymized versions, models, exports)."""
+        return self._folder / DATA_DIR_NAME
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database file."""
+        return self._folder / DB_FILE_NAME
+
+    @property
+    def name(self) -> str:
+        """The project's display name: its folder name."""
+        return self._folder.name
+
+    @property
+    def schema_version(self) -> int:
+        """The database's schema version (``PRAGMA user_version``)."""
+        with self._read("read the schema version") as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # ---- transactions --------------------------------------------------------------------------------------
+
+    def _require_open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ProjectError(f"the project {self.name!r} is closed")
+        return self._conn
+
+    @contextmanager
+    def _read(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """Hold the connection for reading (autocommit: each statement sees the latest committed state)."""
+        with self._lock:
+            conn = self._require_open()
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise _translate(exc, doing) from None
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction, begun with ``BEGIN IMMEDIATE`` so that two processes queue, not fail.
+
+        Everything inside commits together or not at all; any exception rolls back.
+        """
+        with self._lock:
+            conn = self._require_open()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _translate(exc, doing) from None
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    # The original error is the one to report.
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc, doing) from None
+                raise
+
+    @staticmethod
+    def _insert_audit(conn: sqlite3.Connection, action: str, detail: Mapping[str, Any]) -> None:
+        conn.execute(
+            "INSERT INTO audit_log (ts, action, detail_json) VALUES (?, ?, ?)",
+            (_now(), action, _json(dict(detail), f"the detail of audit action {action!r}")),
+        )
+
+    # ---- datasets ------------------------------------------------------------------------------------------
+
+    def register_dataset(
+        self,
+        name: str,
+        path: str | Path,
+        fingerprint: str,
+        format: str,
+        encoding: str | None,
+        delimiter: str | None,
+        rows: int,
+        size_bytes: int,
+        schema: Sequence[Sequence[str]],
+        roles: Mapping[str, str | ColumnRole],
+    ) -> DatasetRecord:
+        """Remember a loaded dataset, or refresh the record of the same data registered before.
+
+        "The same data is the same dataset": if a dataset with this ``fingerprint`` (hash of the file's bytes)
+        is already registered, its name, path, load facts and ``updated_at`` are refreshed and its id is kept.
+        The roles the analyst saved are kept as well; ``roles`` (usually the loader's suggestions) only fills
+        in columns that have no saved role. Columns no longer in ``schema`` lose their role.
+
+        Parameters
+        ----------
+        name, path:
+            Display name and file location.
+        fingerprint:
+            SHA-256 hex of the file's bytes (``Dataset.fingerprint``).
+        format, encoding, delimiter, rows, size_bytes:
+            What the loader detected or was told.
+        schema:
+            ``(column name, dtype)`` pairs in file order.
+        roles:
+            Column name → role (a :class:`ColumnRole` or any spelling :meth:`ColumnRole.parse` accepts), for
+            columns of ``schema`` only.
+
+        Returns
+        -------
+        DatasetRecord
+            The stored record (new or refreshed).
+        """
+        if not fingerprint:
+            raise ProjectError("a dataset cannot be registered without a fingerprint")
+        if int(rows) < 0 or int(size_bytes) < 0:
+            raise ProjectError("a dataset's row count and size cannot be negative")
+        pairs = _normalise_schema(schema)
+        columns = {column for column, _ in pairs}
+        suggested = self._validated_roles(roles, columns)
+        schema_json = _json([list(pair) for pair in pairs], "the dataset schema")
+        now = _now()
+        with self._write("register the dataset") as conn:
+            row = conn.execute("SELECT id, roles_json FROM datasets WHERE fingerprint = ?", (fingerprint,)).fetchone()
+            if row is None:
+                cursor = conn.execute(
+                    "INSERT INTO datasets (name, path, fingerprint, format, encoding, delimiter, rows, "
+                    "size_bytes, schema_json, roles_json, added_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        str(name),
+                        str(path),
+                        fingerprint,
+                        str(format),
+                        encoding,
+                        delimiter,
+                        int(rows),
+                        int(size_bytes),
+                        schema_json,
+                        _json(suggested, "the column roles"),
+                        now,
+                        now,
+                    ),
+                )
+                dataset_id = int(cursor.lastrowid or 0)
+                self._insert_audit(
+                    conn,
+                    "dataset.registered",
+                    {
+                        "dataset_id": dataset_id,
+                        "name": str(name),
+                        "fingerprint": fingerprint,
+                        "rows": int(rows),
+                        "columns": len(pairs),
+                    },
+                )
+            else:
+                dataset_id = int(row[0])
+                saved = json.loads(row[1])
+                # The analyst's saved choices win over fresh suggestions; columns that vanished lose theirs.
+                merged = {
+                    column: saved[column] if column in saved else suggested[column]
+                    for column, _ in pairs
+                    if column in saved or column in suggested
+                }
+                conn.execute(
+                    "UPDATE datasets SET name = ?, path = ?, format = ?, encoding = ?, delimiter = ?, "
+                    "rows = ?, size_bytes = ?, schema_json = ?, roles_json = ?, updated_at = ? WHERE id = ?",
+                    (
+                        str(name),
+                        str(path),
+                        str(format),
+                        encoding,
+                        delimiter,
+                        int(rows),
+                        int(size_bytes),
+                        schema_json,
+                        _json(merged, "the column roles"),
+                        now,
+                        dataset_id,
+                    ),
+                )
+                self._insert_audit(
+                    conn,
+                    "dataset.reregistered",
+                    {"dataset_id": dataset_id, "name": str(name), "fingerprint": fingerprint},
+                )
+            record = self._fetch_dataset(conn, dataset_id)
+        assert record is not None  # written in the same transaction
+        return record
+
+    @staticmethod
+    def _validated_roles(roles: Mapping[str, str | ColumnRole], columns: set[str]) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for column, role in roles.items():
+            if column not in columns:
+                raise ProjectError(f"the dataset has no column named {column!r}; roles can be set only for its columns")
+            result[column] = _role_value(column, role)
+        return result
+
+    @staticmethod
+    def _fetch_dataset(conn: sqlite3.Connection, dataset_id: int) -> DatasetRecord | None:
+        row = conn.execute(f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ?", (int(dataset_id),)).fetchone()
+        return _dataset_from_row(row) if row is not None else None
+
+    def get_dataset(self, dataset_id: int) -> DatasetRecord:
+        """The dataset with this id. Raises ProjectError if there is none."""
+        with self._read("read the dataset") as conn:
+            record = self._fetch_dataset(conn, dataset_id)
+        if record is None:
+            raise ProjectError(f"this project has no dataset with id {dataset_id}")
+        return record
+
+    def dataset_by_fingerprint(self, fingerprint: str) -> DatasetRecord | None:
+        """The dataset registered for this fingerprint, or ``None``."""
+        with self._read("read the dataset") as conn:
+            row = conn.execute(
+                f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE fingerprint = ?", (fingerprint,)
+            ).fetchone()
+        return _dataset_from_row(row) if row is not None else None
+
+    def datasets(self) -> list[DatasetRecord]:
+        """All registered datasets, oldest first."""
+        with self._read("list the datasets") as conn:
+            rows = conn.execute(f"SELECT {_DATASET_COLUMNS} FROM datasets ORDER BY id").fetchall()
+        return [_dataset_from_row(row) for row in rows]
+
+    def set_roles(self, dataset_id: int, roles: Mapping[str, str | ColumnRole]) -> DatasetRecord:
+        """Save the analyst's roles for some columns of a dataset; other columns keep theirs.
+
+        Parameters
+        ----------
+        dataset_id:
+            The dataset.
+        roles:
+            Column name → role (a :class:`ColumnRole` or any spelling :meth:`ColumnRole.parse` accepts).
+
+        Returns
+        -------
+        DatasetRecord
+            The updated record.
+
+        Raises
+        ------
+        ProjectError
+            For an unknown dataset, a column the dataset does not have (named in the message) or an unknown
+            role. Nothing is saved then.
+        """
+        with self._write("save the column roles") as conn:
+            record = self._fetch_dataset(conn, dataset_id)
+            if record is None:
+                raise ProjectError(f"this project has no dataset with id {dataset_id}")
+            wanted = self._validated_roles(roles, set(record.columns))
+            changes = {
+                column: [record.roles.get(column), role]
+                for column, role in wanted.items()
+                if record.roles.get(column) != role
+            }
+            if not changes:
+                return record
+            merged = {**record.roles, **wanted}
+            conn.execute(
+                "UPDATE datasets SET roles_json = ?, updated_at = ? WHERE id = ?",
+                (_json(merged, "the column roles"), _now(), int(dataset_id)),
+            )
+            self._insert_audit(conn, "dataset.roles_changed", {"dataset_id": int(dataset_id), "changes": changes})
+            updated = self._fetch_dataset(conn, dataset_id)
+        assert updated is not None
+        return updated
+
+    def remove_dataset(self, dataset_id: int) -> None:
+        """Forget a dataset (its file is not touched). Raises ProjectError if there is none."""
+        with self._write("remove the dataset") as conn:
+            row = conn.execute("SELECT fingerprint FROM datasets WHERE id = ?", (int(dataset_id),)).fetchone()
+            if row is None:
+                raise ProjectError(f"this project has no dataset with id {dataset_id}")
+            conn.execute("DELETE FROM datasets WHERE id = ?", (int(dataset_id),))
+            self._insert_audit(conn, "dataset.removed", {"dataset_id": int(dataset_id), "fingerprint": row[0]})
+
+    # ---- settings ------------------------------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        """The stored value of a project setting, or ``default``."""
+        with self._read("read the project settings") as conn:
+            row = conn.execute("SELECT value_json FROM settings WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable project setting (audited by key; the value is not copied to the log)."""
+        value_json = _json(value, f"the setting {key!r}")
+        with self._write("save the project setting") as conn:
+            conn.execute(
+                "INSERT INTO settings (key, value_json) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json",
+                (key, value_json),
+            )
+            self._insert_audit(conn, "setting.changed", {"key": key})
+
+    # ---- audit log -----------------------------------------------------------------------------------------
+
+    def audit(self, action: str, **detail: Any) -> None:
+        """Append an entry to the audit log.
+
+        Parameters
+        ----------
+        action:
+            Dotted name, ``"<object>.<verb in past tense>"`` (``"dataset.exported"``).
+        **detail:
+            JSON-serialisable facts: ids, file and column names, roles, counts, parameters. Never dataset
+            values.
+        """
+        if not action:
+            raise ProjectError("an audit entry needs an action")
+        with self._write("write the audit log") as conn:
+            self._insert_audit(conn, action, detail)
+
+    def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest ``limit`` audit entries, newest first."""
+        with self._read("read the audit log") as conn:
+            rows = conn.execute(
+                "SELECT id, ts, action, detail_json FROM audit_log ORDER BY id DESC LIMIT ?", (int(limit),)
+            ).fetchall()
+        return [
+            AuditEntry(id=int(row[0]), ts=row[1], action=row[2], detail=FrozenMap(json.loads(row[3]))) for row in rows
+        ]
