@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.core.errors import WorkbenchError
     from workbench.core.logging_setup import configure_logging
 
-    log_file = configure_logging()
+    log_file = configure_logging(os.environ.get("WORKBENCH_LOG_LEVEL", "INFO"))
     project = None
     if args.project:
         from workbench.core.project.store import Project

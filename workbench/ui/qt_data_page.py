@@ -279,9 +279,13 @@ class QtDataPage(QWidget):
         record_id = self.dataset_box.itemData(pos)
         if record_id is None or self._project is None:
             return
-        record = self._project.get_dataset(record_id)
-        if record is not None:
-            self.open_record(record)
+        try:
+            record = self._project.get_dataset(record_id)
+        except WorkbenchError as exc:  # removed by another process since the list was filled
+            self.show_banner("error", str(exc))
+            self.refresh_dataset_list()
+            return
+        self.open_record(record)
 
     @Slot(int, object)
     def _on_job_progress(self, job_id: int, progress: Progress) -> None:

@@ -40,6 +40,13 @@ log = logging.getLogger("workbench.ui")
 CLOSE_WAIT_SECONDS = 15.0
 
 
+def _window_settings() -> QSettings:
+    """Window geometry only (QSettings' one job here), kept in the workbench's own data folder."""
+    from workbench.core.paths import user_data_dir
+
+    return QSettings(str(user_data_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
 class QtWelcomePage(QWidget):
     """Shown when no project is open."""
 
@@ -112,8 +119,7 @@ class QtMainWindow(QMainWindow):
         self._build_menus()
         self.statusBar().showMessage("Ready", 3000)
         self.set_project(project)
-        settings = QSettings("PrivacyWorkbench", "privacy-workbench")
-        geometry = settings.value("window/geometry")
+        geometry = _window_settings().value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
 
@@ -327,7 +333,7 @@ class QtMainWindow(QMainWindow):
                 )
                 event.ignore()
                 return
-        QSettings("PrivacyWorkbench", "privacy-workbench").setValue("window/geometry", self.saveGeometry())
+        _window_settings().setValue("window/geometry", self.saveGeometry())
         if self.project is not None:
             self.project.close()
         log.info("main window closed")
