@@ -648,3 +648,44 @@ def test_load_dataset_sync_returns_dataset(tmp_path: Path) -> None:
     ds = load_dataset_sync(write(tmp_path / "a.csv", "a\n1\n"))
     assert isinstance(ds, Dataset) and ds.path == str(tmp_path / "a.csv")
     assert LoadOptions() == load_module.DEFAULT_OPTIONS
+
+
+# --- in-memory sources (datasets decrypted from an encrypted project) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("people.csv", "name,city\nÅsa,Malmö\nLi Wei,北京\n".encode()),
+        ("people.tsv", "name\tcity\nÅsa\tMalmö\n".encode("utf-16")),
+        ("people.jsonl", b'{"name": "Ada", "age": 36}\n{"name": "Alan", "age": 41}\n'),
+        ("notes.txt", b"first line\nsecond line\n"),
+    ],
+)
+def test_bytes_source_matches_file_source(tmp_path, name, content) -> None:  # noqa: ANN001
+    from workbench.core.data.load import load_dataset_bytes
+
+    f = tmp_path / name
+    f.write_bytes(content)
+    from_file = load_dataset_sync(f)
+    from_bytes = drive(load_dataset_bytes(content, name))
+    assert from_bytes.fingerprint == from_file.fingerprint
+    assert from_bytes.table.equals(from_file.table)
+    assert from_bytes.encoding == from_file.encoding and from_bytes.format == from_file.format
+    assert from_bytes.name == name
+
+
+def test_bytes_source_parquet_and_errors(tmp_path) -> None:  # noqa: ANN001
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from workbench.core.data.load import load_dataset_bytes
+
+    f = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": [1, 2, 3]}), f)
+    ds = drive(load_dataset_bytes(f.read_bytes(), "t.parquet"))
+    assert ds.num_rows == 3
+    with pytest.raises(DatasetError, match="empty"):
+        drive(load_dataset_bytes(b"", "x.csv"))
+    with pytest.raises(DatasetError, match="line 3"):
+        drive(load_dataset_bytes(b"a,b\n1,2\n3,4,5\n", "r.csv"))

@@ -23,10 +23,12 @@ encodings and durations only.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -216,12 +218,48 @@ def load_dataset(
     except FileNotFoundError:
         raise DatasetError(path, CHANGED_PROBLEM) from None
     token.raise_if_cancelled()
-    hashed = time.perf_counter()
 
+    head = _read_head(path, before.size)
+    source = LoadSource(path=path, size=before.size, head=head)
+    dataset = yield from _parse(source, options, token, fingerprint, lambda: _changed(path, before), started)
+    return dataset
+
+
+def load_dataset_bytes(
+    data: bytes, name: str, options: LoadOptions = DEFAULT_OPTIONS, token: CancelToken | None = None
+) -> JobGenerator[Dataset]:
+    """Load a dataset from the bytes of a file held in memory, as a job generator.
+
+    For datasets stored encrypted in a project: they are decrypted into memory and never written to disk in
+    clear. ``name`` (the original file name) names the dataset in messages and picks the format by extension;
+    the fingerprint is the SHA-256 of ``data``, so it equals the fingerprint of the original plaintext file.
+    """
+    token = token if token is not None else CancelToken()
+    started = time.perf_counter()
+    label = Path(name)
+    if not data:
+        raise DatasetError(label, "the file is empty (0 bytes)")
+    yield Progress("fingerprint", 0, len(data), "bytes", "computing the fingerprint")
+    fingerprint = hashlib.sha256(data).hexdigest()
+    token.raise_if_cancelled()
+    source = LoadSource(path=label, size=len(data), head=data[:HEAD_BYTES], data=data)
+    dataset = yield from _parse(source, options, token, fingerprint, lambda: False, started)
+    return dataset
+
+
+def _parse(
+    source: LoadSource,
+    options: LoadOptions,
+    token: CancelToken,
+    fingerprint: str,
+    changed: Callable[[], bool],
+    started: float,
+) -> JobGenerator[Dataset]:
+    """Parse, clean the header and summarise: the part of a load shared by files and in-memory bytes."""
+    path = source.path
+    hashed = time.perf_counter()
     try:
-        head = _read_head(path, before.size)
-        loader = loader_for(path, head, options)
-        source = LoadSource(path=path, size=before.size, head=head)
+        loader = loader_for(path, source.head, options)
         parse = loader.load(source, options, token)
         try:
             while True:
@@ -236,7 +274,7 @@ def load_dataset(
         finally:
             parse.close()  # on cancellation or an abandoned job: the loader closes its files now, not at GC
     except DatasetError:
-        if _changed(path, before):
+        if changed():
             raise DatasetError(path, CHANGED_PROBLEM) from None
         raise
     except FileNotFoundError:
@@ -250,7 +288,7 @@ def load_dataset(
 
     summaries = yield from _summarize(table, token)
 
-    if _changed(path, before):
+    if changed():
         raise DatasetError(path, CHANGED_PROBLEM)
 
     done = time.perf_counter()
@@ -258,7 +296,7 @@ def load_dataset(
         "loaded %s: %d bytes, format=%s, encoding=%s, %d rows x %d columns in %.2f s "
         "(fingerprint %.2f s, parse %.2f s, summary %.2f s)",
         path.name,
-        before.size,
+        source.size,
         loader.format_name,
         parsed.encoding,
         table.num_rows,
@@ -273,7 +311,7 @@ def load_dataset(
         name=path.name,
         format=loader.format_name,
         fingerprint=fingerprint,
-        size_bytes=before.size,
+        size_bytes=source.size,
         table=table,
         columns=tuple(summaries),
         encoding=parsed.encoding,

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from workbench.core.data import detect
 from workbench.core.data.dataset import LoadOptions
@@ -37,11 +37,20 @@ PASSTHROUGH_ENCODINGS = frozenset({"utf-8", "utf-8-sig"})
 
 @dataclass(frozen=True, slots=True)
 class LoadSource:
-    """The file a loader reads: its path, size at the start of the load and its first bytes."""
+    """What a loader reads: a file (its path, size at the start of the load and its first bytes), or the bytes of
+    a file held in memory (``data``: a dataset decrypted from an encrypted project, which must never be written
+    to disk in clear). ``path`` then only names the dataset in messages and picks the format by extension."""
 
     path: Path
     size: int
     head: bytes
+    data: bytes | None = None
+
+    def open_binary(self) -> BinaryIO:
+        """A fresh binary reader over the whole source, positioned at its start."""
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        return open(self.path, "rb")  # noqa: SIM115 - the caller closes it (with-statement)
 
     @property
     def complete(self) -> bool:
@@ -199,14 +208,14 @@ def undecodable_message(offset: int | None, encoding: str) -> str:
     return f"{where} cannot be decoded as {label}; pass --encoding / choose the encoding"
 
 
-def find_undecodable_offset(path: Path, encoding: str, chunk: int = 1 << 20) -> int | None:
-    """Byte offset of the first byte sequence in ``path`` that ``encoding`` cannot decode, or ``None``.
+def find_undecodable_offset(source: LoadSource, encoding: str, chunk: int = 1 << 20) -> int | None:
+    """Byte offset of the first byte sequence in ``source`` that ``encoding`` cannot decode, or ``None``.
 
     Only used on the error path, after a parser has reported bad text without saying where.
     """
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     consumed = 0
-    with open(path, "rb") as fh:
+    with source.open_binary() as fh:
         while True:
             data = fh.read(chunk)
             pending = len(decoder.getstate()[0])
@@ -304,7 +313,7 @@ class LineBatch:
 
 
 def iter_line_batches(
-    path: Path,
+    source: LoadSource,
     encoding: str,
     token: CancelToken,
     *,
@@ -318,7 +327,7 @@ def iter_line_batches(
     DecodeFailure
         When a non-UTF-8 source does not decode (UTF-8 is validated later, by whoever decodes the lines).
     """
-    with open(path, "rb") as raw:
+    with source.open_binary() as raw:
         reader = SourceReader(raw, encoding)
         remainder = b""
         line_no = 0

@@ -20,10 +20,10 @@ into a sentence with line numbers, byte offsets and counts only.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -96,13 +96,13 @@ def batch_text_bytes(batch: pa.RecordBatch) -> int:
     return int(size)
 
 
-def physical_line(path: Path, encoding: str, delimiter: str, record: int) -> int | None:
+def physical_line(source: LoadSource, encoding: str, delimiter: str, record: int) -> int | None:
     """The 1-based line in the file where CSV record number ``record`` (Arrow's count) ends.
 
     Arrow numbers records, skipping empty lines and counting a quoted value with line breaks as one record;
     people look for lines in an editor. Only used on the error path: it re-reads the file up to that record.
     """
-    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+    with io.TextIOWrapper(source.open_binary(), encoding=encoding, errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
         seen = 0
         try:
@@ -149,7 +149,7 @@ class CsvLoader(Loader):
                     quoted_strings_can_be_null=True,
                 )
                 clean_names = [names[0].removeprefix("\ufeff"), *names[1:]] if names else []
-                with open(path, "rb") as raw:
+                with source.open_binary() as raw:
                     stream = SourceReader(raw, encoding)
                     reader = pa_csv.open_csv(
                         stream,
@@ -192,7 +192,7 @@ class CsvLoader(Loader):
                         block_size,
                     )
                     continue
-                raise self._translate(exc, path, encoding, delimiter, ragged) from None
+                raise self._translate(exc, source, encoding, delimiter, ragged) from None
 
         if rows == 0 and not any(name.strip() for name in clean_names):
             raise DatasetError(path, "the file has no header row (it holds only blank lines)")
@@ -235,19 +235,22 @@ class CsvLoader(Loader):
         parse_options: pa_csv.ParseOptions,
     ) -> list[str]:
         """Column names as Arrow sees them (it parses the first block to find them)."""
-        with open(source.path, "rb") as raw:
+        with source.open_binary() as raw:
             reader = pa_csv.open_csv(
                 SourceReader(raw, encoding), read_options=read_options, parse_options=parse_options
             )
             return list(reader.schema.names)
 
     @staticmethod
-    def _translate(exc: BaseException, path: Path, encoding: str, delimiter: str, ragged: _RaggedRows) -> DatasetError:
+    def _translate(
+        exc: BaseException, source: LoadSource, encoding: str, delimiter: str, ragged: _RaggedRows
+    ) -> DatasetError:
         """Turn a parser failure into a DatasetError whose message holds no dataset values."""
+        path = source.path
         if isinstance(exc, DecodeFailure):
             return DatasetError(path, undecodable_message(exc.offset, encoding))
         if ragged.actual is not None:
-            line = physical_line(path, encoding, delimiter, ragged.line) if ragged.line is not None else None
+            line = physical_line(source, encoding, delimiter, ragged.line) if ragged.line is not None else None
             where = f"line {line}" if line is not None else "a row"
             return DatasetError(
                 path,
@@ -256,7 +259,7 @@ class CsvLoader(Loader):
             )
         text = str(exc)  # inspected for its kind only, never shown
         if isinstance(exc, UnicodeError) or "UTF8" in text or "UTF-8" in text:
-            offset = find_undecodable_offset(path, "utf-8" if encoding in ("utf-8", "utf-8-sig") else encoding)
+            offset = find_undecodable_offset(source, "utf-8" if encoding in ("utf-8", "utf-8-sig") else encoding)
             return DatasetError(path, undecodable_message(offset, encoding))
         if "Empty CSV file" in text:
             return DatasetError(path, "the file has no header row (it holds only blank lines)")

@@ -152,7 +152,7 @@ class JsonlLoader(Loader):
         preview_sent = False
         throttle = Throttle()
         try:
-            for batch in iter_line_batches(source.path, encoding, token):
+            for batch in iter_line_batches(source, encoding, token):
                 records: list[dict[str, Any]] = []
                 for line, number, offset in zip(batch.lines, batch.numbers, batch.offsets, strict=True):
                     try:
@@ -190,7 +190,7 @@ class JsonlLoader(Loader):
         """A whole-file JSON array of objects (read at once: arrays cannot be streamed line by line)."""
         yield Progress("parse", 0, source.size, "bytes", "reading the JSON array")
         try:
-            with open(source.path, "rb") as raw:
+            with source.open_binary() as raw:
                 data = SourceReader(raw, encoding).read()
         except DecodeFailure as exc:
             raise DatasetError(source.path, undecodable_message(exc.offset, encoding)) from None

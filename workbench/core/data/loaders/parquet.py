@@ -26,7 +26,7 @@ class ParquetLoader(Loader):
 
     def load(self, source: LoadSource, options: LoadOptions, token: CancelToken) -> JobGenerator[ParsedTable]:
         yield Progress("parse", 0, None, "rows", "reading the Parquet footer")
-        with open(source.path, "rb") as fh:
+        with source.open_binary() as fh:
             try:
                 parquet = pq.ParquetFile(fh)
                 schema = parquet.schema_arrow

@@ -47,7 +47,7 @@ class TextLoader(Loader):
         preview_sent = False
         throttle = Throttle()
         try:
-            for batch in iter_line_batches(source.path, encoding, token):
+            for batch in iter_line_batches(source, encoding, token):
                 try:
                     chunk = pa.array(batch.lines, pa.binary()).cast(pa.string())  # the cast validates UTF-8
                 except pa.ArrowInvalid:
