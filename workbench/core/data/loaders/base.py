@@ -246,7 +246,7 @@ class SourceReader(io.RawIOBase):
     progress is comparable to the file size.
     """
 
-    def __init__(self, raw: io.BufferedIOBase | io.RawIOBase, encoding: str = "utf-8") -> None:
+    def __init__(self, raw: BinaryIO | io.BufferedIOBase | io.RawIOBase, encoding: str = "utf-8") -> None:
         super().__init__()
         self._raw = raw
         self.encoding = encoding
