@@ -35,6 +35,7 @@ def create_demo_project(folder: str | Path, rows: int = 5000) -> tuple[Project, 
     """
     from workbench.core.data.load import load_dataset_sync
     from workbench.core.demo import write_clinic_intake_csv
+    from workbench.core.project.registration import register_loaded
 
     project = Project.open_or_create(folder)
     try:
@@ -42,26 +43,10 @@ def create_demo_project(folder: str | Path, rows: int = 5000) -> tuple[Project, 
         if not csv_path.exists():
             write_clinic_intake_csv(csv_path, rows=rows)
         ds = load_dataset_sync(csv_path)
-        roles = {c.name: c.suggested_role.value for c in ds.columns}
-        roles.update({k: v.value for k, v in DEMO_ROLES.items() if k in roles})
+        roles = {k: v.value for k, v in DEMO_ROLES.items() if k in ds.column_names}
         existed = project.dataset_by_fingerprint(ds.fingerprint) is not None
-        record = project.register_dataset(
-            name=ds.name,
-            path=str(csv_path.resolve()),
-            fingerprint=ds.fingerprint,
-            format=ds.format,
-            encoding=ds.encoding,
-            delimiter=ds.delimiter,
-            rows=ds.num_rows,
-            size_bytes=ds.size_bytes,
-            schema=tuple((c.name, c.dtype) for c in ds.columns),
-            roles=roles,
-        )
-        if not existed:
-            project.set_roles(record.id, roles)
-            refreshed = project.get_dataset(record.id)
-            assert refreshed is not None
-            record = refreshed
+        # A fresh demo gets the demo's roles; a re-run keeps whatever the analyst changed since.
+        record = register_loaded(project, ds, path=csv_path, roles=None if existed else roles)
         return project, record
     except BaseException:
         project.close()

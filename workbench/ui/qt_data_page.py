@@ -27,6 +27,7 @@ from workbench.core.data.cache import DatasetCache
 from workbench.core.data.dataset import ColumnRole, Dataset, LoadOptions
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import Progress
+from workbench.core.project.registration import register_loaded
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_summary_model import ColumnSummaryModel, RoleDelegate
 from workbench.ui.qt_table_model import ArrowTableModel, compute_sort_permutation
@@ -402,18 +403,7 @@ class QtDataPage(QWidget):
         if self._project is not None:
             try:
                 existing = self._project.dataset_by_fingerprint(ds.fingerprint)
-                record = self._project.register_dataset(
-                    name=ds.name,
-                    path=ds.path,
-                    fingerprint=ds.fingerprint,
-                    format=ds.format,
-                    encoding=ds.encoding,
-                    delimiter=ds.delimiter,
-                    rows=ds.num_rows,
-                    size_bytes=ds.size_bytes,
-                    schema=tuple((c.name, c.dtype) for c in ds.columns),
-                    roles={c.name: c.suggested_role.value for c in ds.columns},
-                )
+                record = register_loaded(self._project, ds)
                 self._record_id = record.id
                 if existing is not None and not _same_file(existing.path, ds.path):
                     notes.append(
