@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from workbench.core.data.cache import DatasetCache
 from workbench.core.data.dataset import ColumnRole, Dataset, LoadOptions
 from workbench.core.errors import WorkbenchError
-from workbench.core.jobs import Progress
+from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.core.project.registration import register_loaded
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_summary_model import ColumnSummaryModel, RoleDelegate
@@ -35,6 +35,7 @@ from workbench.ui.qt_table_model import ArrowTableModel, compute_sort_permutatio
 if TYPE_CHECKING:
     import numpy as np
 
+    from workbench.core.crypto.vault import ProjectVault
     from workbench.core.project.store import DatasetRecord, Project
 
 log = logging.getLogger("workbench.ui.data")
@@ -55,6 +56,10 @@ DELIMITERS = [
     ("Semicolon ;", ";"),
     ("Pipe |", "|"),
 ]
+LOCKED_MESSAGE = (
+    "This project is encrypted and locked. Unlock it (Project ▸ Unlock…) to open or add datasets; "
+    "decrypted data is kept in memory only and dropped when the project locks."
+)
 FILE_FILTER = "Datasets (*.csv *.tsv *.txt *.jsonl *.ndjson *.parquet *.pq);;All files (*)"
 
 _BANNER_STYLES = {
@@ -105,6 +110,7 @@ class QtDataPage(QWidget):
         self._load_path: str | None = None
         self._sort_job: int | None = None
         self._table_model: ArrowTableModel | None = None
+        self._vault: ProjectVault | None = None
         self._build()
         runner.sig_job_progress.connect(self._on_job_progress)
         runner.sig_job_succeeded.connect(self._on_job_succeeded)
@@ -204,22 +210,70 @@ class QtDataPage(QWidget):
         self._project = project
         self.refresh_dataset_list()
 
-    def load_file(self, path: str | os.PathLike[str], options: LoadOptions | None = None) -> int:
-        """Start loading ``path`` as a job; returns the job id. A running load of this page is cancelled."""
-        from workbench.core.data.load import load_dataset  # loaders pull in pyarrow: keep it off start-up
+    def load_file(self, path: str | os.PathLike[str], options: LoadOptions | None = None) -> int | None:
+        """Start loading ``path`` as a job; returns the job id. A running load of this page is cancelled.
+
+        In an encrypted project the file is imported: a copy is encrypted into the project's vault, and the
+        project refers to that copy from then on. A locked project loads nothing (returns None, says why).
+        """
+        opts = options or self._options_from_controls()
+        path_str = str(path)
+        vault = self._vault
+        if vault is not None:
+            if not vault.is_unlocked:
+                self.show_banner("warning", LOCKED_MESSAGE)
+                return None
+
+            def factory(token: CancelToken) -> JobGenerator[Dataset]:
+                from workbench.core.project.secure_data import import_into_vault
+
+                return (yield from import_into_vault(vault, path_str, opts, token))
+
+            title = f"Import {Path(path_str).name} (encrypted)"
+        else:
+
+            def factory(token: CancelToken) -> JobGenerator[Dataset]:
+                from workbench.core.data.load import load_dataset  # pyarrow: kept off start-up
+
+                return (yield from load_dataset(path_str, opts, token))
+
+            title = f"Load {Path(path_str).name}"
+        return self._start_load(path_str, title, factory)
+
+    def _start_load(self, path: str, title: str, factory: Any) -> int:
+        if self._load_job is not None:
+            self._runner.cancel(self._load_job)
+        self._load_path = path
+        self.hide_banner()
+        self._load_job = self._runner.submit(title, factory, kind="load")
+        self.sig_status.emit(title + "…")
+        return self._load_job
+
+    def set_vault(self, vault: ProjectVault | None) -> None:
+        """The open project's vault (None: the project is not encrypted)."""
+        self._vault = vault
+        if vault is not None and not vault.is_unlocked:
+            self.forget_decrypted()
+            self.show_banner("warning", LOCKED_MESSAGE)
+        elif self.banner.text() == LOCKED_MESSAGE:
+            self.hide_banner()
+
+    def forget_decrypted(self) -> None:
+        """Drop every dataset decrypted from the vault from memory and from the view (on lock)."""
+        from workbench.core.project.secure_data import is_vault_path
 
         if self._load_job is not None:
             self._runner.cancel(self._load_job)
-        opts = options or self._options_from_controls()
-        path_str = str(path)
-        self._load_path = path_str
-        self.hide_banner()
-        name = Path(path_str).name
-        self._load_job = self._runner.submit(
-            f"Load {name}", lambda token: load_dataset(path_str, opts, token), kind="load"
-        )
-        self.sig_status.emit(f"Loading {name}…")
-        return self._load_job
+        for key in self._cache.keys():  # noqa: SIM118 - DatasetCache is not iterable on purpose
+            ds = self._cache.get(key)
+            if ds is not None and is_vault_path(ds.path):
+                self._cache.remove(key)
+        if self._dataset is not None and is_vault_path(self._dataset.path):
+            self._dataset = None
+            self.summary_model.set_data((), {}, 0)
+            self._restore_current()
+            self.fingerprint_label.setText("")
+            self.copy_fp_button.setEnabled(False)
 
     def show_banner(self, level: str, text: str) -> None:
         self.banner.setStyleSheet(_BANNER_STYLES[level] + " padding:6px; border-radius:3px;")
@@ -252,13 +306,29 @@ class QtDataPage(QWidget):
                 self.dataset_box.setCurrentIndex(pos)
 
     def open_record(self, record: DatasetRecord) -> int | None:
-        """Show a registered dataset: from the cache when it is loaded, else by loading its file."""
+        """Show a registered dataset: from the cache when it is loaded, else by loading it (decrypting it into
+        memory when it is kept in the project's vault)."""
+        from workbench.core.project.secure_data import is_vault_path
+
         cached = self._cache.get(record.fingerprint)
         if cached is not None:
             self._show_dataset(cached)
             return None
         opts = LoadOptions(encoding=record.encoding, delimiter=record.delimiter, format=record.format)
-        return self.load_file(record.path, opts)
+        if not is_vault_path(record.path):
+            return self.load_file(record.path, opts)
+        vault = self._vault
+        if vault is None or not vault.is_unlocked:
+            self.show_banner("warning", LOCKED_MESSAGE)
+            return None
+        stored, name = record.path, record.name
+
+        def factory(token: CancelToken) -> JobGenerator[Dataset]:
+            from workbench.core.project.secure_data import load_from_vault
+
+            return (yield from load_from_vault(vault, stored, name, opts, token))
+
+        return self._start_load(stored, f"Open {name} (encrypted)", factory)
 
     # --- slots ----------------------------------------------------------------------------------------------
 
@@ -271,9 +341,22 @@ class QtDataPage(QWidget):
 
     @Slot()
     def _on_reload_clicked(self) -> None:
+        from workbench.core.project.secure_data import is_vault_path
+
         target = self._load_path or (self._dataset.path if self._dataset else None)
-        if target:
-            self.load_file(target, self._options_from_controls())
+        if not target:
+            return
+        if is_vault_path(target):
+            record = (
+                self._project.dataset_by_fingerprint(self._dataset.fingerprint)
+                if (self._project is not None and self._dataset is not None)
+                else None
+            )
+            if record is not None:
+                self._cache.remove(record.fingerprint)
+                self.open_record(record)
+            return
+        self.load_file(target, self._options_from_controls())
 
     @Slot(int)
     def _on_dataset_chosen(self, pos: int) -> None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -31,6 +33,7 @@ from workbench.ui.qt_data_page import QtDataPage
 from workbench.ui.qt_job_panel import QtJobPanel
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_notifications import QtNotificationArea
+from workbench.ui.qt_vault import QtPassphraseDialog, QtVaultController
 
 if TYPE_CHECKING:
     from workbench.core.project.store import Project
@@ -84,6 +87,13 @@ class QtMainWindow(QMainWindow):
         self.cache = DatasetCache()
         self.runner = QtJobRunner(registry, self)
         self.runner.sig_job_failed.connect(self._on_job_failed)
+        self.vault_ctl = QtVaultController(self.runner, self)
+        self.vault_ctl.sig_message.connect(self._on_vault_message)
+        self.vault_ctl.sig_state_changed.connect(self._on_vault_state)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self.vault_ctl)
+        self.lock_label = QLabel()
 
         self.nav = QListWidget()
         self.nav.setFixedWidth(150)
@@ -117,6 +127,7 @@ class QtMainWindow(QMainWindow):
         self.job_dock = dock
 
         self._build_menus()
+        self.statusBar().addPermanentWidget(self.lock_label)
         self.statusBar().showMessage("Ready", 3000)
         self.set_project(project)
         geometry = _window_settings().value("window/geometry")
@@ -139,6 +150,7 @@ class QtMainWindow(QMainWindow):
 
     def set_project(self, project: Project | None) -> None:
         self.project = project
+        self.vault_ctl.set_project_folder(project.folder if project is not None else None)
         self.data_page.set_project(project)
         if project is None:
             self.setWindowTitle("Privacy Workbench")
@@ -150,10 +162,17 @@ class QtMainWindow(QMainWindow):
             self.nav.setCurrentRow(0)
             self.pages.setCurrentWidget(self.data_page)
             self._remember_recent(project.folder)
-            records = project.datasets()
-            if records and self.data_page.dataset is None:
-                self.data_page.open_record(records[0])
+            self._open_first_dataset()
         self._rebuild_recent_menu()
+
+    def _open_first_dataset(self) -> None:
+        if self.project is None or self.data_page.dataset is not None:
+            return
+        if self.vault_ctl.state == "locked":
+            return
+        records = self.project.datasets()
+        if records:
+            self.data_page.open_record(records[0])
 
     def open_project(self, folder: str | Path, create: bool = False) -> bool:
         from workbench.core.project.store import Project
@@ -225,6 +244,17 @@ class QtMainWindow(QMainWindow):
         quit_action = file_menu.addAction("&Quit")
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
+        project_menu = self.menuBar().addMenu("&Project")
+        self.encrypt_action = project_menu.addAction("Encrypt this project…")
+        self.encrypt_action.triggered.connect(self.encrypt_project_dialog)
+        self.unlock_action = project_menu.addAction("&Unlock…")
+        self.unlock_action.setShortcut(QKeySequence("Ctrl+U"))
+        self.unlock_action.triggered.connect(self.unlock_dialog)
+        self.lock_action = project_menu.addAction("&Lock")
+        self.lock_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
+        self.lock_action.triggered.connect(self.vault_ctl.lock)
+        self.passphrase_action = project_menu.addAction("Change passphrase…")
+        self.passphrase_action.triggered.connect(self.change_passphrase_dialog)
         help_menu = self.menuBar().addMenu("&Help")
         logs_action = help_menu.addAction("Open the log folder")
         logs_action.triggered.connect(self._open_log_folder)
@@ -248,6 +278,63 @@ class QtMainWindow(QMainWindow):
     @Slot()
     def _about(self) -> None:
         QMessageBox.about(self, "Privacy Workbench", f"Privacy Workbench {__version__}")
+
+    # --- encryption ---------------------------------------------------------------------------------------
+
+    @Slot()
+    def encrypt_project_dialog(self) -> None:
+        if self.project is None or self.vault_ctl.state != "none":
+            return
+        dialog = QtPassphraseDialog(
+            self,
+            "Encrypt this project",
+            "Choose a passphrase for this project. Datasets you add from now on, anonymization secrets and exports "
+            "are stored encrypted with a key derived from it. Without it nobody, including you, can read them: "
+            "keep it safe.",
+            new=True,
+        )
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.vault_ctl.create(self.project.folder, dialog.passphrase())
+
+    @Slot()
+    def unlock_dialog(self) -> None:
+        if self.vault_ctl.state != "locked":
+            return
+        dialog = QtPassphraseDialog(self, "Unlock project", "This project is encrypted. Enter its passphrase.")
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.vault_ctl.unlock(dialog.passphrase())
+
+    @Slot()
+    def change_passphrase_dialog(self) -> None:
+        if self.vault_ctl.state == "none":
+            return
+        dialog = QtPassphraseDialog(
+            self,
+            "Change passphrase",
+            "The data is not re-encrypted: only the project key is wrapped again under the new passphrase.",
+            new=True,
+            old=True,
+        )
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.vault_ctl.change_passphrase(dialog.old_passphrase(), dialog.passphrase())
+
+    @Slot(str, str)
+    def _on_vault_message(self, level: str, text: str) -> None:
+        self.notify(level, text)
+
+    @Slot(str)
+    def _on_vault_state(self, state: str) -> None:
+        self.data_page.set_vault(self.vault_ctl.vault)
+        has_project = self.project is not None
+        self.encrypt_action.setEnabled(has_project and state == "none")
+        self.unlock_action.setEnabled(state == "locked")
+        self.lock_action.setEnabled(state == "unlocked")
+        self.passphrase_action.setEnabled(state != "none")
+        self.lock_label.setText(
+            {"none": "", "locked": "🔒 Encrypted · locked", "unlocked": "🔓 Encrypted · unlocked"}[state]
+        )
+        if state == "unlocked":
+            self._open_first_dataset()
 
     # --- notifications and status ---------------------------------------------------------------------------
 
@@ -334,6 +421,7 @@ class QtMainWindow(QMainWindow):
                 event.ignore()
                 return
         _window_settings().setValue("window/geometry", self.saveGeometry())
+        self.vault_ctl.lock()
         if self.project is not None:
             self.project.close()
         log.info("main window closed")

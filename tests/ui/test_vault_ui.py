@@ -1,0 +1,89 @@
+"""Encrypted projects in the window: encrypt, import, lock drops decrypted data, unlock, auto-lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench.core.crypto import kdf
+from workbench.core.project.secure_data import is_vault_path
+from workbench.ui.qt_data_page import LOCKED_MESSAGE
+from workbench.ui.qt_main_window import QtMainWindow
+from workbench.ui.qt_vault import QtPassphraseDialog
+
+PW = "a long enough passphrase"
+CANARY = "Quintessa-Vandermolen"
+
+
+@pytest.fixture
+def window(qtbot, project):  # noqa: ANN001, ANN201
+    w = QtMainWindow(project)
+    w.vault_ctl.kdf_params = kdf.minimum_params()
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.runner.cancel_all()
+    w.runner.wait_all(10)
+
+
+def _wait_job(qtbot, window, start) -> None:  # noqa: ANN001
+    with qtbot.waitSignal(window.runner.sig_job_ended, timeout=30_000):
+        start()
+    qtbot.wait(10)
+
+
+def _scan(folder: Path, needle: bytes) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_encrypt_import_lock_unlock(qtbot, window, tmp_path) -> None:  # noqa: ANN001
+    assert window.vault_ctl.state == "none" and window.encrypt_action.isEnabled()
+    _wait_job(qtbot, window, lambda: window.vault_ctl.create(window.project.folder, PW))
+    assert window.vault_ctl.state == "unlocked" and "unlocked" in window.lock_label.text()
+    src = tmp_path / "intake.csv"
+    src.write_text(f"name,diagnosis\n{CANARY},J45\nBob,E11\n", encoding="utf-8")
+    _wait_job(qtbot, window, lambda: window.data_page.load_file(src))
+    ds = window.data_page.dataset
+    assert ds is not None and is_vault_path(ds.path)
+    record = window.project.datasets()[0]
+    assert is_vault_path(record.path)
+    assert _scan(window.project.folder, CANARY.encode()) == []
+
+    window.vault_ctl.lock()
+    assert window.vault_ctl.state == "locked"
+    assert window.data_page.dataset is None, "locking drops the decrypted dataset from the view"
+    assert window.cache.get(record.fingerprint) is None, "... and from memory"
+    assert window.data_page.banner.text() == LOCKED_MESSAGE
+    assert window.data_page.load_file(src) is None  # nothing is added while locked
+
+    _wait_job(qtbot, window, lambda: window.vault_ctl.unlock("not the passphrase"))
+    assert window.vault_ctl.state == "locked"
+    assert any("wrong passphrase" in m.lower() for _, m in window.notifications.messages())
+
+    _wait_job(qtbot, window, lambda: window.vault_ctl.unlock(PW))
+    assert window.vault_ctl.state == "unlocked"
+    qtbot.waitUntil(lambda: window.data_page.dataset is not None, timeout=10_000)
+    assert window.data_page.dataset.fingerprint == record.fingerprint
+    qtbot.waitUntil(lambda: not window.runner.running_count(), timeout=10_000)
+
+
+def test_auto_lock_after_idle(qtbot, window) -> None:  # noqa: ANN001
+    _wait_job(qtbot, window, lambda: window.vault_ctl.create(window.project.folder, PW))
+    window.vault_ctl.auto_lock_seconds = 0.05
+    qtbot.wait(100)
+    window.vault_ctl._check_idle()
+    assert window.vault_ctl.state == "locked"
+    assert any("idle" in m for _, m in window.notifications.messages())
+
+
+def test_passphrase_dialog_checks(qtbot) -> None:  # noqa: ANN001
+    d = QtPassphraseDialog(None, "t", "m", new=True)
+    qtbot.addWidget(d)
+    d.edit.setText("short")
+    assert "at least" in (d.problem() or "")
+    d.edit.setText("long enough words here")
+    d.confirm_edit.setText("different words here!!")
+    assert d.problem() == "The two entries differ."
+    d.confirm_edit.setText("long enough words here")
+    assert d.problem() is None
