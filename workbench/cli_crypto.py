@@ -1,0 +1,308 @@
+"""`workbench` subcommands for the crypto room (registered by workbench.cli.build_parser).
+
+    workbench encrypt IN OUT                      passphrase-encrypt a file (streaming AES-256-GCM)
+    workbench decrypt IN OUT                      decrypt it again (all or nothing)
+    workbench keygen --out DIR [--rsa]            make a key pair: DIR/NAME.pub and DIR/NAME.key (encrypted)
+    workbench share IN --to PUB [--to PUB2] --out OUT   encrypt a file for other sites' public keys
+    workbench open IN --key PRIVKEY --out OUT     open a file shared with you
+    workbench sign FILE --key PRIVKEY [--out SIG] detached signature (FILE.sig)
+    workbench verify FILE --sig SIG --pub PUBKEY  check it; names the signer's fingerprint
+    workbench fingerprint PUBKEY                  show a public key's fingerprint for out-of-band checking
+
+Passphrases come from the environment variable ``WORKBENCH_PASSPHRASE`` or, on a terminal, from a prompt (asked
+twice when it protects something new). Without either the command stops with a one-line error instead of
+waiting on a pipe.
+
+Every failure is one line on stderr and exit status 2 (via ``workbench.cli.main``); decryption writes its output
+under a temporary name and renames it only after the whole file authenticated, so a failed or interrupted run
+leaves no partial plaintext. ``cryptography`` is imported inside the commands only: ``workbench --help`` stays
+fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from workbench.core.errors import WorkbenchError
+
+PASSPHRASE_ENV = "WORKBENCH_PASSPHRASE"
+
+
+def _passphrase(what: str, *, confirm: bool) -> str:
+    """The passphrase from ``$WORKBENCH_PASSPHRASE`` or a terminal prompt; never read from a pipe."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is not None:
+        if not value:
+            raise WorkbenchError(f"{PASSPHRASE_ENV} is set but empty; set it to the passphrase or unset it")
+        return value
+    if not sys.stdin.isatty():
+        raise WorkbenchError(
+            f"no passphrase: set {PASSPHRASE_ENV} or run the command in a terminal to be asked for the {what}"
+        )
+    import getpass
+
+    first = getpass.getpass(f"{what}: ")
+    if not first:
+        raise WorkbenchError("the passphrase is empty")
+    if confirm and getpass.getpass(f"{what} (again): ") != first:
+        raise WorkbenchError("the two passphrases differ; nothing was written")
+    return first
+
+
+def _check_output(path: str, force: bool) -> None:
+    if Path(path).exists() and not force:
+        raise WorkbenchError(f"{path} already exists; choose another output path or add --force to replace it")
+
+
+def _drive(gen: Any) -> Any:
+    """Run a core job generator, showing progress on a terminal's stderr."""
+    from workbench.core.jobs import drive
+
+    show = None
+    if sys.stderr.isatty():
+
+        def show(progress: Any) -> None:
+            frac = progress.fraction
+            text = f"{progress.phase} {frac * 100:5.1f}%" if frac is not None else progress.phase
+            print(f"\r{text:<40}", end="", file=sys.stderr, flush=True)
+
+    try:
+        return drive(gen, show)
+    finally:
+        if show is not None:
+            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """OS errors the core did not translate become one-line user errors (exit 2), naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise WorkbenchError(f"{where}{exc.strerror or type(exc).__name__}") from None
+
+
+def _kdf(spec: str | None) -> Any:
+    if spec is None:
+        return None
+    from workbench.core.crypto import kdf
+
+    return kdf.parse_spec(spec)
+
+
+# --- commands -------------------------------------------------------------------------------------------------
+
+
+def cmd_encrypt(args: argparse.Namespace) -> int:
+    from workbench.core.crypto import stream
+
+    _check_output(args.output, args.force)
+    params = _kdf(args.kdf)
+    if not Path(args.input).is_file():
+        raise WorkbenchError(f"{args.input}: no such file")
+    passphrase = stream.Passphrase(_passphrase("passphrase to protect the file", confirm=True), kdf=params)
+    with _user_errors():
+        summary = _drive(stream.encrypt_file_job(args.input, args.output, [passphrase], overwrite=args.force))
+    chunks = f"{summary.chunks} chunk" + ("s" if summary.chunks != 1 else "")
+    print(f"encrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, {chunks})")
+    return 0
+
+
+def cmd_decrypt(args: argparse.Namespace) -> int:
+    from workbench.core.crypto import stream
+
+    _check_output(args.output, args.force)
+    with _user_errors():
+        header = stream.read_header(args.input)
+    if not header.has_passphrase:
+        raise WorkbenchError(
+            f"{args.input} is not protected by a passphrase (it can be opened by: {header.describe_slots()}); "
+            f"open it with: workbench open {args.input} --key PRIVKEY --out {args.output}"
+        )
+    passphrase = stream.Passphrase(_passphrase("passphrase of the file", confirm=False))
+    with _user_errors():
+        summary = _drive(stream.decrypt_file_job(args.input, args.output, passphrase, overwrite=args.force))
+    print(f"decrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from workbench.core.crypto import keys
+
+    keys.check_key_name(args.name)
+    params = _kdf(args.kdf)
+    kind = keys.KIND_RSA_3072 if args.rsa else keys.KIND_X25519_ED25519
+    passphrase = _passphrase("passphrase to protect the private key", confirm=True)
+    with _user_errors():
+        files = keys.generate_key_pair(args.out, passphrase, name=args.name, kind=kind, kdf=params)
+    print(f"public key:  {files.public_path}  (give this to other sites)")
+    print(f"private key: {files.private_path}  (encrypted; keep it, and its passphrase, to yourself)")
+    print(f"type:        {kind}")
+    print(f"fingerprint: {files.fingerprint_text}")
+    return 0
+
+
+def cmd_share(args: argparse.Namespace) -> int:
+    from workbench.core.crypto import keys, share
+
+    _check_output(args.output, args.force)
+    with _user_errors():
+        recipients = [keys.PublicKey.load(p) for p in args.to]
+        summary = _drive(share.share_file_job(args.input, args.output, recipients, overwrite=args.force))
+    print(f"shared {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes) with:")
+    for r in recipients:
+        print(f"  {r.name or '(unnamed)'}  {r.kind}  {r.fingerprint_text}")
+    print("check these fingerprints with the recipients over another channel (phone, letter) before sending")
+    return 0
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from workbench.core.crypto import keys, share, stream
+
+    _check_output(args.output, args.force)
+    with _user_errors():
+        header = stream.read_header(args.input)
+    if not header.recipient_fingerprints():
+        raise WorkbenchError(
+            f"{args.input} was not shared with public keys (it can be opened by: {header.describe_slots()})"
+            + (f"; decrypt it with: workbench decrypt {args.input} {args.output}" if header.has_passphrase else "")
+        )
+    with _user_errors():
+        private_key = keys.PrivateKey.load(args.key, _passphrase("passphrase of the private key", confirm=False))
+        summary = _drive(share.open_shared_file_job(args.input, args.output, private_key, overwrite=args.force))
+    print(f"opened {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
+    return 0
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from workbench.core.crypto import keys, sign
+
+    out = args.out or args.file + sign.SIGNATURE_SUFFIX
+    _check_output(out, args.force)
+    if not Path(args.file).is_file():
+        raise WorkbenchError(f"{args.file}: no such file")
+    with _user_errors():
+        private_key = keys.PrivateKey.load(args.key, _passphrase("passphrase of the private key", confirm=False))
+        signature = _drive(sign.sign_file_job(args.file, private_key))
+        keys.write_new_file(Path(out), signature.to_text(), private=False, overwrite=args.force)
+    print(f"signed {args.file} -> {out}")
+    print(f"signer: {private_key.name} {private_key.public.fingerprint_text}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from workbench.core.crypto import keys, sign
+
+    with _user_errors():
+        public_key = keys.PublicKey.load(args.pub)
+        signature = sign.load_signature(args.sig)
+        verified = _drive(sign.verify_file_job(args.file, signature, public_key))
+    print(f"{args.file}: {verified.describe()}")
+    return 0
+
+
+def cmd_fingerprint(args: argparse.Namespace) -> int:
+    from workbench.core.crypto import keys
+
+    with _user_errors():
+        public_key = keys.PublicKey.load(args.pubkey)
+    print(f"{public_key.name or '(unnamed)'}  {public_key.kind}  {public_key.fingerprint_text}")
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------------------------------
+
+
+def register(sub: Any) -> None:
+    """Add this room's subcommands to the `workbench` parser's subparsers object."""
+    passphrase_note = f"The passphrase comes from ${PASSPHRASE_ENV} or a prompt."
+    kdf_help = (
+        "key-derivation parameters, e.g. argon2id:m=65536,t=3,p=4 (m in KiB) or scrypt:n=17,r=8,p=1 "
+        "(default: tuned to about 0.5 s on this machine; never below the built-in minimum)"
+    )
+
+    p = sub.add_parser(
+        "encrypt",
+        help="encrypt a file with a passphrase",
+        description="Encrypt IN into OUT (streaming AES-256-GCM, Argon2id). " + passphrase_note,
+    )
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--kdf", metavar="SPEC", help=kdf_help)
+    p.set_defaults(func=cmd_encrypt)
+
+    p = sub.add_parser(
+        "decrypt",
+        help="decrypt a passphrase-encrypted file",
+        description="Decrypt IN into OUT; OUT appears only if every chunk authenticated. " + passphrase_note,
+    )
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists (only on success)")
+    p.set_defaults(func=cmd_decrypt)
+
+    p = sub.add_parser(
+        "keygen",
+        help="make a key pair for sharing and signing",
+        description="Write DIR/NAME.pub and DIR/NAME.key (the private key, encrypted). " + passphrase_note,
+    )
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--name", default="workbench", help="key name, also the file name (default: workbench)")
+    p.add_argument("--rsa", action="store_true", help="RSA-3072 (OAEP, PSS) instead of X25519 + Ed25519")
+    p.add_argument("--kdf", metavar="SPEC", help=kdf_help)
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser(
+        "share",
+        help="encrypt a file for other sites' public keys",
+        description="Encrypt IN for each --to public key; recipients open it with their private key.",
+    )
+    p.add_argument("input", metavar="IN")
+    p.add_argument("--to", action="append", required=True, metavar="PUBKEY", help="recipient public key (repeat)")
+    p.add_argument("--out", dest="output", required=True, metavar="OUT")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(func=cmd_share)
+
+    p = sub.add_parser(
+        "open",
+        help="open a file shared with you",
+        description="Decrypt IN with your private key into OUT (all or nothing). " + passphrase_note,
+    )
+    p.add_argument("input", metavar="IN")
+    p.add_argument("--key", required=True, metavar="PRIVKEY")
+    p.add_argument("--out", dest="output", required=True, metavar="OUT")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists (only on success)")
+    p.set_defaults(func=cmd_open)
+
+    p = sub.add_parser(
+        "sign",
+        help="sign a file (detached signature)",
+        description="Write a detached signature of FILE (default FILE.sig). " + passphrase_note,
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--key", required=True, metavar="PRIVKEY")
+    p.add_argument("--out", metavar="SIG")
+    p.add_argument("--force", action="store_true", help="replace SIG if it exists")
+    p.set_defaults(func=cmd_sign)
+
+    p = sub.add_parser(
+        "verify",
+        help="verify a detached signature",
+        description="Check FILE against SIG and the signer's public key; prints the signer's fingerprint.",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--sig", required=True, metavar="SIG")
+    p.add_argument("--pub", required=True, metavar="PUBKEY")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("fingerprint", help="show a public key's fingerprint")
+    p.add_argument("pubkey", metavar="PUBKEY")
+    p.set_defaults(func=cmd_fingerprint)
