@@ -87,3 +87,11 @@ def test_passphrase_dialog_checks(qtbot) -> None:  # noqa: ANN001
     assert d.problem() == "The two entries differ."
     d.confirm_edit.setText("long enough words here")
     assert d.problem() is None
+
+
+def test_auto_lock_setting_is_saved(qtbot, window) -> None:  # noqa: ANN001
+    action = next(a for a in window.auto_lock_menu.actions() if a.data() == 5)
+    action.trigger()
+    assert window.vault_ctl.auto_lock_seconds == 300
+    assert window.settings_store.load().auto_lock_minutes == 5
+    assert action.isChecked() and sum(a.isChecked() for a in window.auto_lock_menu.actions()) == 1

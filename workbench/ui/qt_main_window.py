@@ -29,6 +29,7 @@ from workbench import __version__
 from workbench.core.data.cache import DatasetCache
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import JobRegistry
+from workbench.core.settings import SettingsStore
 from workbench.ui.qt_data_page import QtDataPage
 from workbench.ui.qt_job_panel import QtJobPanel
 from workbench.ui.qt_jobs import QtJobRunner
@@ -87,6 +88,8 @@ class QtMainWindow(QMainWindow):
         self.cache = DatasetCache()
         self.runner = QtJobRunner(registry, self)
         self.runner.sig_job_failed.connect(self._on_job_failed)
+        self.settings_store = SettingsStore()
+        self.settings = self.settings_store.load()
         self.vault_ctl = QtVaultController(self.runner, self)
         self.vault_ctl.sig_message.connect(self._on_vault_message)
         self.vault_ctl.sig_state_changed.connect(self._on_vault_state)
@@ -130,6 +133,8 @@ class QtMainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.lock_label)
         self.statusBar().showMessage("Ready", 3000)
         self.set_project(project)
+        if self.settings_store.problem:
+            self.notify("warning", self.settings_store.problem)
         geometry = _window_settings().value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -255,6 +260,13 @@ class QtMainWindow(QMainWindow):
         self.lock_action.triggered.connect(self.vault_ctl.lock)
         self.passphrase_action = project_menu.addAction("Change passphrase…")
         self.passphrase_action.triggered.connect(self.change_passphrase_dialog)
+        self.auto_lock_menu = project_menu.addMenu("Auto-lock when idle")
+        for minutes in (5, 15, 30, 60, 0):
+            action = self.auto_lock_menu.addAction("Never" if minutes == 0 else f"After {minutes} minutes")
+            action.setCheckable(True)
+            action.setData(minutes)
+            action.triggered.connect(self._on_auto_lock_chosen)
+        self._apply_auto_lock(self.settings.auto_lock_minutes)
         help_menu = self.menuBar().addMenu("&Help")
         logs_action = help_menu.addAction("Open the log folder")
         logs_action.triggered.connect(self._open_log_folder)
@@ -317,6 +329,23 @@ class QtMainWindow(QMainWindow):
         )
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.vault_ctl.change_passphrase(dialog.old_passphrase(), dialog.passphrase())
+
+    @Slot()
+    def _on_auto_lock_chosen(self) -> None:
+        action = self.sender()
+        if not isinstance(action, QAction):
+            return
+        minutes = int(action.data())
+        try:
+            self.settings = self.settings_store.update(auto_lock_minutes=minutes)
+        except (OSError, WorkbenchError) as exc:
+            self.notify("error", f"The setting could not be saved: {exc}")
+        self._apply_auto_lock(minutes)
+
+    def _apply_auto_lock(self, minutes: int) -> None:
+        self.vault_ctl.auto_lock_seconds = minutes * 60.0
+        for action in self.auto_lock_menu.actions():
+            action.setChecked(action.data() == minutes)
 
     @Slot(str, str)
     def _on_vault_message(self, level: str, text: str) -> None:
