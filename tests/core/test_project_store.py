@@ -82,7 +82,7 @@ def test_create_makes_a_project_folder_with_a_wal_database(tmp_path: Path) -> No
         assert p.folder == folder.resolve()
         assert p.name == "clinic study"
         assert p.data_dir == folder.resolve() / "data" and p.data_dir.is_dir()
-        assert p.schema_version == SCHEMA_VERSION == 1
+        assert p.schema_version == SCHEMA_VERSION == max(v for v, _ in store.MIGRATIONS)
         assert (folder / DB_FILE_NAME).is_file()
         with p._read("test") as conn:  # the per-connection settings are visible only on its own connection
             assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -227,15 +227,16 @@ def test_a_new_migration_is_applied_when_an_old_project_is_opened(
 ) -> None:
     with Project.create(tmp_path / "p") as p:
         register(p, "fp")
-    v2 = (2, "CREATE TABLE runs (id INTEGER PRIMARY KEY, dataset_id INTEGER REFERENCES datasets(id));")
-    monkeypatch.setattr(store, "MIGRATIONS", [*store.MIGRATIONS, v2])
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    nxt = SCHEMA_VERSION + 1
+    new = (nxt, "CREATE TABLE test_runs (id INTEGER PRIMARY KEY, dataset_id INTEGER REFERENCES datasets(id));")
+    monkeypatch.setattr(store, "MIGRATIONS", [*store.MIGRATIONS, new])
+    monkeypatch.setattr(store, "SCHEMA_VERSION", nxt)
     with Project.open(tmp_path / "p") as p:
-        assert p.schema_version == 2
+        assert p.schema_version == nxt
         with p._read("test") as conn:
-            conn.execute("INSERT INTO runs (dataset_id) VALUES (1)")
+            conn.execute("INSERT INTO test_runs (dataset_id) VALUES (1)")
             with pytest.raises(sqlite3.IntegrityError):  # foreign keys are enforced
-                conn.execute("INSERT INTO runs (dataset_id) VALUES (999)")
+                conn.execute("INSERT INTO test_runs (dataset_id) VALUES (999)")
         assert len(p.datasets()) == 1
 
 
@@ -243,16 +244,17 @@ def test_a_failing_migration_leaves_the_previous_version_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     Project.create(tmp_path / "p").close()
-    broken = (2, "CREATE TABLE runs (id INTEGER PRIMARY KEY); CREATE TABLE runs (id INTEGER);")
+    nxt = SCHEMA_VERSION + 1
+    broken = (nxt, "CREATE TABLE test_runs (id INTEGER PRIMARY KEY); CREATE TABLE test_runs (id INTEGER);")
     monkeypatch.setattr(store, "MIGRATIONS", [*store.MIGRATIONS, broken])
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store, "SCHEMA_VERSION", nxt)
     with pytest.raises(ProjectError):
         Project.open(tmp_path / "p")
     monkeypatch.undo()
     with Project.open(tmp_path / "p") as p:
-        assert p.schema_version == 1
+        assert p.schema_version == SCHEMA_VERSION
         with p._read("test") as conn:
-            assert conn.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'runs'").fetchone()[0] == 0
+            assert conn.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'test_runs'").fetchone()[0] == 0
 
 
 # ---- datasets ----------------------------------------------------------------------------------------------

@@ -106,6 +106,91 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX audit_log_action ON audit_log(action);
         """,
     ),
+    (
+        2,
+        """
+        -- Issue 3: anonymization policies, one row per saved version (dataset_id NULL: project-wide), and
+        -- lineage. A removed parent leaves its lineage rows (parent NULL; its fingerprint stays in detail_json);
+        -- a removed child takes its rows along, as a removed dataset takes its policies.
+        CREATE TABLE pii_policies (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dataset_id INTEGER REFERENCES datasets(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            policy_json TEXT NOT NULL CHECK (json_valid(policy_json)),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX pii_policies_dataset ON pii_policies(dataset_id, id);
+        CREATE TABLE dataset_lineage (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            child_dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            parent_dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+            operation TEXT NOT NULL,
+            detail_json TEXT NOT NULL CHECK (json_valid(detail_json)),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX dataset_lineage_child ON dataset_lineage(child_dataset_id);
+        CREATE INDEX dataset_lineage_parent ON dataset_lineage(parent_dataset_id);
+        """,
+    ),
+    (
+        3,
+        """
+        -- Issue 4: training runs and the privacy-budget ledger (workbench.core.train.runs, workbench.core.dp.ledger).
+        -- Keyed by dataset fingerprint, not datasets.id, and without a foreign key on purpose: the privacy budget
+        -- belongs to the data, so removing and re-adding a dataset must not reset what was spent on it.
+        CREATE TABLE training_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            fingerprint TEXT NOT NULL,
+            dataset_name TEXT NOT NULL,
+            task TEXT NOT NULL,
+            private INTEGER NOT NULL CHECK (private IN (0, 1)),
+            status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+            config_json TEXT NOT NULL CHECK (json_valid(config_json)),
+            seed INTEGER NOT NULL,
+            target_epsilon REAL,
+            noise_multiplier REAL,
+            sample_rate REAL,
+            steps INTEGER NOT NULL DEFAULT 0,
+            epsilon REAL,
+            delta REAL,
+            accountant TEXT,
+            metrics_json TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metrics_json)),
+            model_path TEXT,
+            error TEXT,
+            owner_pid INTEGER NOT NULL,
+            owner_token TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX training_runs_fingerprint ON training_runs(fingerprint);
+        CREATE TABLE privacy_budgets (
+            fingerprint TEXT PRIMARY KEY,
+            total_epsilon REAL NOT NULL CHECK (total_epsilon >= 0),
+            total_delta REAL CHECK (total_delta IS NULL OR (total_delta > 0 AND total_delta < 1)),
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE privacy_ledger (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            fingerprint TEXT NOT NULL,
+            run_id INTEGER REFERENCES training_runs(id) ON DELETE RESTRICT,
+            state TEXT NOT NULL CHECK (state IN ('reserved', 'committed', 'released')),
+            reserved_epsilon REAL NOT NULL CHECK (reserved_epsilon >= 0),
+            reserved_delta REAL NOT NULL CHECK (reserved_delta >= 0 AND reserved_delta < 1),
+            spent_epsilon REAL CHECK (spent_epsilon IS NULL OR spent_epsilon >= 0),
+            spent_delta REAL CHECK (spent_delta IS NULL OR spent_delta >= 0),
+            accountant TEXT,
+            noise_multiplier REAL,
+            sample_rate REAL,
+            steps INTEGER,
+            owner_pid INTEGER NOT NULL,
+            owner_token TEXT NOT NULL,
+            reserved_at TEXT NOT NULL,
+            committed_at TEXT,
+            note TEXT
+        );
+        CREATE INDEX privacy_ledger_fingerprint ON privacy_ledger(fingerprint, state);
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = max(version for version, _ in MIGRATIONS)
@@ -190,6 +275,37 @@ class DatasetRecord:
     def column_roles(self) -> dict[str, ColumnRole]:
         """The roles as :class:`ColumnRole` members (a new dict each call)."""
         return {column: ColumnRole(role) for column, role in self.roles.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRecord:
+    """One saved version of an anonymization policy (``dataset_id`` ``None``: project-wide).
+
+    ``policy_json`` is the policy as :mod:`workbench.core.pii.policy` writes it; this store only checks that it
+    is JSON.
+    """
+
+    id: int
+    dataset_id: int | None
+    name: str
+    policy_json: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineageRecord:
+    """One derivation: ``child_dataset_id`` was made from ``parent_dataset_id`` by ``operation``.
+
+    ``parent_dataset_id`` is ``None`` once the parent was removed from the project. ``detail`` holds ids,
+    names, counts and parameters (never dataset values).
+    """
+
+    id: int
+    child_dataset_id: int
+    parent_dataset_id: int | None
+    operation: str
+    detail: Mapping[str, Any] = field(hash=False)
+    created_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +420,27 @@ def _dataset_from_row(row: Sequence[Any]) -> DatasetRecord:
         roles=FrozenMap(json.loads(row[10])),
         added_at=row[11],
         updated_at=row[12],
+    )
+
+
+def _policy_from_row(row: Sequence[Any]) -> PolicyRecord:
+    return PolicyRecord(
+        id=int(row[0]),
+        dataset_id=None if row[1] is None else int(row[1]),
+        name=row[2],
+        policy_json=row[3],
+        created_at=row[4],
+    )
+
+
+def _lineage_from_row(row: Sequence[Any]) -> LineageRecord:
+    return LineageRecord(
+        id=int(row[0]),
+        child_dataset_id=int(row[1]),
+        parent_dataset_id=None if row[2] is None else int(row[2]),
+        operation=row[3],
+        detail=FrozenMap(json.loads(row[4])),
+        created_at=row[5],
     )
 
 
@@ -807,6 +944,129 @@ class Project:
             )
             self._insert_audit(conn, "setting.changed", {"key": key})
 
+    # ---- anonymization policies and lineage (issue 3) -------------------------------------------------------
+
+    _POLICY_COLUMNS = "id, dataset_id, name, policy_json, created_at"
+    _LINEAGE_COLUMNS = "id, child_dataset_id, parent_dataset_id, operation, detail_json, created_at"
+
+    def save_policy(
+        self,
+        policy_json: str | Mapping[str, Any],
+        *,
+        name: str,
+        dataset_id: int | None = None,
+        changes: Mapping[str, Any] | None = None,
+    ) -> PolicyRecord:
+        """Store a new version of a policy and record the change in the audit log (one transaction).
+
+        Parameters
+        ----------
+        policy_json:
+            The policy as JSON text or a JSON-serialisable mapping.
+        name:
+            The policy's display name.
+        dataset_id:
+            The dataset it belongs to; ``None`` for a project-wide policy.
+        changes:
+            What changed since the previous version, by name (entity types, columns, operators): copied to the
+            audit entry ``pii_policy.saved``. Never put allow- or deny-list terms here.
+
+        Raises
+        ------
+        ProjectError
+            For text that is not JSON, or an unknown dataset.
+        """
+        if isinstance(policy_json, str):
+            try:
+                json.loads(policy_json)
+            except json.JSONDecodeError:
+                raise ProjectError("a policy must be stored as JSON text") from None
+            text = policy_json
+        else:
+            text = _json(dict(policy_json), "the policy")
+        change_detail = json.loads(_json(dict(changes or {}), "the policy changes"))
+        with self._write("save the policy") as conn:
+            if dataset_id is not None and self._fetch_dataset(conn, int(dataset_id)) is None:
+                raise ProjectError(f"this project has no dataset with id {dataset_id}")
+            cursor = conn.execute(
+                "INSERT INTO pii_policies (dataset_id, name, policy_json, created_at) VALUES (?, ?, ?, ?)",
+                (None if dataset_id is None else int(dataset_id), str(name), text, _now()),
+            )
+            policy_id = int(cursor.lastrowid or 0)
+            self._insert_audit(
+                conn,
+                "pii_policy.saved",
+                {"policy_id": policy_id, "dataset_id": dataset_id, "name": str(name), "changes": change_detail},
+            )
+            row = conn.execute(
+                f"SELECT {self._POLICY_COLUMNS} FROM pii_policies WHERE id = ?", (policy_id,)
+            ).fetchone()
+        return _policy_from_row(row)
+
+    def latest_policy(self, dataset_id: int | None = None) -> PolicyRecord | None:
+        """The newest policy saved for ``dataset_id`` (``None``: the newest project-wide one), or ``None``."""
+        history = self._policies(dataset_id, limit=1)
+        return history[0] if history else None
+
+    def policy_history(self, dataset_id: int | None = None) -> list[PolicyRecord]:
+        """Every saved version for ``dataset_id`` (``None``: project-wide), newest first."""
+        return self._policies(dataset_id, limit=-1)
+
+    def _policies(self, dataset_id: int | None, limit: int) -> list[PolicyRecord]:
+        where, params = ("dataset_id IS NULL", ()) if dataset_id is None else ("dataset_id = ?", (int(dataset_id),))
+        with self._read("read the policies") as conn:
+            rows = conn.execute(
+                f"SELECT {self._POLICY_COLUMNS} FROM pii_policies WHERE {where} ORDER BY id DESC LIMIT ?",
+                (*params, int(limit)),
+            ).fetchall()
+        return [_policy_from_row(row) for row in rows]
+
+    def add_lineage(
+        self, child_id: int, parent_id: int | None, operation: str, detail: Mapping[str, Any] | None = None
+    ) -> LineageRecord:
+        """Record that dataset ``child_id`` was derived from ``parent_id`` by ``operation`` (audited).
+
+        ``detail`` holds ids, names, counts and parameters (for an anonymization: the policy id, the key id,
+        entity counts), never dataset values.
+
+        Raises
+        ------
+        ProjectError
+            For an unknown dataset or an empty operation.
+        """
+        if not operation:
+            raise ProjectError("a lineage entry needs an operation (for example 'anonymize')")
+        detail_json = _json(dict(detail or {}), "the lineage detail")
+        with self._write("record the dataset lineage") as conn:
+            for dataset_id in (child_id, parent_id):
+                if dataset_id is not None and self._fetch_dataset(conn, int(dataset_id)) is None:
+                    raise ProjectError(f"this project has no dataset with id {dataset_id}")
+            cursor = conn.execute(
+                "INSERT INTO dataset_lineage (child_dataset_id, parent_dataset_id, operation, detail_json, "
+                "created_at) VALUES (?, ?, ?, ?, ?)",
+                (int(child_id), None if parent_id is None else int(parent_id), str(operation), detail_json, _now()),
+            )
+            lineage_id = int(cursor.lastrowid or 0)
+            self._insert_audit(
+                conn,
+                "dataset.derived",
+                {"child_dataset_id": int(child_id), "parent_dataset_id": parent_id, "operation": str(operation)},
+            )
+            row = conn.execute(
+                f"SELECT {self._LINEAGE_COLUMNS} FROM dataset_lineage WHERE id = ?", (lineage_id,)
+            ).fetchone()
+        return _lineage_from_row(row)
+
+    def lineage(self, dataset_id: int) -> list[LineageRecord]:
+        """Lineage entries in which ``dataset_id`` is the child or the parent, oldest first."""
+        with self._read("read the dataset lineage") as conn:
+            rows = conn.execute(
+                f"SELECT {self._LINEAGE_COLUMNS} FROM dataset_lineage "
+                "WHERE child_dataset_id = ? OR parent_dataset_id = ? ORDER BY id",
+                (int(dataset_id), int(dataset_id)),
+            ).fetchall()
+        return [_lineage_from_row(row) for row in rows]
+
     # ---- audit log -----------------------------------------------------------------------------------------
 
     def audit(self, action: str, **detail: Any) -> None:
@@ -834,3 +1094,25 @@ class Project:
         return [
             AuditEntry(id=int(row[0]), ts=row[1], action=row[2], detail=FrozenMap(json.loads(row[3]))) for row in rows
         ]
+
+    # ---- transactions for other rooms' tables (issue 4: training runs, privacy ledger) ---------------------
+
+    @contextmanager
+    def write_transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction for modules that own tables of their own (``dp.ledger``,
+        ``train.runs``): everything inside commits together or not at all, and it excludes every other writer,
+        in this process (the project lock) and in others (SQLite's write lock). ``doing`` names the action in
+        error messages ("reserve privacy budget"). Do not call out (callbacks, signals) inside it.
+        """
+        with self._write(doing) as conn:
+            yield conn
+
+    @contextmanager
+    def read_connection(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The connection for reading (autocommit, under the project lock), for the same modules."""
+        with self._read(doing) as conn:
+            yield conn
+
+    def insert_audit(self, conn: sqlite3.Connection, action: str, **detail: Any) -> None:
+        """Append an audit entry inside a :meth:`write_transaction` (so it commits with the change)."""
+        self._insert_audit(conn, action, detail)

@@ -1,0 +1,125 @@
+"""Accuracy versus epsilon: demo dataset and rt_polarity (fixed 90/10 split, seed 0) at epsilon 1, 3 and 8,
+next to the non-private run of the same recipe and the majority baseline.
+
+Tasks: demo clinic notes (text, default LoRA recipe on MiniLM-L6) and demo columns (tabular MLP);
+rt_polarity sentences (text). rt_polarity is read from ../shared/eval/rt_polarity and skipped when absent.
+
+Reproduce:  .venv/bin/python benchmarks/bench_dp_accuracy.py --quick     (minutes on 2 CPU cores)
+            .venv/bin/python benchmarks/bench_dp_accuracy.py             (full: much longer on CPU; use a GPU)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+RT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "rt_polarity"
+
+
+def rt_polarity_table(max_rows: int | None) -> object:
+    import pyarrow as pa
+
+    texts, labels = [], []
+    for name, label in (("rt-polarity.pos", "pos"), ("rt-polarity.neg", "neg")):
+        for line in (RT / name).read_bytes().decode("latin-1").splitlines():
+            if line.strip():
+                texts.append(line.strip())
+                labels.append(label)
+    return pa.table({"text": texts, "label": labels})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small samples, 1-2 epochs, seq 48")
+    parser.add_argument("--epsilons", default="1,3,8")
+    args = parser.parse_args()
+
+    from workbench.core.data.load import load_dataset_sync
+    from workbench.core.demo import write_clinic_intake_csv
+    from workbench.core.jobs import CancelToken, drive
+    from workbench.core.train import TextModelConfig, TrainConfig, configure_torch_threads, train
+
+    configure_torch_threads()
+    quick = args.quick
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "wb_bench_acc"
+    tmp.mkdir(exist_ok=True)
+    demo = load_dataset_sync(write_clinic_intake_csv(tmp / "clinic.csv", rows=1500 if quick else 5000))
+    excluded = ("record_id", "name", "phone", "email", "national_id", "note")
+    suites = [
+        (
+            "demo-tabular",
+            demo.table,
+            dict(
+                task="tabular",
+                label_column="follow_up",
+                excluded_columns=excluded,
+                epochs=10 if quick else 20,
+                batch_size=64,
+            ),
+        ),
+        (
+            "demo-text",
+            demo.table,
+            dict(
+                task="text",
+                label_column="follow_up",
+                text_column="note",
+                epochs=2 if quick else 4,
+                batch_size=32,
+                text=TextModelConfig(max_length=48 if quick else 64),
+                max_rows=600 if quick else None,
+            ),
+        ),
+    ]
+    if (RT / "rt-polarity.pos").is_file():
+        suites.append(
+            (
+                "rt_polarity-text",
+                rt_polarity_table(None),
+                dict(
+                    task="text",
+                    label_column="label",
+                    text_column="text",
+                    epochs=1 if quick else 3,
+                    batch_size=64,
+                    text=TextModelConfig(max_length=48 if quick else 64),
+                    max_rows=1500 if quick else None,
+                ),
+            )
+        )
+    else:
+        print(f"rt_polarity skipped: {RT} is absent")
+    epsilons = [float(e) for e in args.epsilons.split(",")]
+    rows = []
+    for name, table, kw in suites:
+        for eps in [None, *epsilons]:
+            cfg = TrainConfig(
+                private=eps is not None, target_epsilon=eps or 1.0, seed=0, val_fraction=0.1, save_model=False, **kw
+            )  # type: ignore[arg-type]
+            t0 = time.monotonic()
+            r = drive(train(cfg, table, CancelToken()))
+            row = {
+                "suite": name,
+                "epsilon_target": eps,
+                "epsilon_spent": r.epsilon_spent,
+                "delta": r.delta,
+                "accountant": r.accountant,
+                "val_accuracy": round(r.val_accuracy or 0, 4),
+                "majority_baseline": round(r.majority_baseline, 4),
+                "train_rows": r.train_rows,
+                "val_rows": r.val_rows,
+                "epochs": cfg.epochs,
+                "seconds": round(time.monotonic() - t0, 1),
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    print("command: benchmarks/bench_dp_accuracy.py" + (" --quick" if quick else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""`workbench train` and `workbench budget`: differentially private training and the privacy budget, headless.
+
+torch, opacus and transformers are imported inside the commands, so `workbench --help` loads none of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add this room's subcommands to the `workbench` parser's subparsers object."""
+    p = sub.add_parser(
+        "train",
+        help="train a classifier with differential privacy (DP-SGD, Opacus) and print what it spent",
+        description=(
+            "Train a text or tabular classifier with DP-SGD. With --project the run is recorded and its epsilon is "
+            "reserved from, then committed to, the dataset's privacy budget (set one with `workbench budget`)."
+        ),
+    )
+    p.add_argument("path", help="dataset file (CSV, JSONL, Parquet)")
+    p.add_argument("--task", choices=["text", "tabular"], required=True)
+    p.add_argument("--label", required=True, help="label column")
+    p.add_argument("--text", help="text column (text task)")
+    p.add_argument("--epsilon", type=float, help="target epsilon (required unless --no-dp)")
+    p.add_argument("--delta", type=float, help="target delta (default: 1/(10 n) rounded down to a power of ten)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=64, help="logical (expected) batch size")
+    p.add_argument("--physical-batch-size", type=int, help="split logical batches in memory (BatchMemoryManager)")
+    p.add_argument("--max-grad-norm", type=float, default=1.0, help="per-sample clipping bound")
+    p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
+    p.add_argument("--no-dp", action="store_true", help="train the same recipe without DP (no privacy guarantee)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--accountant", choices=["rdp", "prv"], default="rdp")
+    p.add_argument("--max-rows", type=int, help="use a seeded sample of at most N labelled rows")
+    p.add_argument("--project", help="project folder: record the run and use the dataset's privacy budget")
+    p.add_argument("--model", help="local Hugging Face encoder folder (text task; default: bundled MiniLM-L6)")
+    p.add_argument("--recipe", choices=["lora", "top_layers", "head", "full"], default="lora", help="text recipe")
+    p.add_argument("--max-length", type=int, default=64, help="text: tokens per row")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet", "text"], help="skip format detection")
+    p.add_argument("--encoding", help="skip encoding detection")
+    p.add_argument("--delimiter", help="skip delimiter detection")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("budget", help="show or set a dataset's privacy budget in a project")
+    p.add_argument("path", help="dataset file (identified by its fingerprint)")
+    p.add_argument("--project", default=".", help="project folder (default: the current folder)")
+    p.add_argument("--set", type=float, metavar="TOTAL", dest="total", help="set the total epsilon")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_budget)
+
+
+def _fingerprint(path: str) -> str:
+    from pathlib import Path
+
+    from workbench.cli import UsageError
+    from workbench.core.data.fingerprint import sha256_file
+    from workbench.core.jobs import CancelToken, drive
+
+    if not Path(path).is_file():
+        raise UsageError(f"{path}: no such file")
+    return str(drive(sha256_file(path, CancelToken())))
+
+
+def _open_project(folder: str) -> Any:
+    from workbench.core.project.store import Project
+
+    return Project.open(folder)
+
+
+def _budget_json(summary: Any, runs: list[Any]) -> dict[str, Any]:
+    out = summary.as_dict()
+    out["runs"] = [
+        {
+            "run_id": r.id,
+            "status": r.status,
+            "task": r.task,
+            "private": r.private,
+            "epsilon": r.epsilon,
+            "delta": r.delta,
+            "accountant": r.accountant,
+            "steps": r.steps,
+            "started_at": r.started_at,
+        }
+        for r in runs
+    ]
+    out["ledger_entries"] = summary.runs
+    out["non_private_runs"] = sum(1 for r in runs if not r.private)
+    return out
+
+
+def cmd_budget(args: argparse.Namespace) -> int:
+    from workbench.core.dp.ledger import PrivacyLedger
+    from workbench.core.dp.runs import RunStore
+
+    fingerprint = _fingerprint(args.path)
+    with _open_project(args.project) as project:
+        ledger = PrivacyLedger(project)
+        store = RunStore(project)
+        if args.total is not None:
+            ledger.set_total(fingerprint, args.total)
+        out = _budget_json(ledger.summary(fingerprint), store.runs(fingerprint))
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    if out["total"] is None:
+        print("no privacy budget set for this dataset (set one with: workbench budget PATH --project DIR --set TOTAL)")
+    else:
+        print(
+            f"total ε {out['total']:g}; committed ε {out['committed']:.4g} (δ {out['committed_delta']:.2g}); "
+            f"reserved ε {out['reserved']:.4g}; remaining ε {out['remaining']:.4g}  [basic composition]"
+        )
+        if out["rdp_composed_epsilon"] is not None:
+            print(f"tighter RDP composition of committed runs: ε {out['rdp_composed_epsilon']:.4g} at the same δ")
+    for r in out["runs"]:
+        eps = "not private" if not r["private"] else f"ε {r['epsilon'] or 0:.4g} ({(r['accountant'] or '').upper()})"
+        print(f"run {r['run_id']}: {r['task']}, {r['status']}, {r['steps']} steps, {eps}")
+    if out["non_private_runs"]:
+        print(
+            f"warning: {out['non_private_runs']} non-private run(s) on this dataset: their models carry no privacy "
+            "guarantee and must not leave the secure environment"
+        )
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench.cli import UsageError, _load, _progress_printer
+    from workbench.core.data.dataset import ColumnRole
+    from workbench.core.jobs import drive
+    from workbench.core.train.tasks import TextModelConfig, TrainConfig
+
+    if not args.no_dp and args.epsilon is None:
+        raise UsageError("--epsilon is required for a private run (or pass --no-dp for a non-private comparison)")
+    ds = _load(args.path, args)
+    project = _open_project(args.project) if args.project else None
+    try:
+        roles = ds.suggested_roles()
+        if project is not None:
+            record = project.dataset_by_fingerprint(ds.fingerprint)
+            if record is not None:
+                roles.update(record.column_roles())
+        excluded = tuple(
+            c
+            for c, r in roles.items()
+            if r in (ColumnRole.DIRECT_IDENTIFIER, ColumnRole.FREE_TEXT) and c not in (args.text, args.label)
+        )
+        config = TrainConfig(
+            task=args.task,
+            label_column=args.label,
+            text_column=args.text,
+            excluded_columns=excluded,
+            dataset_fingerprint=ds.fingerprint,
+            dataset_name=ds.name,
+            private=not args.no_dp,
+            target_epsilon=args.epsilon if args.epsilon is not None else 0.0,
+            delta=args.delta,
+            accountant=args.accountant,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            max_physical_batch_size=args.physical_batch_size,
+            max_grad_norm=args.max_grad_norm,
+            learning_rate=args.lr,
+            seed=args.seed,
+            max_rows=args.max_rows,
+            device=args.device,
+            text=TextModelConfig(
+                model_path=str(Path(args.model).resolve()) if args.model else None,
+                recipe=args.recipe,
+                max_length=args.max_length,
+            ),
+        )
+        ledger = store = None
+        if project is not None:
+            from workbench.core.dp.ledger import PrivacyLedger
+            from workbench.core.dp.runs import RunStore
+
+            ledger = PrivacyLedger(project) if config.private else None
+            store = RunStore(project)
+        printer = _progress_printer(not args.json)
+        try:
+            result = drive(train_job(config, ds.table, ledger, store), printer)
+        finally:
+            if printer is not None:
+                print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+        out = result.as_dict()
+        if ledger is not None:
+            out["budget"] = ledger.summary(ds.fingerprint).as_dict()
+    finally:
+        if project is not None:
+            project.close()
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"{out['status']}: {out['task']} ({out['recipe']}), {out['steps']} steps, {out['epochs_completed']} epochs")
+    print(
+        f"privacy: {out['epsilon_label']}"
+        + (f", noise multiplier {out['noise_multiplier']:.4g}" if out["private"] else "")
+    )
+    print(f"validation accuracy {out['val_accuracy']:.4f} (majority baseline {out['majority_baseline']:.4f})")
+    print(f"{out['samples_per_second']:.1f} samples/s on {out['device']}; run id {out['run_id']}")
+    if out.get("budget"):
+        print(f"budget remaining: ε {out['budget']['remaining']:.4g} of {out['budget']['total']:g}")
+    return 0
+
+
+def train_job(config: Any, table: Any, ledger: Any, store: Any) -> Any:
+    from workbench.core.dp.runs import RunMetrics
+    from workbench.core.jobs import CancelToken
+    from workbench.core.train.loop import train
+
+    return train(config, table, CancelToken(), ledger=ledger, run_store=store, metrics=RunMetrics())

@@ -1,0 +1,214 @@
+"""Training configuration (frozen dataclasses) and the task registry (text and tabular classification).
+
+A :class:`Task` turns a dataset table into tensors (:meth:`Task.prepare`) and builds the model for them
+(:meth:`Task.build_model`). Tasks register under a name (``"text"``, ``"tabular"``), after Opacus's accountant
+registry: the loop, the CLI and the GUI only ever look a task up by name.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workbench.core.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import torch
+    from torch import nn
+
+
+class TrainConfigError(WorkbenchError):
+    """A training setting that cannot work or would silently break the privacy guarantee (message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextModelConfig:
+    """The text recipe.
+
+    ``recipe``: ``"lora"`` (default: LoRA adapters of rank ``lora_r`` on the attention query/value projections
+    plus the classification head; the measured fast DP recipe), ``"top_layers"`` (the top ``top_layers`` encoder
+    layers plus head), ``"head"`` (head only) or ``"full"`` (every weight; slow under DP).
+    ``model_path``: a local Hugging Face encoder folder; ``None`` is the bundled MiniLM-L6.
+    """
+
+    model_path: str | None = None
+    recipe: str = "lora"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    top_layers: int = 2
+    max_length: int = 64
+
+
+@dataclass(frozen=True, slots=True)
+class TabularModelConfig:
+    """The MLP: hidden layer widths, the one-hot limit for categorical columns (others are dropped)."""
+
+    hidden: tuple[int, ...] = (64, 32)
+    max_categories: int = 32
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything a training run needs. Immutable: the GUI builds one, the worker reads it.
+
+    Privacy: ``private=False`` trains the same recipe without DP (for comparison; its model has no guarantee).
+    ``delta=None`` picks :func:`workbench.core.dp.accountant.default_delta` of the training rows.
+    ``batch_size`` is the logical (expected Poisson) batch; ``max_physical_batch_size`` splits it in memory
+    (Opacus's BatchMemoryManager) without changing the privacy analysis.
+    """
+
+    task: str
+    label_column: str
+    text_column: str | None = None
+    feature_columns: tuple[str, ...] | None = None
+    excluded_columns: tuple[str, ...] = ()
+    dataset_fingerprint: str = ""
+    dataset_name: str = ""
+    private: bool = True
+    target_epsilon: float = 3.0
+    delta: float | None = None
+    accountant: str = "rdp"
+    epochs: int = 3
+    batch_size: int = 64
+    max_physical_batch_size: int | None = None
+    max_grad_norm: float = 1.0
+    learning_rate: float | None = None
+    seed: int = 0
+    val_fraction: float = 0.1
+    max_rows: int | None = None
+    device: str = "auto"
+    poisson_sampling: bool = True
+    save_model: bool = True
+    output_dir: str | None = None
+    text: TextModelConfig = field(default_factory=TextModelConfig)
+    tabular: TabularModelConfig = field(default_factory=TabularModelConfig)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedData:
+    """Tensors of one task, split into train and validation by the seed. ``info`` is JSON-able metadata
+    (column choices, dropped columns, encoding) saved with the model; it holds no row values."""
+
+    train: tuple[torch.Tensor, ...]
+    val: tuple[torch.Tensor, ...]
+    classes: tuple[str, ...]
+    info: Mapping[str, Any]
+
+    @property
+    def train_rows(self) -> int:
+        return int(self.train[-1].shape[0])
+
+    @property
+    def val_rows(self) -> int:
+        return int(self.val[-1].shape[0])
+
+
+@dataclass(slots=True)
+class ModelBundle:
+    """A built model and how to call it: ``forward(model, batch_without_labels) -> logits``."""
+
+    model: nn.Module
+    forward: Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor]
+    recipe: str
+    default_learning_rate: float
+    save_extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Task(abc.ABC):
+    """A kind of training job."""
+
+    name: str = ""
+    description: str = ""
+
+    @abc.abstractmethod
+    def prepare(self, config: TrainConfig, table: pa.Table) -> PreparedData:
+        """Turn the table into train/validation tensors (labels last). Raises TrainConfigError."""
+
+    @abc.abstractmethod
+    def build_model(self, config: TrainConfig, data: PreparedData) -> ModelBundle:
+        """A fresh model for ``data`` (a new one for every run: Opacus must not wrap a model twice)."""
+
+
+_TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task, *, force: bool = False) -> None:
+    if task.name in _TASKS and not force:
+        raise ValueError(f"a task named {task.name!r} is already registered")
+    _TASKS[task.name] = task
+
+
+def get_task(name: str) -> Task:
+    _ensure_builtin()
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise TrainConfigError(f"unknown task {name!r}; choose one of: {', '.join(sorted(_TASKS))}") from None
+
+
+def task_names() -> tuple[str, ...]:
+    _ensure_builtin()
+    return tuple(sorted(_TASKS))
+
+
+def _ensure_builtin() -> None:
+    if "text" not in _TASKS:
+        from workbench.core.train.text_model import TextClassificationTask
+
+        register_task(TextClassificationTask())
+    if "tabular" not in _TASKS:
+        from workbench.core.train.tabular_model import TabularClassificationTask
+
+        register_task(TabularClassificationTask())
+
+
+# ---- shared helpers ------------------------------------------------------------------------------------------
+
+
+def labels_and_split(config: TrainConfig, table: pa.Table) -> tuple[pa.Table, list[int], tuple[str, ...], Any, Any]:
+    """Rows with a label (at most ``max_rows``), their class indices, the classes, and the seeded split.
+
+    Returns ``(table, label_ids, classes, train_idx, val_idx)`` (numpy index arrays).
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if config.label_column not in table.column_names:
+        raise TrainConfigError(
+            f"the dataset has no column {config.label_column!r} to use as the label; columns are: "
+            + ", ".join(table.column_names)
+        )
+    table = table.filter(pc.is_valid(table[config.label_column]))
+    if config.max_rows is not None:
+        if config.max_rows < 10:
+            raise TrainConfigError("max_rows must be at least 10")
+        if table.num_rows > config.max_rows:
+            # A seeded sample, not the first rows: files are often sorted.
+            pick = np.sort(np.random.default_rng(config.seed).permutation(table.num_rows)[: config.max_rows])
+            table = table.take(pick)
+    raw = [str(v) for v in table[config.label_column].to_pylist()]
+    classes = tuple(sorted(set(raw)))
+    if len(classes) < 2:
+        raise TrainConfigError(f"the label column {config.label_column!r} has fewer than two classes")
+    if len(classes) > 100:
+        raise TrainConfigError(
+            f"the label column {config.label_column!r} has {len(classes)} distinct values: is it really a label? "
+            "Classification supports at most 100 classes."
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    labels = [index[v] for v in raw]
+    if not 0.0 < config.val_fraction < 0.9:
+        raise TrainConfigError("val_fraction must be between 0 and 0.9")
+    n = table.num_rows
+    n_val = max(1, round(n * config.val_fraction))
+    if n - n_val < 10:
+        raise TrainConfigError(f"only {n} labelled rows: at least 10 training rows are needed")
+    perm = np.random.default_rng(config.seed).permutation(n)
+    return table, labels, classes, np.sort(perm[n_val:]), np.sort(perm[:n_val])
