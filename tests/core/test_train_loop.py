@@ -164,3 +164,24 @@ def test_tiny_text_model_lora_dp_with_physical_batches(demo, tiny_model: str) ->
         epsilon_for(result.noise_multiplier, result.sample_rate, result.steps, result.delta, "rdp")
     )
     assert 0 < result.trainable_parameters < result.total_parameters / 3
+
+
+def test_checkpoint_goes_to_a_sink_without_touching_disk(demo, project: Project) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    import torch
+
+    stored: dict[str, bytes] = {}
+
+    def sink(name: str, data: bytes) -> str:
+        stored[name] = data
+        return f"vault:{name}"
+
+    store = RunStore(project)
+    result = drive(
+        train(_tabular(demo, epochs=1, private=False), demo.table, CancelToken(), None, store, model_sink=sink)
+    )
+    assert result.model_path == f"vault:run-{result.run_id}.pt"
+    checkpoint = torch.load(io.BytesIO(stored[f"run-{result.run_id}.pt"]), weights_only=False)
+    assert checkpoint["format"] == "privacy-workbench-model/1" and checkpoint["task"] == "tabular"
+    assert not (project.data_dir / "models").exists()

@@ -22,6 +22,7 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 
     from workbench.core.dp.ledger import PrivacyLedger, Reservation
     from workbench.core.dp.runs import RunMetrics, RunStore
+
+ModelSink = Callable[[str, bytes], str]
+"""Stores a checkpoint given its file name and bytes; returns where it went."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,37 +233,46 @@ def _save_model(
     data: PreparedData,
     run_id: int | None,
     run_store: RunStore | None,
+    model_sink: ModelSink | None = None,
 ) -> str | None:
+    import io
+
     import torch
 
     if not config.save_model:
         return None
-    if config.output_dir:
+    if model_sink is not None:
+        folder = None
+    elif config.output_dir:
         folder = Path(config.output_dir)
     elif run_store is not None:
         folder = run_store.project.data_dir / "models"
     else:
         return None
-    folder.mkdir(parents=True, exist_ok=True)
     stem = f"run-{run_id}" if run_id is not None else f"run-{int(time.time())}"
-    path = folder / f"{stem}.pt"
     inner = getattr(model, "_module", model)  # unwrap Opacus's GradSampleModule
     state = {k: v.detach().cpu() for k, v in inner.state_dict().items()}
     if config.task == "text":  # the frozen encoder is in its own folder: keep only what training changed
         trainable = {n for n, p in inner.named_parameters() if p.requires_grad}
         state = {k: v for k, v in state.items() if k in trainable}
-    torch.save(
-        {
-            "format": "privacy-workbench-model/1",
-            "task": config.task,
-            "recipe": bundle.recipe,
-            "classes": list(data.classes),
-            "info": dict(data.info),
-            "config": config.as_dict(),
-            "state_dict": state,
-        },
-        path,
-    )
+    checkpoint = {
+        "format": "privacy-workbench-model/1",
+        "task": config.task,
+        "recipe": bundle.recipe,
+        "classes": list(data.classes),
+        "info": dict(data.info),
+        "config": config.as_dict(),
+        "state_dict": state,
+    }
+    if model_sink is not None:
+        # An encrypted project: the checkpoint goes from memory straight into the vault, never to disk in clear.
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        return model_sink(f"{stem}.pt", buffer.getvalue())
+    assert folder is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.pt"
+    torch.save(checkpoint, path)
     return str(path)
 
 
@@ -270,6 +283,7 @@ def train(
     ledger: PrivacyLedger | None = None,
     run_store: RunStore | None = None,
     metrics: RunMetrics | None = None,
+    model_sink: ModelSink | None = None,
 ) -> JobGenerator[TrainResult]:
     """Train one model; yields :class:`Progress` (payload :class:`TrainProgress`), returns :class:`TrainResult`.
 
@@ -286,6 +300,9 @@ def train(
         The project's privacy ledger and run records (both optional: a run without them is not recorded).
     metrics:
         Live series for plots; the loop configures it and appends to it.
+    model_sink:
+        Where the checkpoint goes instead of a file: called with (file name, checkpoint bytes), returns the
+        stored location (an encrypted project passes one that writes into its vault).
     """
     import torch
 
@@ -505,7 +522,7 @@ def train(
                     val_acc,
                 ),
             )
-        model_path = _save_model(config, bundle, model, data, run_id, run_store)
+        model_path = _save_model(config, bundle, model, data, run_id, run_store, model_sink)
         status = "succeeded"
     except (JobCancelled, GeneratorExit, KeyboardInterrupt):
         status = "cancelled"
