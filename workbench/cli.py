@@ -172,6 +172,52 @@ def cmd_project_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_project_encrypt(args: argparse.Namespace) -> int:
+    from workbench.cli_crypto import read_passphrase
+    from workbench.core.crypto.vault import ProjectVault
+    from workbench.core.project.store import Project
+
+    with Project.open(args.dir) as project:
+        if ProjectVault.exists(project.folder):
+            raise UsageError(
+                f"{project.folder} is already encrypted (change its passphrase with: workbench project passphrase DIR)"
+            )
+        vault = ProjectVault.create(project.folder, read_passphrase("new project passphrase", confirm=True))
+        vault.lock()
+        project.audit("project.encrypted", kdf=vault.kdf_description)
+        folder = project.folder
+    print(
+        f"{folder} is now encrypted ({vault.kdf_description}); datasets added from now on are stored "
+        "encrypted. Files added before stay where they are."
+    )
+    return 0
+
+
+def cmd_project_passphrase(args: argparse.Namespace) -> int:
+    import os
+
+    from workbench.cli_crypto import PASSPHRASE_ENV, read_passphrase
+    from workbench.core.crypto.vault import ProjectVault
+
+    if not ProjectVault.exists(args.dir):
+        raise UsageError(f"{args.dir} is not an encrypted project (encrypt it with: workbench project encrypt DIR)")
+    new_env = os.environ.get("WORKBENCH_NEW_PASSPHRASE")
+    if os.environ.get(PASSPHRASE_ENV) is not None and not new_env:
+        raise UsageError(f"with {PASSPHRASE_ENV} set, give the new passphrase in WORKBENCH_NEW_PASSPHRASE")
+    old = read_passphrase("current passphrase", confirm=False)
+    if new_env:
+        new = new_env
+    else:
+        import getpass
+
+        new = getpass.getpass("new passphrase: ")
+        if getpass.getpass("new passphrase (again): ") != new:
+            raise UsageError("the two passphrases differ; nothing was changed")
+    ProjectVault.open(args.dir).change_passphrase(old, new)
+    print("passphrase changed; the data was not re-encrypted")
+    return 0
+
+
 def _parse_roles(pairs: Sequence[str]) -> dict[str, str]:
     from workbench.core.data.dataset import ColumnRole
 
@@ -187,32 +233,43 @@ def _parse_roles(pairs: Sequence[str]) -> dict[str, str]:
     return roles
 
 
+def open_vault_unlocked(folder: str | Path) -> Any:
+    """The project's vault unlocked with the passphrase from the environment or a prompt, or None when the
+    project is not encrypted."""
+    from workbench.cli_crypto import read_passphrase
+    from workbench.core.crypto.vault import ProjectVault
+
+    if not ProjectVault.exists(folder):
+        return None
+    vault = ProjectVault.open(folder)
+    vault.unlock(read_passphrase(f"passphrase of the project {Path(folder).name}", confirm=False))
+    return vault
+
+
 def cmd_add(args: argparse.Namespace) -> int:
+    from workbench.core.project.registration import register_loaded
     from workbench.core.project.store import Project
 
     roles = _parse_roles(args.role or [])
-    ds = _load(args.path, args)
-    unknown = sorted(set(roles) - set(ds.column_names))
-    if unknown:
-        raise UsageError(f"--role names columns that {ds.name} does not have: {', '.join(unknown)}")
     with Project.open(args.project) as project:
-        record = project.register_dataset(
-            name=ds.name,
-            path=str(Path(ds.path).resolve()),
-            fingerprint=ds.fingerprint,
-            format=ds.format,
-            encoding=ds.encoding,
-            delimiter=ds.delimiter,
-            rows=ds.num_rows,
-            size_bytes=ds.size_bytes,
-            schema=tuple((c.name, c.dtype) for c in ds.columns),
-            roles={c.name: c.suggested_role.value for c in ds.columns},
-        )
-        if roles:
-            merged = dict(record.roles)
-            merged.update(roles)
-            project.set_roles(record.id, merged)
-            record = project.get_dataset(record.id)
+        vault = open_vault_unlocked(project.folder)
+        try:
+            if vault is not None:
+                from workbench.core.data.dataset import LoadOptions
+                from workbench.core.jobs import drive
+                from workbench.core.project.secure_data import import_into_vault
+
+                options = LoadOptions(format=args.format, encoding=args.encoding, delimiter=_delimiter(args.delimiter))
+                ds = drive(import_into_vault(vault, args.path, options), _progress_printer(not args.json))
+            else:
+                ds = _load(args.path, args)
+        finally:
+            if vault is not None:
+                vault.lock()
+        unknown = sorted(set(roles) - set(ds.column_names))
+        if unknown:
+            raise UsageError(f"--role names columns that {ds.name} does not have: {', '.join(unknown)}")
+        record = register_loaded(project, ds, roles=roles)
     out = {
         "dataset_id": record.id,
         "name": record.name,
@@ -327,6 +384,16 @@ def build_parser() -> argparse.ArgumentParser:
     pi = psub.add_parser("init", help="create an empty project folder")
     pi.add_argument("dir")
     pi.set_defaults(func=cmd_project_init)
+    pe = psub.add_parser(
+        "encrypt",
+        help="encrypt a project: datasets added from now on are stored encrypted "
+        "(passphrase from WORKBENCH_PASSPHRASE or a prompt)",
+    )
+    pe.add_argument("dir")
+    pe.set_defaults(func=cmd_project_encrypt)
+    pp = psub.add_parser("passphrase", help="change an encrypted project's passphrase (no data is re-encrypted)")
+    pp.add_argument("dir")
+    pp.set_defaults(func=cmd_project_passphrase)
 
     p = sub.add_parser("add", help="load a dataset and register it in a project (same bytes: same dataset)")
     p.add_argument("path")
@@ -352,17 +419,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", action="append", metavar="COLUMN=ROLE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_roles)
+
+    # Commands of other rooms live in their own modules; each keeps its heavy imports inside its commands.
+    from workbench import cli_crypto, cli_pii, cli_train
+
+    cli_pii.register(sub)
+    cli_crypto.register(sub)
+    cli_train.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import logging
+    import os
+
     from workbench.core.errors import WorkbenchError
     from workbench.core.logging_setup import configure_logging
 
     with contextlib.suppress(OSError):  # an unwritable log folder must not stop a batch job
-        configure_logging()
+        configure_logging(os.environ.get("WORKBENCH_LOG_LEVEL", "INFO"))
+    logging.getLogger("workbench.cli").info("command: %s", args.command)
     try:
         return int(args.func(args))
     except (WorkbenchError, UsageError) as exc:
@@ -372,7 +450,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - one line for the user, the frames for the log
-        import logging
         import traceback
 
         logging.getLogger("workbench.cli").error(

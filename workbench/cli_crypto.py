@@ -34,7 +34,7 @@ from workbench.core.errors import WorkbenchError
 PASSPHRASE_ENV = "WORKBENCH_PASSPHRASE"
 
 
-def _passphrase(what: str, *, confirm: bool) -> str:
+def read_passphrase(what: str, *, confirm: bool) -> str:
     """The passphrase from ``$WORKBENCH_PASSPHRASE`` or a terminal prompt; never read from a pipe."""
     value = os.environ.get(PASSPHRASE_ENV)
     if value is not None:
@@ -107,7 +107,7 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
     params = _kdf(args.kdf)
     if not Path(args.input).is_file():
         raise WorkbenchError(f"{args.input}: no such file")
-    passphrase = stream.Passphrase(_passphrase("passphrase to protect the file", confirm=True), kdf=params)
+    passphrase = stream.Passphrase(read_passphrase("passphrase to protect the file", confirm=True), kdf=params)
     with _user_errors():
         summary = _drive(stream.encrypt_file_job(args.input, args.output, [passphrase], overwrite=args.force))
     chunks = f"{summary.chunks} chunk" + ("s" if summary.chunks != 1 else "")
@@ -126,7 +126,7 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
             f"{args.input} is not protected by a passphrase (it can be opened by: {header.describe_slots()}); "
             f"open it with: workbench open {args.input} --key PRIVKEY --out {args.output}"
         )
-    passphrase = stream.Passphrase(_passphrase("passphrase of the file", confirm=False))
+    passphrase = stream.Passphrase(read_passphrase("passphrase of the file", confirm=False))
     with _user_errors():
         summary = _drive(stream.decrypt_file_job(args.input, args.output, passphrase, overwrite=args.force))
     print(f"decrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
@@ -139,7 +139,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     keys.check_key_name(args.name)
     params = _kdf(args.kdf)
     kind = keys.KIND_RSA_3072 if args.rsa else keys.KIND_X25519_ED25519
-    passphrase = _passphrase("passphrase to protect the private key", confirm=True)
+    passphrase = read_passphrase("passphrase to protect the private key", confirm=True)
     with _user_errors():
         files = keys.generate_key_pair(args.out, passphrase, name=args.name, kind=kind, kdf=params)
     print(f"public key:  {files.public_path}  (give this to other sites)")
@@ -175,7 +175,7 @@ def cmd_open(args: argparse.Namespace) -> int:
             + (f"; decrypt it with: workbench decrypt {args.input} {args.output}" if header.has_passphrase else "")
         )
     with _user_errors():
-        private_key = keys.PrivateKey.load(args.key, _passphrase("passphrase of the private key", confirm=False))
+        private_key = keys.PrivateKey.load(args.key, read_passphrase("passphrase of the private key", confirm=False))
         summary = _drive(share.open_shared_file_job(args.input, args.output, private_key, overwrite=args.force))
     print(f"opened {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
     return 0
@@ -189,7 +189,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     if not Path(args.file).is_file():
         raise WorkbenchError(f"{args.file}: no such file")
     with _user_errors():
-        private_key = keys.PrivateKey.load(args.key, _passphrase("passphrase of the private key", confirm=False))
+        private_key = keys.PrivateKey.load(args.key, read_passphrase("passphrase of the private key", confirm=False))
         signature = _drive(sign.sign_file_job(args.file, private_key))
         keys.write_new_file(Path(out), signature.to_text(), private=False, overwrite=args.force)
     print(f"signed {args.file} -> {out}")

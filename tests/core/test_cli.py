@@ -125,3 +125,30 @@ def test_demo_project(tmp_path: Path) -> None:
     # deterministic: a second demo in another folder has the same fingerprint
     out2 = json.loads(wb("demo", "--project", str(tmp_path / "demo2"), "--rows", "300", "--json").stdout)
     assert out2["fingerprint"] == out["fingerprint"]
+
+
+def test_encrypted_project_from_the_cli(tmp_path: Path) -> None:
+    proj = tmp_path / "secure"
+    assert wb("project", "init", str(proj)).returncode == 0
+    env_ok = dict(os.environ, WORKBENCH_PASSPHRASE="pass phrase for tests")
+
+    def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
+                              timeout=120, env=env, stdin=subprocess.DEVNULL)
+
+    proc = run("project", "encrypt", str(proj), env=env_ok)
+    assert proc.returncode == 0, proc.stderr
+    f = tmp_path / "people.csv"
+    f.write_text(CSV.replace("Ada Lovelace", "Xanthippe Quorndon"), encoding="utf-8")
+    no_pass = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PASSPHRASE"}
+    proc = run("add", str(f), "--project", str(proj), env=no_pass)
+    assert proc.returncode == 2 and "WORKBENCH_PASSPHRASE" in proc.stderr
+    proc = run("add", str(f), "--project", str(proj), env=dict(os.environ, WORKBENCH_PASSPHRASE="wrong one"))
+    assert proc.returncode == 2 and "wrong passphrase" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = run("add", str(f), "--project", str(proj), "--json", env=env_ok)
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(wb("datasets", "--project", str(proj), "--json").stdout)
+    assert listed[0]["path"].startswith("vault:")
+    for p in proj.rglob("*"):
+        if p.is_file():
+            assert b"Xanthippe" not in p.read_bytes(), f"plaintext in {p}"

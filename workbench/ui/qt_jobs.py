@@ -36,8 +36,8 @@ def _describe_unexpected(exc: BaseException) -> str:
 
 
 class QtJobThread(QThread):
-    """Drives one job generator. Emits at most one progress signal per ``interval`` seconds, plus every
-    snapshot that carries a payload (such as the first rows of a dataset)."""
+    """Drives one job generator. Emits at most one progress signal per ``interval`` seconds, plus the first
+    snapshot that carries a payload (such as the first rows of a dataset), at once."""
 
     sig_progress = Signal(int, object)
     """(job id, Progress) from the worker thread."""
@@ -67,6 +67,7 @@ class QtJobThread(QThread):
         registry, job_id = self._registry, self.job_id
         registry.start(job_id)
         last_emit = -float("inf")
+        payload_sent = False
         try:
             gen = self._factory(self.token)
             while True:
@@ -77,8 +78,10 @@ class QtJobThread(QThread):
                     break
                 registry.report(job_id, progress)
                 now = time.monotonic()
-                if progress.payload is not None or now - last_emit >= self._interval:
+                first_payload = progress.payload is not None and not payload_sent
+                if first_payload or now - last_emit >= self._interval:
                     last_emit = now
+                    payload_sent = payload_sent or progress.payload is not None
                     self.sig_progress.emit(job_id, progress)
             # A token set after the last step still counts as success: the work is done and its result valid.
             registry.finish(job_id, JobState.SUCCEEDED)
