@@ -998,9 +998,7 @@ class Project:
                 "pii_policy.saved",
                 {"policy_id": policy_id, "dataset_id": dataset_id, "name": str(name), "changes": change_detail},
             )
-            row = conn.execute(
-                f"SELECT {self._POLICY_COLUMNS} FROM pii_policies WHERE id = ?", (policy_id,)
-            ).fetchone()
+            row = conn.execute(f"SELECT {self._POLICY_COLUMNS} FROM pii_policies WHERE id = ?", (policy_id,)).fetchone()
         return _policy_from_row(row)
 
     def latest_policy(self, dataset_id: int | None = None) -> PolicyRecord | None:

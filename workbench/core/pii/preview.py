@@ -1,0 +1,274 @@
+"""The live preview: original and anonymized text of the visible rows, with the detected spans.
+
+:func:`preview_rows` is fast because it never repeats the NER for a text it has seen with the same analyzer:
+the raw detections are cached per text (:class:`~workbench.core.pii.analyzer.AnalyzerHandle`), and
+everything that follows them (threshold, allow and deny lists, overlap resolution, operators) is cheap and
+recomputed on every call. So changing an operator or a column's treatment costs no NER at all, and moving the
+threshold only re-filters the cached results. The first preview of 50 notes runs the NER once (about a quarter
+of a second on this machine; ``benchmarks/bench_preview_latency.py``).
+
+The GUI runs it as a debounced, cancellable job in which the newest request wins; :class:`LatestRequestGate`
+is the Qt-free half of that: each request cancels the one before it, and a finished result is shown only if
+its request is still the newest.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.core.jobs import CancelToken
+from workbench.core.pii.analyzer import AnalyzerHandle, get_analyzer
+from workbench.core.pii.engine import ReplacementSpan, anonymize_text, check_policy_against
+from workbench.core.pii.keys import AnonymizationKeys
+from workbench.core.pii.operators import OperatorContext, apply_operator
+from workbench.core.pii.policy import ColumnTreatment, Policy
+from workbench.core.pii.postprocess import DetectedSpan, resolve_spans
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+PREVIEW_CHUNK = 16
+"""Texts per NER batch in a preview; the cancel token is checked between batches."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewCell:
+    """One cell, before and after.
+
+    Attributes
+    ----------
+    column:
+        Column name.
+    treatment:
+        The column's treatment (``keep``, ``drop``, ``entity``, ``free_text``).
+    original:
+        The cell as text (``None`` for a missing value).
+    anonymized:
+        What the anonymized copy will hold (``None`` for a missing value or a dropped column).
+    spans:
+        Detected spans on ``original`` (an ``entity`` column: one span over the whole value).
+    replacements:
+        Where each replacement sits in ``anonymized``, in the same order as ``spans``.
+    """
+
+    column: str
+    treatment: str
+    original: str | None
+    anonymized: str | None
+    spans: tuple[DetectedSpan, ...] = ()
+    replacements: tuple[ReplacementSpan, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRow:
+    """One row of the preview; ``row`` is its index in the dataset."""
+
+    row: int
+    cells: tuple[PreviewCell, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewResult:
+    """The preview of a slice of rows.
+
+    Attributes
+    ----------
+    columns:
+        Column names, in table order.
+    rows:
+        One :class:`PreviewRow` per row of the slice.
+    legend:
+        ``(entity_type, count)`` of the spans in the slice, most frequent first.
+    texts_analyzed:
+        Texts that had to go through the NER in this call (0 when everything came from the cache).
+    elapsed_ms:
+        Time the call took.
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[PreviewRow, ...]
+    legend: tuple[tuple[str, int], ...]
+    texts_analyzed: int
+    elapsed_ms: float
+
+    @property
+    def legend_counts(self) -> dict[str, int]:
+        return dict(self.legend)
+
+
+def warm_up(policy: Policy | None = None) -> AnalyzerHandle:
+    """Build the policy's analyzer and run it once, so the first preview does not pay for loading (~2-4 s).
+
+    Call it from a background job when the PII page opens.
+    """
+    handle = get_analyzer((policy or Policy()).analyzer_settings())
+    handle.analyze_raw(["Warm-up text for Jane Doe in Springfield on 2024-01-02."], use_cache=False)
+    return handle
+
+
+def preview_rows(
+    table_slice: pa.Table,
+    policy: Policy,
+    keys: AnonymizationKeys | None,
+    token: CancelToken | None = None,
+    *,
+    row_offset: int = 0,
+    analyzer: AnalyzerHandle | None = None,
+) -> PreviewResult:
+    """Original and anonymized cells of ``table_slice`` under ``policy`` (see the module docstring).
+
+    Parameters
+    ----------
+    table_slice:
+        The visible rows (``table.slice(first, count)``); not modified.
+    policy:
+        The policy being edited.
+    keys:
+        The project's keys (``None``: keyed operators raise :class:`~workbench.core.pii.operators.OperatorError`).
+    token:
+        Checked between NER batches and between rows; raises :class:`~workbench.core.errors.JobCancelled`.
+    row_offset:
+        Dataset index of the slice's first row (for :attr:`PreviewRow.row`).
+    analyzer:
+        The analyzer (default: the policy's).
+    """
+    started = time.perf_counter()
+    token = token or CancelToken()
+    names = list(table_slice.column_names)
+    check_policy_against(policy, names, keys)
+    handle = analyzer or get_analyzer(policy.analyzer_settings())
+    settings = policy.detection_settings()
+    columns: dict[str, list[Any]] = {name: table_slice.column(name).to_pylist() for name in names}
+    treatments = {name: policy.column(name) for name in names}
+
+    # NER for the free texts not seen before, in small batches so a newer request can cancel this one.
+    texts: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        if treatments[name].treatment is ColumnTreatment.FREE_TEXT:
+            for value in columns[name]:
+                if isinstance(value, str) and value.strip() and value not in seen:
+                    seen.add(value)
+                    texts.append(value)
+    before = handle.texts_analyzed
+    raw: dict[str, Any] = {}
+    for i in range(0, len(texts), PREVIEW_CHUNK):
+        token.raise_if_cancelled()
+        chunk = texts[i : i + PREVIEW_CHUNK]
+        for text, spans in zip(chunk, handle.analyze_raw(chunk, batch_size=PREVIEW_CHUNK), strict=True):
+            raw[text] = spans
+    analyzed = handle.texts_analyzed - before
+
+    subjects = columns.get(policy.subject_column) if policy.subject_column else None
+    legend: Counter[str] = Counter()
+    rows: list[PreviewRow] = []
+    for r in range(table_slice.num_rows):
+        token.raise_if_cancelled()
+        subject = None if subjects is None or subjects[r] is None else str(subjects[r])
+        cells = []
+        for name in names:
+            value = columns[name][r]
+            cell_text = None if value is None else str(value)
+            cell = _cell(name, cell_text, treatments[name].treatment, policy, keys, subject, raw, settings)
+            legend.update(s.entity_type for s in cell.spans)
+            cells.append(cell)
+        rows.append(PreviewRow(row_offset + r, tuple(cells)))
+    ordered = tuple(sorted(legend.items(), key=lambda kv: (-kv[1], kv[0])))
+    elapsed = (time.perf_counter() - started) * 1000.0
+    return PreviewResult(tuple(names), tuple(rows), ordered, analyzed, elapsed)
+
+
+def _cell(
+    column: str,
+    text: str | None,
+    treatment: ColumnTreatment,
+    policy: Policy,
+    keys: AnonymizationKeys | None,
+    subject: str | None,
+    raw: Mapping[str, Any],
+    settings: Any,
+) -> PreviewCell:
+    if text is None:
+        return PreviewCell(column, treatment.value, None, None)
+    if treatment is ColumnTreatment.KEEP:
+        return PreviewCell(column, treatment.value, text, text)
+    if treatment is ColumnTreatment.DROP:
+        return PreviewCell(column, treatment.value, text, None)
+    if treatment is ColumnTreatment.ENTITY:
+        if not text.strip():
+            return PreviewCell(column, treatment.value, text, text)
+        config = policy.operator_for_column(column)
+        entity_type = policy.column(column).entity_type or ""
+        assert config is not None
+        new = apply_operator(config, text, OperatorContext(entity_type, keys, subject))
+        span = DetectedSpan(0, len(text), entity_type, 1.0)
+        return PreviewCell(
+            column,
+            treatment.value,
+            text,
+            new,
+            (span,),
+            (ReplacementSpan(0, len(new), entity_type, config.operator),),
+        )
+    spans = resolve_spans(text, raw.get(text, ()), settings) if text.strip() else ()
+    new, replacements = anonymize_text(text, spans, policy, keys, subject)
+    return PreviewCell(column, treatment.value, text, new, spans, replacements)
+
+
+class LatestRequestGate:
+    """Newest-request-wins bookkeeping for a debounced preview (thread-safe, Qt-free).
+
+    Each :meth:`begin` cancels the previous request's token and returns a new generation number and token; a
+    worker finishing a request asks :meth:`is_current` before publishing its result, so a slow, older preview
+    never overwrites a newer one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._token: CancelToken | None = None
+
+    def begin(self) -> tuple[int, CancelToken]:
+        """Start a new request: the previous one is cancelled."""
+        token = CancelToken()
+        with self._lock:
+            self._generation += 1
+            previous, self._token = self._token, token
+            generation = self._generation
+        if previous is not None:
+            previous.cancel()
+        return generation, token
+
+    def is_current(self, generation: int) -> bool:
+        """Whether ``generation`` is still the newest request."""
+        with self._lock:
+            return generation == self._generation
+
+    def cancel_all(self) -> None:
+        """Cancel the running request (the page closes)."""
+        with self._lock:
+            token = self._token
+        if token is not None:
+            token.cancel()
+
+
+def preview_texts(
+    texts: Sequence[str],
+    policy: Policy,
+    keys: AnonymizationKeys | None = None,
+    *,
+    analyzer: AnalyzerHandle | None = None,
+) -> list[tuple[str, tuple[DetectedSpan, ...]]]:
+    """Anonymized text and detected spans of loose texts (a text box, a single note)."""
+    handle = analyzer or get_analyzer(policy.analyzer_settings())
+    settings = policy.detection_settings()
+    out = []
+    for text, raw in zip(texts, handle.analyze_raw(list(texts)), strict=True):
+        spans = resolve_spans(text, raw, settings)
+        out.append((anonymize_text(text, spans, policy, keys)[0], spans))
+    return out
