@@ -133,8 +133,14 @@ def test_encrypted_project_from_the_cli(tmp_path: Path) -> None:
     env_ok = dict(os.environ, WORKBENCH_PASSPHRASE="pass phrase for tests")
 
     def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                              timeout=120, env=env, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [sys.executable, "-m", "workbench.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
 
     proc = run("project", "encrypt", str(proj), env=env_ok)
     assert proc.returncode == 0, proc.stderr

@@ -185,3 +185,41 @@ def test_checkpoint_goes_to_a_sink_without_touching_disk(demo, project: Project)
     checkpoint = torch.load(io.BytesIO(stored[f"run-{result.run_id}.pt"]), weights_only=False)
     assert checkpoint["format"] == "privacy-workbench-model/1" and checkpoint["task"] == "tabular"
     assert not (project.data_dir / "models").exists()
+
+
+def test_planned_train_rows_match_the_run(demo) -> None:  # type: ignore[no-untyped-def]
+    from workbench.core.train.tasks import planned_train_rows
+
+    assert planned_train_rows(demo.table, "follow_up", None) == 360
+    assert planned_train_rows(demo.table, "follow_up", 150) == 135
+    result = drive(train(_tabular(demo, private=False, epochs=1, max_rows=150), demo.table, CancelToken()))
+    assert result.train_rows == 135
+
+
+def test_task_registry_is_safe_from_many_threads() -> None:
+    import threading
+
+    from workbench.core.train import tasks
+
+    saved = dict(tasks._TASKS)
+    tasks._TASKS.clear()
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        barrier.wait()
+        try:
+            tasks.get_task("tabular")
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert errors == [] and set(tasks._TASKS) == {"text", "tabular"}
+    finally:
+        tasks._TASKS.clear()
+        tasks._TASKS.update(saved)

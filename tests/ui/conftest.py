@@ -29,3 +29,12 @@ def project(tmp_path):  # noqa: ANN001, ANN201
     p = Project.create(tmp_path / "proj")
     yield p
     p.close()
+
+
+@pytest.fixture(autouse=True)
+def never_block_on_the_quit_question(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-qt closes leftover windows after a test; a modal "jobs are running, quit?" box would block there.
+    Tests that check the question patch the instance, which takes precedence over this class default."""
+    from workbench.ui.qt_main_window import QtMainWindow
+
+    monkeypatch.setattr(QtMainWindow, "confirm_close_with_jobs", lambda self, count: True)

@@ -27,6 +27,7 @@ def window(qtbot, project):  # noqa: ANN001, ANN201
     qtbot.addWidget(w)
     w.show()
     yield w
+    w.runner.begin_shutdown()
     w.runner.cancel_all()
     w.runner.wait_all(10)
 

@@ -26,6 +26,8 @@ from workbench.core.jobs import CancelToken, JobGenerator, JobRegistry, JobState
 log = logging.getLogger("workbench.jobs")
 
 JobFactory = Callable[[CancelToken], JobGenerator[Any]]
+BACKGROUND_KINDS = frozenset({"preview"})
+"""Job kinds cancelled silently on quit (short, derived work that is simply redone)."""
 
 
 def _describe_unexpected(exc: BaseException) -> str:
@@ -55,9 +57,11 @@ class QtJobThread(QThread):
         factory: JobFactory,
         registry: JobRegistry,
         interval: float = 0.05,
+        kind: str = "",
     ) -> None:
         super().__init__()
         self.job_id = job_id
+        self.kind = kind
         self.token = token
         self._factory = factory
         self._registry = registry
@@ -120,13 +124,16 @@ class QtJobRunner(QObject):
         super().__init__(parent)
         self.registry = registry if registry is not None else JobRegistry()
         self._threads: dict[int, QtJobThread] = {}
+        self._accepting = True
 
     # --- starting and stopping -------------------------------------------------------------------------------
 
     def submit(self, title: str, factory: JobFactory, kind: str = "", interval: float = 0.05) -> int:
         """Start ``factory(token)`` in a new thread; returns the job id."""
+        if not self._accepting:
+            raise RuntimeError("the job runner is shutting down and accepts no new jobs")
         job_id, token = self.registry.create(title, kind)
-        thread = QtJobThread(job_id, token, factory, self.registry, interval)
+        thread = QtJobThread(job_id, token, factory, self.registry, interval, kind)
         thread.sig_progress.connect(self._on_progress)
         thread.sig_succeeded.connect(self._on_succeeded)
         thread.sig_failed.connect(self._on_failed)
@@ -139,25 +146,46 @@ class QtJobRunner(QObject):
         self.sig_job_started.emit(job_id, title)
         return job_id
 
+    @property
+    def accepting(self) -> bool:
+        """False once :meth:`begin_shutdown` was called: timers and debouncers must not start new jobs then."""
+        return self._accepting
+
+    def begin_shutdown(self) -> None:
+        """Refuse new jobs from now on (the window is closing)."""
+        self._accepting = False
+
+    def resume_accepting(self) -> None:
+        """Undo :meth:`begin_shutdown` (closing was abandoned)."""
+        self._accepting = True
+
     def cancel(self, job_id: int) -> bool:
         return self.registry.cancel(job_id)
 
     def cancel_all(self) -> int:
         return self.registry.cancel_all()
 
-    def running_count(self) -> int:
-        return sum(1 for t in self._threads.values() if t.isRunning())
+    def running_count(self, include_background: bool = True) -> int:
+        """Threads still running; ``include_background=False`` leaves out short background work (previews,
+        plans) that the user need not be asked about before quitting."""
+        return sum(
+            1
+            for t in self._threads.values()
+            if t.isRunning() and (include_background or t.kind not in BACKGROUND_KINDS)
+        )
 
     def wait_all(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for every thread of this runner to stop, keeping the GUI painted."""
         deadline = time.monotonic() + timeout_s
-        for thread in list(self._threads.values()):
-            while thread.isRunning():
-                left_ms = int((deadline - time.monotonic()) * 1000)
-                if left_ms <= 0:
-                    return False
-                thread.wait(QDeadlineTimer(min(left_ms, 50)))
-                QCoreApplication.processEvents()
+        while True:
+            running = [t for t in self._threads.values() if t.isRunning()]
+            if not running:
+                break
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                return False
+            running[0].wait(QDeadlineTimer(min(left_ms, 50)))
+            QCoreApplication.processEvents()
         # Deliver the queued outcome signals so listeners see every job end.
         QCoreApplication.processEvents()
         return True

@@ -65,7 +65,7 @@ class QtLatestJob(QObject):
     @Slot()
     def _start_pending(self) -> None:
         factory, self._pending = self._pending, None
-        if factory is None:
+        if factory is None or not self._runner.accepting:
             return
         if self._current_job is not None:
             self._runner.cancel(self._current_job)

@@ -34,6 +34,7 @@ from workbench.ui.qt_data_page import QtDataPage
 from workbench.ui.qt_job_panel import QtJobPanel
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_notifications import QtNotificationArea
+from workbench.ui.qt_train_page import QtTrainPage
 from workbench.ui.qt_vault import QtPassphraseDialog, QtVaultController
 
 if TYPE_CHECKING:
@@ -105,8 +106,13 @@ class QtMainWindow(QMainWindow):
         self.welcome_page = QtWelcomePage(self)
         self.data_page = QtDataPage(self.runner, self.cache, None)
         self.data_page.sig_status.connect(self._on_status)
+        self.train_page = QtTrainPage(self.runner)
+        self.train_page.device = self.settings.device
+        self.data_page.sig_dataset_shown.connect(self._on_dataset_shown)
+        self.data_page.summary_model.sig_roles_changed.connect(self._on_roles_changed)
         self._page_names: list[str] = []
         self.add_page("Data", self.data_page)
+        self.add_page("Train", self.train_page)
         self.pages.addWidget(self.welcome_page)
 
         central = QWidget()
@@ -157,6 +163,7 @@ class QtMainWindow(QMainWindow):
         self.project = project
         self.vault_ctl.set_project_folder(project.folder if project is not None else None)
         self.data_page.set_project(project)
+        self.train_page.set_project(project)
         if project is None:
             self.setWindowTitle("Privacy Workbench")
             self.pages.setCurrentWidget(self.welcome_page)
@@ -354,6 +361,9 @@ class QtMainWindow(QMainWindow):
     @Slot(str)
     def _on_vault_state(self, state: str) -> None:
         self.data_page.set_vault(self.vault_ctl.vault)
+        self.train_page.set_vault(self.vault_ctl.vault)
+        if state == "locked" and self.data_page.dataset is None:
+            self.train_page.set_dataset(None)
         has_project = self.project is not None
         self.encrypt_action.setEnabled(has_project and state == "none")
         self.unlock_action.setEnabled(state == "locked")
@@ -376,6 +386,15 @@ class QtMainWindow(QMainWindow):
         snap = self.runner.registry.snapshot(job_id)
         title = snap.title if snap else "A job"
         self.notify("error", f"{title} failed: {message}")
+
+    @Slot(object)
+    def _on_dataset_shown(self, ds: object) -> None:
+        self.train_page.set_dataset(ds, self.data_page.summary_model.roles())  # type: ignore[arg-type]
+
+    @Slot(object)
+    def _on_roles_changed(self, roles: object) -> None:
+        if self.data_page.dataset is not None:
+            self.train_page.set_dataset(self.data_page.dataset, roles)  # type: ignore[arg-type]
 
     @Slot(str)
     def _on_status(self, text: str) -> None:
@@ -433,11 +452,12 @@ class QtMainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        running = self.runner.running_count()
-        if running:
-            if not self.confirm_close_with_jobs(running):
-                event.ignore()
-                return
+        running = self.runner.running_count(include_background=False)
+        if running and not self.confirm_close_with_jobs(running):
+            event.ignore()
+            return
+        if self.runner.running_count():
+            self.runner.begin_shutdown()
             self.runner.cancel_all()
             self.statusBar().showMessage("Cancelling running jobs…")
             if not self.runner.wait_all(CLOSE_WAIT_SECONDS):
@@ -447,8 +467,10 @@ class QtMainWindow(QMainWindow):
                     "Some jobs did not stop in time; the window stays open until they do. "
                     "Try closing again in a moment.",
                 )
+                self.runner.resume_accepting()
                 event.ignore()
                 return
+        self.runner.begin_shutdown()
         _window_settings().setValue("window/geometry", self.saveGeometry())
         self.vault_ctl.lock()
         if self.project is not None:

@@ -8,6 +8,7 @@ registry: the loop, the CLI and the GUI only ever look a task up by name.
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -137,12 +138,14 @@ class Task(abc.ABC):
 
 
 _TASKS: dict[str, Task] = {}
+_TASKS_LOCK = threading.RLock()  # two training jobs may ask for the registry at once, each in its own thread
 
 
 def register_task(task: Task, *, force: bool = False) -> None:
-    if task.name in _TASKS and not force:
-        raise ValueError(f"a task named {task.name!r} is already registered")
-    _TASKS[task.name] = task
+    with _TASKS_LOCK:
+        if task.name in _TASKS and not force:
+            raise ValueError(f"a task named {task.name!r} is already registered")
+        _TASKS[task.name] = task
 
 
 def get_task(name: str) -> Task:
@@ -159,14 +162,15 @@ def task_names() -> tuple[str, ...]:
 
 
 def _ensure_builtin() -> None:
-    if "text" not in _TASKS:
-        from workbench.core.train.text_model import TextClassificationTask
+    with _TASKS_LOCK:
+        if "text" not in _TASKS:
+            from workbench.core.train.text_model import TextClassificationTask
 
-        register_task(TextClassificationTask())
-    if "tabular" not in _TASKS:
-        from workbench.core.train.tabular_model import TabularClassificationTask
+            register_task(TextClassificationTask())
+        if "tabular" not in _TASKS:
+            from workbench.core.train.tabular_model import TabularClassificationTask
 
-        register_task(TabularClassificationTask())
+            register_task(TabularClassificationTask())
 
 
 # ---- shared helpers ------------------------------------------------------------------------------------------
@@ -212,3 +216,16 @@ def labels_and_split(config: TrainConfig, table: pa.Table) -> tuple[pa.Table, li
         raise TrainConfigError(f"only {n} labelled rows: at least 10 training rows are needed")
     perm = np.random.default_rng(config.seed).permutation(n)
     return table, labels, classes, np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def planned_train_rows(table: pa.Table, label_column: str, max_rows: int | None, val_fraction: float = 0.1) -> int:
+    """How many rows a run will train on, computed as the loop splits them (labelled rows, sampled down to
+    ``max_rows``, minus the validation share), so the epsilon planned before training matches the run."""
+    import pyarrow.compute as pc
+
+    if label_column not in table.column_names:
+        raise TrainConfigError(f"the dataset has no column {label_column!r} to use as the label")
+    n = int(pc.count(table[label_column], mode="only_valid").as_py())
+    if max_rows is not None:
+        n = min(n, max_rows)
+    return n - max(1, round(n * val_fraction))

@@ -1,0 +1,81 @@
+"""The Train page end to end on a tiny tabular task: plan, budget, two runs at once, live plots, cancel."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("opacus", reason="training needs torch and opacus")
+
+from workbench.core.demo import clinic_intake_csv_text  # noqa: E402
+from workbench.ui.qt_main_window import QtMainWindow  # noqa: E402
+from workbench.ui.qt_train_page import epsilon_to_slider, slider_to_epsilon  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, project, tmp_path):  # noqa: ANN001, ANN201
+    w = QtMainWindow(project)
+    qtbot.addWidget(w)
+    w.show()
+    f = tmp_path / "clinic.csv"
+    f.write_text(clinic_intake_csv_text(rows=300), encoding="utf-8")
+    with qtbot.waitSignal(w.runner.sig_job_ended, timeout=30_000):
+        w.data_page.load_file(f)
+    yield w
+    w.runner.begin_shutdown()
+    w.runner.cancel_all()
+    w.runner.wait_all(30)
+
+
+def test_slider_scale_is_logarithmic() -> None:
+    assert slider_to_epsilon(0) == 0.1 and slider_to_epsilon(1000) == 50
+    assert slider_to_epsilon(epsilon_to_slider(3.0)) == 3.0
+    assert slider_to_epsilon(500) == pytest.approx(2.2, rel=0.05)
+
+
+def test_plan_budget_and_a_dp_run(qtbot, window) -> None:  # noqa: ANN001
+    page = window.train_page
+    assert page.label_box.currentText() == "follow_up", "the label role picks the label column"
+    page.epochs_spin.setValue(2)
+    page.batch_spin.setValue(30)
+    page.eps_slider.setValue(epsilon_to_slider(2.0))
+    qtbot.waitUntil(lambda: "noise multiplier" in page.plan_label.text(), timeout=10_000)
+    assert "RDP accountant" in page.plan_label.text() and "δ = 1e-04" in page.plan_label.text()
+    assert "not set" in page.budget_label.text()
+    # No budget set: the ledger refuses the run before its first step.
+    with qtbot.waitSignal(window.runner.sig_job_ended, timeout=60_000):
+        page.start_training()
+    assert "budget" in page.message.text().lower()
+    page.set_total_budget(3.0)
+    with qtbot.waitSignal(window.runner.sig_job_succeeded, timeout=120_000):
+        job = page.start_training()
+    qtbot.wait(100)
+    run = page.live_runs()[job]
+    assert run.final and run.final["status"] == "succeeded"
+    row = page.runs_table.rowCount() - 1
+    assert "RDP" in page.runs_table.item(row, 3).text() and "δ" in page.runs_table.item(row, 3).text()
+    loss_curve, acc_curve, eps_curve, _ = run.items
+    xs, ys = eps_curve.getData()
+    assert len(xs) == run.final["steps"] and ys[-1] == pytest.approx(run.final["epsilon_spent"])
+    assert "committed 2" in page.budget_label.text() or "committed 1.9" in page.budget_label.text()
+
+
+def test_two_runs_at_once_and_cancel_one(qtbot, window) -> None:  # noqa: ANN001
+    page = window.train_page
+    page.set_total_budget(20.0)
+    page.epochs_spin.setValue(30)
+    page.batch_spin.setValue(20)
+    first = page.start_training()
+    page.private_check.setChecked(False)
+    page.epochs_spin.setValue(1)
+    second = page.start_training()
+    qtbot.waitUntil(lambda: bool(page.live_runs()[first].metrics.snapshot().steps), timeout=60_000)
+    window.runner.cancel(first)
+    qtbot.waitUntil(
+        lambda: page.live_runs()[first].final is not None and page.live_runs()[second].final is not None,
+        timeout=120_000,
+    )
+    row_first = 0
+    assert page.runs_table.item(row_first, 2).text().startswith("cancelled; ε spent")
+    assert page.live_runs()[second].final["private"] is False
+    runs = {r.status for r in page._run_store.runs(window.data_page.dataset.fingerprint)}
+    assert {"cancelled", "succeeded"} <= runs
