@@ -11,8 +11,8 @@ the user can fix is a :class:`~workbench.core.errors.WorkbenchError` or a ``Usag
 exit status 2.
 
 Keys: policies with ``keyed_hash``, ``pseudonym`` or ``encrypt`` need the project's master secret.
-:func:`_master_secret` reads it from ``--key-file`` for now; it is the one place to wire to the project's
-encrypted secret store.
+:func:`_master_secret` reads it from ``--key-file`` or from the encrypted project's vault (the one place that
+reads the project's secret store).
 """
 
 from __future__ import annotations
@@ -61,12 +61,16 @@ def _load_table(path: str) -> Any:
     return load_dataset_sync(path)
 
 
+ANONYMIZATION_SECRET = "anonymization-master"
+
+
 def _master_secret(args: argparse.Namespace) -> bytes:
     """The project's master secret for the keyed operators.
 
-    TODO(lead): read it from the project's encrypted secret store (``workbench.core.crypto``) when ``--project``
-    is given. Until then it comes from ``--key-file`` (at least 32 random bytes, read as raw bytes); nothing here
-    writes a key anywhere.
+    With ``--key-file`` it is that file's bytes (at least 32 random bytes; a file the analyst keeps and protects).
+    Otherwise, with ``--project``, it is the project's secret ``anonymization-master``, kept encrypted in the
+    project's vault (unlocked with ``WORKBENCH_PASSPHRASE`` or a prompt); the GUI uses the same secret, so tokens
+    and pseudonyms agree between the window and the command. Nothing here writes a key anywhere.
     """
     key_file = getattr(args, "key_file", None)
     if key_file:
@@ -84,10 +88,18 @@ def _master_secret(args: argparse.Namespace) -> bytes:
             )
         return secret
     if getattr(args, "project", None):
-        raise PiiUsageError(
-            "this policy needs the project's keys, and reading them from the project's secret store is not wired "
-            "yet; pass --key-file FILE (32+ random bytes)"
-        )
+        from workbench.cli import open_vault_unlocked
+
+        vault = open_vault_unlocked(args.project)
+        if vault is None:
+            raise PiiUsageError(
+                f"this policy uses keyed operators, whose secret is kept only in an encrypted project: encrypt "
+                f"{args.project} first (workbench project encrypt DIR), or pass --key-file FILE"
+            )
+        try:
+            return vault.secret(ANONYMIZATION_SECRET)
+        finally:
+            vault.lock()
     raise PiiUsageError(
         "this policy uses keyed operators (keyed_hash, pseudonym or encrypt), which need a secret: pass --key-file "
         "FILE (32+ random bytes), or choose operators without keys (replace, mask, redact, generalize)"
