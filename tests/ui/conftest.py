@@ -38,3 +38,13 @@ def never_block_on_the_quit_question(monkeypatch: pytest.MonkeyPatch) -> None:
     from workbench.ui.qt_main_window import QtMainWindow
 
     monkeypatch.setattr(QtMainWindow, "confirm_close_with_jobs", lambda self, count: True)
+
+
+def wait_for_job(qtbot, runner, job_id: int, timeout: int = 60_000) -> None:  # noqa: ANN001
+    """Wait until one job has ended and its outcome was delivered (other jobs may come and go meanwhile)."""
+    ended: set[int] = set()
+    runner.sig_job_ended.connect(ended.add)
+    try:
+        qtbot.waitUntil(lambda: job_id in ended, timeout=timeout)
+    finally:
+        runner.sig_job_ended.disconnect(ended.add)

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
+from tests.ui.conftest import wait_for_job
 from workbench.core.data.dataset import ColumnRole
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.ui.qt_main_window import QtMainWindow
@@ -33,8 +34,9 @@ def window(qtbot, project):  # noqa: ANN001, ANN201
 
 
 def load(qtbot, window: QtMainWindow, path: Path) -> None:  # noqa: ANN001
-    with qtbot.waitSignal(window.runner.sig_job_ended, timeout=30_000):
-        window.data_page.load_file(path)
+    job = window.data_page.load_file(path)
+    assert job is not None
+    wait_for_job(qtbot, window.runner, job)
 
 
 def test_load_shows_rows_summary_and_registers(qtbot, window, tmp_path) -> None:  # noqa: ANN001
@@ -111,8 +113,8 @@ def test_sorting_runs_as_a_job_and_reorders(qtbot, window, tmp_path) -> None:  #
     f.write_text("v,w\n" + "".join(f"{(i * 7919) % 1000},{i}\n" for i in range(1000)), encoding="utf-8")
     load(qtbot, window, f)
     model = window.data_page.table_model
-    with qtbot.waitSignal(window.runner.sig_job_ended, timeout=10_000):
-        window.data_page.table_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    window.data_page.table_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    wait_for_job(qtbot, window.runner, window.data_page._sort_job)
     values = [int(model.data(model.index(r, 0))) for r in range(1000)]
     assert values == sorted(values, reverse=True)
     # Row headers keep the row's position in the file.
@@ -131,8 +133,8 @@ def test_drop_a_file_loads_it(qtbot, window, tmp_path) -> None:  # noqa: ANN001
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    with qtbot.waitSignal(window.runner.sig_job_ended, timeout=30_000):
-        window.dropEvent(event)
+    window.dropEvent(event)
+    wait_for_job(qtbot, window.runner, window.data_page._load_job)
     assert window.data_page.dataset is not None and window.data_page.dataset.name == "dropped.csv"
 
 
@@ -169,8 +171,8 @@ def test_job_panel_shows_progress_and_cancel(qtbot, window) -> None:  # noqa: AN
     qtbot.waitUntil(lambda: window.job_panel.row(job) is not None, timeout=3000)
     row = window.job_panel.row(job)
     qtbot.waitUntil(lambda: "slow" in row.detail.text(), timeout=3000)
-    with qtbot.waitSignal(window.runner.sig_job_ended, timeout=10_000):
-        qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    wait_for_job(qtbot, window.runner, job)
     window.job_panel.refresh()
     assert "cancelled" in row.detail.text()
 

@@ -6,6 +6,7 @@ import pytest
 
 pytest.importorskip("opacus", reason="training needs torch and opacus")
 
+from tests.ui.conftest import wait_for_job  # noqa: E402
 from workbench.core.demo import clinic_intake_csv_text  # noqa: E402
 from workbench.ui.qt_main_window import QtMainWindow  # noqa: E402
 from workbench.ui.qt_train_page import epsilon_to_slider, slider_to_epsilon  # noqa: E402
@@ -18,8 +19,7 @@ def window(qtbot, project, tmp_path):  # noqa: ANN001, ANN201
     w.show()
     f = tmp_path / "clinic.csv"
     f.write_text(clinic_intake_csv_text(rows=300), encoding="utf-8")
-    with qtbot.waitSignal(w.runner.sig_job_ended, timeout=30_000):
-        w.data_page.load_file(f)
+    wait_for_job(qtbot, w.runner, w.data_page.load_file(f))
     yield w
     w.runner.begin_shutdown()
     w.runner.cancel_all()
@@ -42,13 +42,11 @@ def test_plan_budget_and_a_dp_run(qtbot, window) -> None:  # noqa: ANN001
     assert "RDP accountant" in page.plan_label.text() and "δ = 1e-04" in page.plan_label.text()
     assert "not set" in page.budget_label.text()
     # No budget set: the ledger refuses the run before its first step.
-    with qtbot.waitSignal(window.runner.sig_job_ended, timeout=60_000):
-        page.start_training()
+    wait_for_job(qtbot, window.runner, page.start_training())
     assert "budget" in page.message.text().lower()
     page.set_total_budget(3.0)
-    with qtbot.waitSignal(window.runner.sig_job_succeeded, timeout=120_000):
-        job = page.start_training()
-    qtbot.wait(100)
+    job = page.start_training()
+    wait_for_job(qtbot, window.runner, job, timeout=120_000)
     run = page.live_runs()[job]
     assert run.final and run.final["status"] == "succeeded"
     row = page.runs_table.rowCount() - 1

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.conftest import wait_for_job
 from workbench.core.crypto import kdf
 from workbench.core.project.secure_data import is_vault_path
 from workbench.ui.qt_data_page import LOCKED_MESSAGE
@@ -29,9 +30,9 @@ def window(qtbot, project):  # noqa: ANN001, ANN201
 
 
 def _wait_job(qtbot, window, start) -> None:  # noqa: ANN001
-    with qtbot.waitSignal(window.runner.sig_job_ended, timeout=30_000):
-        start()
-    qtbot.wait(10)
+    job = start()
+    assert job is not None
+    wait_for_job(qtbot, window.runner, job)
 
 
 def _scan(folder: Path, needle: bytes) -> list[Path]:

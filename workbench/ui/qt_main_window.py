@@ -34,6 +34,7 @@ from workbench.ui.qt_data_page import QtDataPage
 from workbench.ui.qt_job_panel import QtJobPanel
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_notifications import QtNotificationArea
+from workbench.ui.qt_pii_page import QtPiiPage
 from workbench.ui.qt_train_page import QtTrainPage
 from workbench.ui.qt_vault import QtPassphraseDialog, QtVaultController
 
@@ -106,12 +107,14 @@ class QtMainWindow(QMainWindow):
         self.welcome_page = QtWelcomePage(self)
         self.data_page = QtDataPage(self.runner, self.cache, None)
         self.data_page.sig_status.connect(self._on_status)
+        self.pii_page = QtPiiPage(self.runner)
         self.train_page = QtTrainPage(self.runner)
         self.train_page.device = self.settings.device
         self.data_page.sig_dataset_shown.connect(self._on_dataset_shown)
         self.data_page.summary_model.sig_roles_changed.connect(self._on_roles_changed)
         self._page_names: list[str] = []
         self.add_page("Data", self.data_page)
+        self.add_page("Anonymize", self.pii_page)
         self.add_page("Train", self.train_page)
         self.pages.addWidget(self.welcome_page)
 
@@ -163,6 +166,7 @@ class QtMainWindow(QMainWindow):
         self.project = project
         self.vault_ctl.set_project_folder(project.folder if project is not None else None)
         self.data_page.set_project(project)
+        self.pii_page.set_project(project)
         self.train_page.set_project(project)
         if project is None:
             self.setWindowTitle("Privacy Workbench")
@@ -362,8 +366,10 @@ class QtMainWindow(QMainWindow):
     def _on_vault_state(self, state: str) -> None:
         self.data_page.set_vault(self.vault_ctl.vault)
         self.train_page.set_vault(self.vault_ctl.vault)
+        self.pii_page.set_vault(self.vault_ctl.vault)
         if state == "locked" and self.data_page.dataset is None:
             self.train_page.set_dataset(None)
+            self.pii_page.set_dataset(None, {})
         has_project = self.project is not None
         self.encrypt_action.setEnabled(has_project and state == "none")
         self.unlock_action.setEnabled(state == "locked")
@@ -389,12 +395,15 @@ class QtMainWindow(QMainWindow):
 
     @Slot(object)
     def _on_dataset_shown(self, ds: object) -> None:
-        self.train_page.set_dataset(ds, self.data_page.summary_model.roles())  # type: ignore[arg-type]
+        roles = self.data_page.summary_model.roles()
+        self.train_page.set_dataset(ds, roles)  # type: ignore[arg-type]
+        self.pii_page.set_dataset(ds, roles)  # type: ignore[arg-type]
 
     @Slot(object)
     def _on_roles_changed(self, roles: object) -> None:
         if self.data_page.dataset is not None:
             self.train_page.set_dataset(self.data_page.dataset, roles)  # type: ignore[arg-type]
+            self.pii_page.set_dataset(self.data_page.dataset, roles)  # type: ignore[arg-type]
 
     @Slot(str)
     def _on_status(self, text: str) -> None:
