@@ -98,7 +98,8 @@ def _dataset_json(ds: Any, examples: bool) -> dict[str, Any]:
     }
 
 
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print rows as aligned plain-text columns under a dashed header (shared by every room's commands)."""
     cells = [[str(h) for h in headers]] + [[str(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
@@ -130,7 +131,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         for row, c in zip(rows, info["columns"], strict=True):
             row.append(", ".join(c["examples"])[:60])
     print()
-    _print_table(headers, rows)
+    print_table(headers, rows)
     return 0
 
 
@@ -281,7 +282,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         print(json.dumps(out))
     else:
         print(f"dataset {record.id}: {record.name}, {record.rows:,} rows, fingerprint {record.fingerprint[:16]}…")
-        _print_table(["column", "role"], sorted(dict(record.roles).items()))
+        print_table(["column", "role"], sorted(dict(record.roles).items()))
     return 0
 
 
@@ -311,7 +312,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     if not records:
         print("no datasets in this project yet (add one with: workbench add FILE --project DIR)")
         return 0
-    _print_table(
+    print_table(
         ["id", "name", "rows", "format", "fingerprint"],
         [[r.id, r.name, f"{r.rows:,}", r.format, r.fingerprint[:16] + "…"] for r in records],
     )
@@ -335,7 +336,7 @@ def cmd_roles(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"dataset_id": record.id, "roles": dict(record.roles)}))
     else:
-        _print_table(["column", "role"], [[name, dict(record.roles).get(name, "other")] for name, _ in record.schema])
+        print_table(["column", "role"], [[name, dict(record.roles).get(name, "other")] for name, _ in record.schema])
     return 0
 
 

@@ -177,12 +177,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _print_table(headers: list[str], rows: list[list[Any]]) -> None:
-    cells = [[str(h) for h in headers]] + [[str(v) for v in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    for n, row in enumerate(cells):
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    from workbench.cli import print_table
+
+    print_table(headers, rows)
 
 
 # ---- policy-template ---------------------------------------------------------------------------------------------
