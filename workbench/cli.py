@@ -42,22 +42,30 @@ def _progress_printer(enabled: bool) -> Any:
     return show
 
 
+def drive_with_progress(gen: Any, show: bool = True) -> Any:
+    """Run a core job generator to its end, redrawing one progress line on a terminal's stderr (shared by every
+    room's commands); silent when ``show`` is false or stderr is not a terminal."""
+    from workbench.core.jobs import drive
+
+    printer = _progress_printer(show)
+    try:
+        return drive(gen, printer)
+    finally:
+        if printer is not None:
+            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+
+
 def _load(path: str, args: argparse.Namespace) -> Any:
     from workbench.core.data.dataset import LoadOptions
     from workbench.core.data.load import load_dataset
-    from workbench.core.jobs import CancelToken, drive
+    from workbench.core.jobs import CancelToken
 
     options = LoadOptions(
         format=getattr(args, "format", None),
         encoding=getattr(args, "encoding", None),
         delimiter=_delimiter(getattr(args, "delimiter", None)),
     )
-    printer = _progress_printer(not getattr(args, "json", False))
-    try:
-        return drive(load_dataset(path, options, CancelToken()), printer)
-    finally:
-        if printer is not None:
-            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    return drive_with_progress(load_dataset(path, options, CancelToken()), not getattr(args, "json", False))
 
 
 def _delimiter(text: str | None) -> str | None:
@@ -257,11 +265,10 @@ def cmd_add(args: argparse.Namespace) -> int:
         try:
             if vault is not None:
                 from workbench.core.data.dataset import LoadOptions
-                from workbench.core.jobs import drive
                 from workbench.core.project.secure_data import import_into_vault
 
                 options = LoadOptions(format=args.format, encoding=args.encoding, delimiter=_delimiter(args.delimiter))
-                ds = drive(import_into_vault(vault, args.path, options), _progress_printer(not args.json))
+                ds = drive_with_progress(import_into_vault(vault, args.path, options), not args.json)
             else:
                 ds = _load(args.path, args)
         finally:

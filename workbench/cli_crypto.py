@@ -62,21 +62,9 @@ def _check_output(path: str, force: bool) -> None:
 
 def _drive(gen: Any) -> Any:
     """Run a core job generator, showing progress on a terminal's stderr."""
-    from workbench.core.jobs import drive
+    from workbench.cli import drive_with_progress
 
-    show = None
-    if sys.stderr.isatty():
-
-        def show(progress: Any) -> None:
-            frac = progress.fraction
-            text = f"{progress.phase} {frac * 100:5.1f}%" if frac is not None else progress.phase
-            print(f"\r{text:<40}", end="", file=sys.stderr, flush=True)
-
-    try:
-        return drive(gen, show)
-    finally:
-        if show is not None:
-            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    return drive_with_progress(gen)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,27 +31,10 @@ class PiiUsageError(WorkbenchError):
     """A command-line problem specific to the PII commands (exit 2)."""
 
 
-def _progress(enabled: bool) -> Any:
-    if not enabled or not sys.stderr.isatty():
-        return None
-
-    def show(progress: Any) -> None:
-        frac = progress.fraction
-        text = f"{progress.phase} {frac * 100:5.1f}%" if frac is not None else progress.phase
-        print(f"\r{text:<48}", end="", file=sys.stderr, flush=True)
-
-    return show
-
-
 def _drive(job: Any, quiet: bool) -> Any:
-    from workbench.core.jobs import drive
+    from workbench.cli import drive_with_progress
 
-    printer = _progress(not quiet)
-    try:
-        return drive(job, printer)
-    finally:
-        if printer is not None:
-            print("\r" + " " * 48 + "\r", end="", file=sys.stderr, flush=True)
+    return drive_with_progress(job, not quiet)
 
 
 def _load_table(path: str) -> Any:
