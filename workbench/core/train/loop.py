@@ -37,6 +37,7 @@ from workbench.core.dp.accountant import (
     steps_per_epoch,
 )
 from workbench.core.errors import JobCancelled, WorkbenchError
+from workbench.core.heavy_imports import preload_training_stack
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, Throttle
 from workbench.core.train.tasks import ModelBundle, PreparedData, TrainConfig, TrainConfigError, get_task
 
@@ -309,8 +310,9 @@ def train(
     yield Progress("preparing", message="preparing data")
     t_start = time.monotonic()
     configure_torch_threads()
-    device = resolve_device(config.device)
     task = get_task(config.task)
+    preload_training_stack(task.name)  # one thread at a time: see workbench.core.heavy_imports
+    device = resolve_device(config.device)
     private = bool(config.private)
     accountant = check_accountant(config.accountant) if private else None
     if private and not config.poisson_sampling:

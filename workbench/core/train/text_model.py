@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.core.heavy_imports import HEAVY_IMPORT_LOCK
 from workbench.core.train.tasks import ModelBundle, PreparedData, Task, TrainConfig, TrainConfigError, labels_and_split
 
 if TYPE_CHECKING:
@@ -53,25 +54,27 @@ def resolve_model_path(path: str | None) -> str:
 
 def load_tokenizer(path: str) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoTokenizer
+    with HEAVY_IMPORT_LOCK:  # transformers imports lazily: two jobs importing at once can see it half-done
+        from transformers import AutoTokenizer
 
-    try:
-        return AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise TrainConfigError(f"could not load a tokenizer from {path}: {exc}") from None
+        try:
+            return AutoTokenizer.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise TrainConfigError(f"could not load a tokenizer from {path}: {exc}") from None
 
 
 def load_encoder(path: str) -> nn.Module:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
+    with HEAVY_IMPORT_LOCK:
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        model = AutoModel.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise TrainConfigError(f"could not load an encoder from {path}: {exc}") from None
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            model = AutoModel.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise TrainConfigError(f"could not load an encoder from {path}: {exc}") from None
     model.train()  # from_pretrained returns eval mode; Opacus then finds no activations
     return model  # type: ignore[no-any-return]
 
@@ -160,17 +163,18 @@ class TextClassificationTask(Task):
         model = _classifier_class()(encoder, len(data.classes))
         recipe = config.text.recipe
         if recipe == "lora":
-            from peft import LoraConfig, get_peft_model
+            with HEAVY_IMPORT_LOCK:
+                from peft import LoraConfig, get_peft_model
 
-            lora = LoraConfig(
-                r=config.text.lora_r,
-                lora_alpha=config.text.lora_alpha,
-                target_modules=["query", "value"],
-                lora_dropout=0.0,
-                bias="none",
-                modules_to_save=["classifier"],
-            )
-            model = get_peft_model(model, lora)
+                lora = LoraConfig(
+                    r=config.text.lora_r,
+                    lora_alpha=config.text.lora_alpha,
+                    target_modules=["query", "value"],
+                    lora_dropout=0.0,
+                    bias="none",
+                    modules_to_save=["classifier"],
+                )
+                model = get_peft_model(model, lora)
             lr = 2e-3
             desc = f"LoRA r={config.text.lora_r} on query/value + head"
         else:
@@ -201,7 +205,8 @@ class TextClassificationTask(Task):
 def make_tiny_text_model(folder: str | Path, vocab_words: list[str] | None = None, hidden: int = 32) -> Path:
     """Write a tiny random BERT encoder and WordPiece tokenizer to ``folder`` (for tests; nothing downloaded)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import BertConfig, BertModel, BertTokenizerFast  # type: ignore[attr-defined]
+    with HEAVY_IMPORT_LOCK:
+        from transformers import BertConfig, BertModel, BertTokenizerFast  # type: ignore[attr-defined]
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
