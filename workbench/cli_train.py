@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 
@@ -131,9 +130,8 @@ def cmd_budget(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from workbench.cli import UsageError, _load, _progress_printer
+    from workbench.cli import UsageError, _load, drive_with_progress
     from workbench.core.data.dataset import ColumnRole
-    from workbench.core.jobs import drive
     from workbench.core.train.tasks import TextModelConfig, TrainConfig
 
     if not args.no_dp and args.epsilon is None:
@@ -183,12 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             ledger = PrivacyLedger(project) if config.private else None
             store = RunStore(project)
-        printer = _progress_printer(not args.json)
-        try:
-            result = drive(train_job(config, ds.table, ledger, store), printer)
-        finally:
-            if printer is not None:
-                print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+        result = drive_with_progress(train_job(config, ds.table, ledger, store), not args.json)
         out = result.as_dict()
         if ledger is not None:
             out["budget"] = ledger.summary(ds.fingerprint).as_dict()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.heavy_imports import HEAVY_IMPORT_LOCK
 from workbench.core.jobs import CancelToken
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class _SkipHeavyOptionalImports:
         return None
 
 
-_import_lock = threading.Lock()
+_import_lock = HEAVY_IMPORT_LOCK  # one lock with the training stack: the finder below must not hide torch from it
 
 
 def import_nlp_stack() -> None:
