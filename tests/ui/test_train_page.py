@@ -77,3 +77,45 @@ def test_two_runs_at_once_and_cancel_one(qtbot, window) -> None:  # noqa: ANN001
     assert page.live_runs()[second].final["private"] is False
     runs = {r.status for r in page._run_store.runs(window.data_page.dataset.fingerprint)}
     assert {"cancelled", "succeeded"} <= runs
+
+
+def test_recipe_settings_reach_the_run_and_bad_ones_are_refused(qtbot, window, tmp_path) -> None:  # noqa: ANN001
+    from workbench.core.train.text_model import make_tiny_text_model
+
+    page = window.train_page
+    page.set_total_budget(20.0)
+    page.task_box.setCurrentIndex(page.task_box.findData("text"))
+    page.text_box.setCurrentText("note")
+    assert page.encoder_box.isEnabled() and page.recipe_box.isEnabled()
+
+    # A malformed or unsafe δ: said on the page (plan and start), nothing starts.
+    page.delta_edit.setText("one in a million")
+    page.delta_edit.editingFinished.emit()
+    assert "δ must be a number" in page.plan_label.text()
+    assert page.start_training() is None and "δ must be a number" in page.message.text()
+    page.delta_edit.setText("0.5")
+    page.delta_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: "not below 1/n" in page.plan_label.text(), timeout=10_000)
+
+    # A folder that is not a model is refused with the reason; a real local encoder folder is offered and chosen.
+    assert not page.set_encoder_folder(str(tmp_path))
+    assert "not a Hugging Face model folder" in page.message.text()
+    model = make_tiny_text_model(tmp_path / "tiny-bert", ["worse", "stable", "patient", "pain"])
+    assert page.set_encoder_folder(str(model))
+    page.delta_edit.setText("1e-6")
+    page.delta_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: "δ = 1e-06" in page.plan_label.text(), timeout=10_000)
+    page.recipe_box.setCurrentIndex(page.recipe_box.findData("head"))
+    page.length_spin.setValue(24)
+    page.lr_spin.setValue(0.01)
+    page.clip_spin.setValue(0.5)
+    page.epochs_spin.setValue(1)
+    page.batch_spin.setValue(32)
+    config = page.build_config()
+    assert config.text.model_path == str(model) and config.text.recipe == "head" and config.text.max_length == 24
+    assert (config.learning_rate, config.max_grad_norm, config.delta) == (0.01, 0.5, 1e-6)
+    job = page.start_training()
+    wait_for_job(qtbot, window.runner, job, timeout=120_000)
+    final = page.live_runs()[job].final
+    assert final["status"] == "succeeded" and final["recipe"] == "head only"
+    assert final["delta"] == 1e-6 and final["max_grad_norm"] == 0.5

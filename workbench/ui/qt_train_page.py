@@ -18,12 +18,15 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -149,6 +152,47 @@ class QtTrainPage(QWidget):
         form.addRow("Rows:", self.rows_spin)
         left.addWidget(form_box)
 
+        recipe_box = QGroupBox("Recipe")
+        recipe = QFormLayout(recipe_box)
+        enc_row = QHBoxLayout()
+        self.encoder_box = QComboBox()
+        self.encoder_box.addItem("Bundled MiniLM-L6 (all-MiniLM-L6-v2)", None)
+        self.encoder_box.setToolTip("Any local Hugging Face encoder folder; nothing is downloaded")
+        self.encoder_button = QPushButton("Folder…")
+        self.encoder_button.clicked.connect(self._on_choose_encoder)
+        enc_row.addWidget(self.encoder_box, 1)
+        enc_row.addWidget(self.encoder_button)
+        self.recipe_box = QComboBox()
+        self.recipe_box.addItem("LoRA r=16 on query/value + head (fast under DP)", "lora")
+        self.recipe_box.addItem("Top 2 layers + head", "top_layers")
+        self.recipe_box.addItem("Head only", "head")
+        self.recipe_box.addItem("Full fine-tuning (slow under DP)", "full")
+        self.length_spin = QSpinBox()
+        self.length_spin.setRange(8, 512)
+        self.length_spin.setValue(64)
+        self.length_spin.setSuffix(" tokens")
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(5)
+        self.lr_spin.setRange(0.0, 1.0)
+        self.lr_spin.setSingleStep(0.001)
+        self.lr_spin.setSpecialValueText("recipe default")
+        self.lr_spin.setValue(0.0)
+        self.clip_spin = QDoubleSpinBox()
+        self.clip_spin.setDecimals(2)
+        self.clip_spin.setRange(0.01, 100.0)
+        self.clip_spin.setValue(1.0)
+        self.clip_spin.setToolTip("Per-sample gradient clipping bound C (DP-SGD)")
+        self.delta_edit = QLineEdit()
+        self.delta_edit.setPlaceholderText("default: a power of ten below 1/(10 n)")
+        self.delta_edit.editingFinished.connect(self._request_plan)
+        recipe.addRow("Encoder:", enc_row)
+        recipe.addRow("Text recipe:", self.recipe_box)
+        recipe.addRow("Max. length:", self.length_spin)
+        recipe.addRow("Learning rate:", self.lr_spin)
+        recipe.addRow("Clipping bound:", self.clip_spin)
+        recipe.addRow("δ:", self.delta_edit)
+        left.addWidget(recipe_box)
+
         dp_box = QGroupBox("Differential privacy")
         dp = QVBoxLayout(dp_box)
         self.private_check = QCheckBox("Train with differential privacy (Opacus DP-SGD, Poisson sampling)")
@@ -185,7 +229,10 @@ class QtTrainPage(QWidget):
         self.plan_plot.showGrid(x=True, y=True, alpha=0.2)
         self.plan_curve = self.plan_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2))
         self.plan_target = pg.InfiniteLine(angle=0, pen=pg.mkPen("#d62728", style=Qt.PenStyle.DashLine))
+        self.plan_target.setVisible(False)
         self.plan_plot.addItem(self.plan_target)
+        self.plan_plot.setYRange(0, 1)
+        self._has_plan = False
         dp.addWidget(self.plan_plot)
         left.addWidget(dp_box)
 
@@ -310,13 +357,53 @@ class QtTrainPage(QWidget):
     @Slot()
     def _update_form(self) -> None:
         text_task = self.task_box.currentData() == "text"
-        self.text_box.setEnabled(text_task)
+        for widget in (self.text_box, self.encoder_box, self.encoder_button, self.recipe_box, self.length_spin):
+            widget.setEnabled(text_task)
         private = self.private_check.isChecked()
-        for widget in (self.eps_slider, self.accountant_box, self.plan_plot):
+        for widget in (self.eps_slider, self.accountant_box, self.plan_plot, self.clip_spin, self.delta_edit):
             widget.setEnabled(private)
         self.start_button.setEnabled(self._dataset is not None and self._project is not None)
         self._refresh_budget()
         self._request_plan()
+
+    def delta(self) -> float | None:
+        """The δ typed by the analyst (None: the default for the training rows). Raises on a malformed value."""
+        text = self.delta_edit.text().strip()
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise WorkbenchError(f"δ must be a number such as 1e-6, not {text!r}") from None
+        if not 0.0 < value < 1.0:
+            raise WorkbenchError(f"δ must be between 0 and 1 (exclusive), got {value:g}")
+        return value
+
+    @Slot()
+    def _on_choose_encoder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a local Hugging Face encoder folder")
+        if folder:
+            self.set_encoder_folder(folder)
+
+    def set_encoder_folder(self, folder: str) -> bool:
+        """Offer and select a local encoder folder; refuse (with the reason on the page) one that is not a model."""
+        from pathlib import Path
+
+        path = Path(folder).expanduser()
+        if not (path / "config.json").is_file():
+            self.show_message(
+                "error",
+                f"{path.name} is not a Hugging Face model folder (it has no config.json; it also needs the weights "
+                "and the tokenizer files). Models are never downloaded.",
+            )
+            return False
+        index = self.encoder_box.findData(str(path))
+        if index < 0:
+            self.encoder_box.addItem(f"{path.name} ({path})", str(path))
+            index = self.encoder_box.count() - 1
+        self.encoder_box.setCurrentIndex(index)
+        self.message.hide()
+        return True
 
     def _train_rows(self) -> int | None:
         """Rows the loop will train on: labelled rows (sampled down to the Rows setting) minus the validation
@@ -336,36 +423,51 @@ class QtTrainPage(QWidget):
                 "Non-private run: the model comes with <b>no privacy guarantee</b>. "
                 "Use it only to compare against the private runs."
             )
-            self.plan_curve.setData([], [])
+            self._clear_plan()
             return
         rows = self._train_rows()
         if rows is None:
             self.plan_label.setText("Choose a dataset and a label column to see the noise that ε needs.")
+            self._clear_plan()
             return
         epochs, batch, accountant = self.epochs_spin.value(), self.batch_spin.value(), self.accountant_box.currentData()
+        try:
+            delta = self.delta()
+        except WorkbenchError as exc:
+            self._on_plan_failed(0, str(exc))
+            return
 
         def job(token: CancelToken) -> JobGenerator[Any]:
             from workbench.core.dp.accountant import plan_privacy
 
-            return plan_privacy(eps, rows, batch, epochs, None, accountant)
+            return plan_privacy(eps, rows, batch, epochs, delta, accountant)
             yield  # a job that reports no progress
 
+        if not self._has_plan:
+            self.plan_label.setText(f"Computing the noise that ε = {eps:g} needs…")
         self._plan_job.request(job)
+
+    def _clear_plan(self) -> None:
+        self._has_plan = False
+        self.plan_curve.setData([], [])
+        self.plan_target.setVisible(False)
 
     @Slot(int, object)
     def _on_plan(self, _number: int, plan: Any) -> None:
+        self._has_plan = True
         self.plan_label.setText(
             f"{plan.train_rows:,} training rows, sample rate {plan.sample_rate:.4g}, {plan.steps} steps → "
             f"noise multiplier σ = <b>{plan.noise_multiplier:.3f}</b>; predicted ε = {plan.final_epsilon:.3g} "
             f"(δ = {plan.delta:.0e}, {plan.accountant.upper()} accountant)"
         )
-        self.plan_curve.setData([p.epoch for p in plan.curve], [p.epsilon for p in plan.curve])
+        self.plan_curve.setData([0, *(p.epoch for p in plan.curve)], [0.0, *(p.epsilon for p in plan.curve)])
         self.plan_target.setValue(plan.target_epsilon)
+        self.plan_target.setVisible(True)
 
     @Slot(int, str)
     def _on_plan_failed(self, _number: int, message: str) -> None:
         self.plan_label.setText(f"<span style='color:#a01919'>{message}</span>")
-        self.plan_curve.setData([], [])
+        self._clear_plan()
 
     def _refresh_budget(self) -> None:
         if self._ledger is None or self._dataset is None:
@@ -408,7 +510,7 @@ class QtTrainPage(QWidget):
     # --- runs -----------------------------------------------------------------------------------------------
 
     def build_config(self) -> Any:
-        from workbench.core.train import TrainConfig
+        from workbench.core.train import TextModelConfig, TrainConfig
 
         ds = self._dataset
         assert ds is not None
@@ -428,11 +530,19 @@ class QtTrainPage(QWidget):
             dataset_name=ds.name,
             private=self.private_check.isChecked(),
             target_epsilon=self.epsilon(),
+            delta=self.delta() if self.private_check.isChecked() else None,
             accountant=self.accountant_box.currentData(),
+            max_grad_norm=self.clip_spin.value(),
+            learning_rate=self.lr_spin.value() or None,
             epochs=self.epochs_spin.value(),
             batch_size=self.batch_spin.value(),
             max_rows=self.rows_spin.value() or None,
             device=self.device,
+            text=TextModelConfig(
+                model_path=self.encoder_box.currentData(),
+                recipe=self.recipe_box.currentData(),
+                max_length=self.length_spin.value(),
+            ),
         )
 
     @Slot()

@@ -19,6 +19,7 @@ import functools
 import math
 from dataclasses import dataclass
 
+from workbench.core.errors import WorkbenchError
 from workbench.core.heavy_imports import HEAVY_IMPORT_LOCK
 
 ACCOUNTANTS: dict[str, str] = {
@@ -32,8 +33,8 @@ MIN_EPSILON = 0.01
 MAX_EPSILON = 100.0
 
 
-class PlanningError(ValueError):
-    """Privacy parameters that cannot be planned (the message says which and why)."""
+class PlanningError(WorkbenchError, ValueError):
+    """Privacy parameters that cannot be planned (the message says which and why; fit to show as it is)."""
 
 
 @dataclass(frozen=True, slots=True)
