@@ -109,13 +109,44 @@ def test_recipe_settings_reach_the_run_and_bad_ones_are_refused(qtbot, window, t
     page.length_spin.setValue(24)
     page.lr_spin.setValue(0.01)
     page.clip_spin.setValue(0.5)
+    page.physical_spin.setValue(8)
     page.epochs_spin.setValue(1)
     page.batch_spin.setValue(32)
     config = page.build_config()
     assert config.text.model_path == str(model) and config.text.recipe == "head" and config.text.max_length == 24
     assert (config.learning_rate, config.max_grad_norm, config.delta) == (0.01, 0.5, 1e-6)
+    assert config.max_physical_batch_size == 8
     job = page.start_training()
     wait_for_job(qtbot, window.runner, job, timeout=120_000)
     final = page.live_runs()[job].final
     assert final["status"] == "succeeded" and final["recipe"] == "head only"
     assert final["delta"] == 1e-6 and final["max_grad_norm"] == 0.5
+
+
+def test_closing_the_window_mid_training_records_the_run_as_cancelled_with_its_spend(qtbot, window) -> None:  # noqa: ANN001
+    from workbench.core.dp.ledger import PrivacyLedger
+    from workbench.core.dp.runs import RunStore
+    from workbench.core.project.store import Project
+
+    page = window.train_page
+    page.set_total_budget(20.0)
+    page.epochs_spin.setValue(100)  # far longer than the test waits
+    page.batch_spin.setValue(20)
+    page.eps_slider.setValue(epsilon_to_slider(5.0))
+    job = page.start_training()
+    qtbot.waitUntil(lambda: len(page.live_runs()[job].metrics.snapshot().steps) >= 3, timeout=60_000)
+    folder = window.project.folder
+    fingerprint = window.data_page.dataset.fingerprint
+    assert window.close()
+    assert window.runner.running_count() == 0
+
+    project = Project.open(folder)
+    try:
+        (run,) = RunStore(project).runs(fingerprint)
+        summary = PrivacyLedger(project).summary(fingerprint)
+    finally:
+        project.close()
+    assert run.status == "cancelled" and run.steps >= 3
+    assert run.epsilon is not None and 0 < run.epsilon < 5.0, "the spend of the steps taken, not the reservation"
+    assert summary.committed_epsilon == pytest.approx(run.epsilon)
+    assert summary.reserved_epsilon == 0, "the rest of the reservation is released"

@@ -182,6 +182,13 @@ class QtTrainPage(QWidget):
         self.clip_spin.setRange(0.01, 100.0)
         self.clip_spin.setValue(1.0)
         self.clip_spin.setToolTip("Per-sample gradient clipping bound C (DP-SGD)")
+        self.physical_spin = QSpinBox()
+        self.physical_spin.setRange(0, 4096)
+        self.physical_spin.setSpecialValueText("whole batch")
+        self.physical_spin.setToolTip(
+            "Split each logical batch into pieces of at most this many rows in memory (Opacus BatchMemoryManager); "
+            "the privacy analysis is unchanged"
+        )
         self.delta_edit = QLineEdit()
         self.delta_edit.setPlaceholderText("default: a power of ten below 1/(10 n)")
         self.delta_edit.editingFinished.connect(self._request_plan)
@@ -190,6 +197,7 @@ class QtTrainPage(QWidget):
         recipe.addRow("Max. length:", self.length_spin)
         recipe.addRow("Learning rate:", self.lr_spin)
         recipe.addRow("Clipping bound:", self.clip_spin)
+        recipe.addRow("Rows in memory:", self.physical_spin)
         recipe.addRow("δ:", self.delta_edit)
         left.addWidget(recipe_box)
 
@@ -533,6 +541,7 @@ class QtTrainPage(QWidget):
             delta=self.delta() if self.private_check.isChecked() else None,
             accountant=self.accountant_box.currentData(),
             max_grad_norm=self.clip_spin.value(),
+            max_physical_batch_size=self.physical_spin.value() or None,
             learning_rate=self.lr_spin.value() or None,
             epochs=self.epochs_spin.value(),
             batch_size=self.batch_spin.value(),
