@@ -27,7 +27,9 @@ def register(sub: Any) -> None:
     p.add_argument("--epsilon", type=float, help="target epsilon (required unless --no-dp)")
     p.add_argument("--delta", type=float, help="target delta (default: 1/(10 n) rounded down to a power of ten)")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=64, help="logical (expected) batch size")
+    p.add_argument(
+        "--batch-size", type=int, help="logical (expected) batch size (default: the task's, text 256, tabular 64)"
+    )
     p.add_argument("--physical-batch-size", type=int, help="split logical batches in memory (BatchMemoryManager)")
     p.add_argument("--max-grad-norm", type=float, default=1.0, help="per-sample clipping bound")
     p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
@@ -132,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from workbench.cli import UsageError, _load, drive_with_progress
     from workbench.core.data.dataset import ColumnRole
-    from workbench.core.train.tasks import TextModelConfig, TrainConfig
+    from workbench.core.train.tasks import RECOMMENDED_BATCH_SIZE, TextModelConfig, TrainConfig
 
     if not args.no_dp and args.epsilon is None:
         raise UsageError("--epsilon is required for a private run (or pass --no-dp for a non-private comparison)")
@@ -161,7 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             delta=args.delta,
             accountant=args.accountant,
             epochs=args.epochs,
-            batch_size=args.batch_size,
+            batch_size=args.batch_size if args.batch_size is not None else RECOMMENDED_BATCH_SIZE[args.task],
             max_physical_batch_size=args.physical_batch_size,
             max_grad_norm=args.max_grad_norm,
             learning_rate=args.lr,

@@ -87,6 +87,11 @@ def test_recipe_settings_reach_the_run_and_bad_ones_are_refused(qtbot, window, t
     page.task_box.setCurrentIndex(page.task_box.findData("text"))
     page.text_box.setCurrentText("note")
     assert page.encoder_box.isEnabled() and page.recipe_box.isEnabled()
+    assert page.batch_spin.value() == 256, "the text recipe's measured batch is offered"
+    page.batch_spin.setValue(100)
+    page.task_box.setCurrentIndex(page.task_box.findData("tabular"))
+    assert page.batch_spin.value() == 100, "a batch the analyst chose is kept"
+    page.task_box.setCurrentIndex(page.task_box.findData("text"))
 
     # A malformed or unsafe δ: said on the page (plan and start), nothing starts.
     page.delta_edit.setText("one in a million")

@@ -126,7 +126,7 @@ class QtTrainPage(QWidget):
         self.task_box = QComboBox()
         self.task_box.addItem("Tabular classification (MLP over the columns)", "tabular")
         self.task_box.addItem("Text classification (MiniLM encoder, LoRA)", "text")
-        self.task_box.currentIndexChanged.connect(self._update_form)
+        self.task_box.currentIndexChanged.connect(self._on_task_changed)
         self.label_box = QComboBox()
         self.label_box.currentIndexChanged.connect(self._request_plan)
         self.text_box = QComboBox()
@@ -361,6 +361,16 @@ class QtTrainPage(QWidget):
         self.message.setStyleSheet(f"color:{colors[level]}; padding:6px; border-radius:3px;")
         self.message.setText(text)
         self.message.show()
+
+    @Slot()
+    def _on_task_changed(self) -> None:
+        """Offer the new task's measured batch size, unless the analyst chose another one."""
+        from workbench.core.train.tasks import RECOMMENDED_BATCH_SIZE
+
+        task = self.task_box.currentData()
+        if self.batch_spin.value() in RECOMMENDED_BATCH_SIZE.values():
+            self.batch_spin.setValue(RECOMMENDED_BATCH_SIZE[task])
+        self._update_form()
 
     @Slot()
     def _update_form(self) -> None:

@@ -25,6 +25,11 @@ class TrainConfigError(WorkbenchError):
     """A training setting that cannot work or would silently break the privacy guarantee (message says why)."""
 
 
+RECOMMENDED_BATCH_SIZE: dict[str, int] = {"tabular": 64, "text": 256}
+"""The expected batch each task's recipe was measured with (benchmarks/bench_dp_accuracy.py): DP-SGD's
+signal-to-noise ratio grows with the batch, and the text recipe's learning rate is tuned for 256."""
+
+
 @dataclass(frozen=True, slots=True)
 class TextModelConfig:
     """The text recipe.

@@ -175,7 +175,9 @@ class TextClassificationTask(Task):
                     modules_to_save=["classifier"],
                 )
                 model = get_peft_model(model, lora)
-            lr = 2e-3
+            # Measured (benchmarks/bench_dp_accuracy.py): with the recommended expected batch of 256, 1e-2 beat 5e-3
+            # and 2e-3 under DP and trains well without DP too.
+            lr = 1e-2
             desc = f"LoRA r={config.text.lora_r} on query/value + head"
         else:
             for p in model.parameters():
