@@ -40,6 +40,12 @@ def test_plan_budget_and_a_dp_run(qtbot, window) -> None:  # noqa: ANN001
     page.eps_slider.setValue(epsilon_to_slider(2.0))
     qtbot.waitUntil(lambda: "noise multiplier" in page.plan_label.text(), timeout=10_000)
     assert "RDP accountant" in page.plan_label.text() and "δ = 1e-04" in page.plan_label.text()
+    assert "Only 18 optimizer steps" in page.plan_label.text(), "too few steps to learn: said before training"
+    page.batch_spin.setValue(4)
+    qtbot.waitUntil(lambda: "136 steps" in page.plan_label.text(), timeout=10_000)
+    assert "optimizer steps" not in page.plan_label.text()
+    page.batch_spin.setValue(30)
+    qtbot.waitUntil(lambda: "18 steps" in page.plan_label.text(), timeout=10_000)
     assert "not set" in page.budget_label.text()
     # No budget set: the ledger refuses the run before its first step.
     wait_for_job(qtbot, window.runner, page.start_training())

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("workbench.ui.train")
 
 EPS_MIN, EPS_MAX, SLIDER_STEPS = 0.1, 50.0, 1000
+FEW_STEPS = 30
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 
 
@@ -477,6 +478,12 @@ class QtTrainPage(QWidget):
             f"{plan.train_rows:,} training rows, sample rate {plan.sample_rate:.4g}, {plan.steps} steps → "
             f"noise multiplier σ = <b>{plan.noise_multiplier:.3f}</b>; predicted ε = {plan.final_epsilon:.3g} "
             f"(δ = {plan.delta:.0e}, {plan.accountant.upper()} accountant)"
+            + (
+                f"<br><span style='color:#663c00'>Only {plan.steps} optimizer steps: the model may barely learn. "
+                "Use more epochs or a smaller batch (the noise needed per step then changes; see σ).</span>"
+                if plan.steps < FEW_STEPS
+                else ""
+            )
         )
         self.plan_curve.setData([0, *(p.epoch for p in plan.curve)], [0.0, *(p.epsilon for p in plan.curve)])
         self.plan_target.setValue(plan.target_epsilon)
