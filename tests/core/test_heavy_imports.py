@@ -55,3 +55,42 @@ def test_concurrent_first_loads_of_the_encoder_and_tokenizer(tiny_model, attempt
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_modules_already_imported_do_not_wait_for_the_lock() -> None:
+    import threading
+
+    from workbench.core.heavy_imports import HEAVY_IMPORT_LOCK, import_serialized
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with HEAVY_IMPORT_LOCK:
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(5)
+        result: list[object] = []
+        quick = threading.Thread(target=lambda: result.extend(import_serialized("json", "math")))
+        quick.start()
+        quick.join(2)
+        assert not quick.is_alive() and len(result) == 2, "a fully imported module must not wait for the lock"
+
+        def first_import() -> None:
+            try:
+                import_serialized("json", "this_module_is_not_there")
+            except ImportError:
+                result.append("refused after waiting")
+
+        slow = threading.Thread(target=first_import, daemon=True)
+        slow.start()
+        slow.join(0.3)
+        assert slow.is_alive(), "a first import waits its turn"
+    finally:
+        release.set()
+        holder.join(5)
+    slow.join(5)
+    assert result[-1] == "refused after waiting"

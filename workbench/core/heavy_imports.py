@@ -10,6 +10,7 @@ submodules lazily too, so it runs under the same lock. After the first import th
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from types import ModuleType
 
@@ -17,8 +18,22 @@ HEAVY_IMPORT_LOCK = threading.RLock()
 """Held while importing or loading from the ML stack. Re-entrant; never held while a job yields."""
 
 
+def _ready(name: str) -> ModuleType | None:
+    module = sys.modules.get(name)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    return module
+
+
 def import_serialized(*names: str) -> list[ModuleType]:
-    """Import the named modules one thread at a time; returns them in order."""
+    """Import the named modules one thread at a time; returns them in order.
+
+    Modules already fully imported are returned without taking the lock, so a quick job (the privacy plan) never
+    waits behind a slow first import elsewhere (the PII analyzer's spaCy) for modules it already has.
+    """
+    ready = [_ready(name) for name in names]
+    if all(m is not None for m in ready):
+        return ready  # type: ignore[return-value]
     with HEAVY_IMPORT_LOCK:
         return [importlib.import_module(name) for name in names]
 

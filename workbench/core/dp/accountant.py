@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.heavy_imports import HEAVY_IMPORT_LOCK
+from workbench.core.heavy_imports import import_serialized
 
 ACCOUNTANTS: dict[str, str] = {
     "rdp": "Rényi DP (Mironov 2017; Opacus RDPAccountant)",
@@ -31,6 +31,14 @@ ACCOUNTANTS: dict[str, str] = {
 DEFAULT_ACCOUNTANT = "rdp"
 MIN_EPSILON = 0.01
 MAX_EPSILON = 100.0
+
+
+_OPACUS_ACCOUNTING = (
+    "opacus.accountants",
+    "opacus.accountants.utils",
+    "opacus.accountants.analysis.rdp",
+    "opacus.accountants.rdp",
+)
 
 
 class PlanningError(WorkbenchError, ValueError):
@@ -150,8 +158,8 @@ def epsilon_for(
     Computed with a fresh Opacus accountant whose history is ``[(noise_multiplier, sample_rate, steps)]``, i.e.
     exactly what :class:`opacus.PrivacyEngine`'s accountant holds after ``steps`` steps of one run.
     """
-    with HEAVY_IMPORT_LOCK:
-        from opacus.accountants import create_accountant
+    import_serialized(*_OPACUS_ACCOUNTING)
+    from opacus.accountants import create_accountant
 
     accountant = check_accountant(accountant)
     _check_mechanism(noise_multiplier, sample_rate, steps, delta)
@@ -177,8 +185,8 @@ def noise_for_epsilon(
     The same search as :meth:`opacus.PrivacyEngine.make_private_with_epsilon`
     (``opacus.accountants.utils.get_noise_multiplier``), so the plan shown before training is the noise used.
     """
-    with HEAVY_IMPORT_LOCK:
-        from opacus.accountants.utils import get_noise_multiplier
+    import_serialized(*_OPACUS_ACCOUNTING)
+    from opacus.accountants.utils import get_noise_multiplier
 
     accountant = check_accountant(accountant)
     if (epochs is None) == (steps is None):
@@ -211,9 +219,9 @@ def rdp_curve(
     noise_multiplier: float, sample_rate: float, steps_list: tuple[int, ...], delta: float
 ) -> tuple[float, ...]:
     """RDP epsilons after each of ``steps_list`` (one RDP evaluation: RDP is linear in the number of steps)."""
-    with HEAVY_IMPORT_LOCK:
-        from opacus.accountants.analysis import rdp as privacy_analysis
-        from opacus.accountants.rdp import RDPAccountant
+    import_serialized(*_OPACUS_ACCOUNTING)
+    from opacus.accountants.analysis import rdp as privacy_analysis
+    from opacus.accountants.rdp import RDPAccountant
 
     _check_mechanism(noise_multiplier, sample_rate, max(steps_list, default=0), delta)
     orders = RDPAccountant.DEFAULT_ALPHAS
@@ -292,9 +300,9 @@ def compose_rdp(mechanisms: tuple[tuple[float, float, int], ...], delta: float) 
     ``mechanisms`` holds ``(noise_multiplier, sample_rate, steps)`` per run. Returns ``(epsilon, best order)``.
     Valid when every run is a Poisson-subsampled Gaussian mechanism on the same rows (the ledger's case).
     """
-    with HEAVY_IMPORT_LOCK:
-        from opacus.accountants.analysis import rdp as privacy_analysis
-        from opacus.accountants.rdp import RDPAccountant
+    import_serialized(*_OPACUS_ACCOUNTING)
+    from opacus.accountants.analysis import rdp as privacy_analysis
+    from opacus.accountants.rdp import RDPAccountant
 
     if not mechanisms:
         return 0.0, float("nan")
