@@ -113,3 +113,10 @@ def test_rdp_composition_is_tighter_than_sum_and_exact_for_one_mechanism() -> No
     assert two == pytest.approx(one)
     assert two < 2 * epsilon_for(1.0, 0.1, 10, 1e-5 / 2)
     assert "RDP accountant" in format_epsilon(1.234, 1e-5, "rdp")
+
+
+def test_delta_is_shown_with_every_significant_digit() -> None:
+    from workbench.core.dp.accountant import format_delta, format_epsilon
+
+    assert [format_delta(d) for d in (1e-5, 2.5e-6, 1.25e-7)] == ["1e-05", "2.5e-06", "1.25e-07"]
+    assert "δ = 2.5e-06" in format_epsilon(1.0, 2.5e-6, "rdp"), "a typed δ is never rounded down for display"

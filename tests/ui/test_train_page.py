@@ -63,6 +63,18 @@ def test_plan_budget_and_a_dp_run(qtbot, window) -> None:  # noqa: ANN001
     assert "committed 2" in page.budget_label.text() or "committed 1.9" in page.budget_label.text()
 
 
+def test_a_plan_for_older_settings_never_overwrites_the_page(qtbot, window) -> None:  # noqa: ANN001
+    page = window.train_page
+    page.eps_slider.setValue(epsilon_to_slider(4.0))  # requests a plan (debounced, then computed in a job)
+    page.private_check.setChecked(False)  # before it arrives
+    assert "no privacy guarantee" in page.plan_label.text()
+    qtbot.wait(300)  # past the debounce: the old request's job has started (or was dropped)
+    qtbot.waitUntil(lambda: window.runner.running_count(include_background=True) == 0, timeout=30_000)
+    qtbot.wait(50)
+    assert "no privacy guarantee" in page.plan_label.text(), "the stale plan was dropped"
+    assert not page.plan_target.isVisible()
+
+
 def test_two_runs_at_once_and_cancel_one(qtbot, window) -> None:  # noqa: ANN001
     page = window.train_page
     page.set_total_budget(20.0)

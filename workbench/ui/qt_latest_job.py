@@ -62,6 +62,14 @@ class QtLatestJob(QObject):
         if self._current_job is not None:
             self._runner.cancel(self._current_job)
 
+    def invalidate(self) -> None:
+        """Forget every request made so far: the pending one is dropped, the running one cancelled, and no result
+        of theirs is delivered (for when the caller's state moved on without a new request)."""
+        self._request += 1
+        self.cancel()
+        if self._current_job is None:
+            self.sig_busy.emit(False)
+
     @Slot()
     def _start_pending(self) -> None:
         factory, self._pending = self._pending, None

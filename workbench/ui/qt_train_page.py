@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.data.dataset import ColumnRole, Dataset
+from workbench.core.dp.accountant import format_delta
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator
 from workbench.ui.qt_jobs import QtJobRunner
@@ -98,6 +99,8 @@ class QtTrainPage(QWidget):
         self._plan_job = QtLatestJob(runner, "Plan privacy", debounce_ms=80, parent=self)
         self._plan_job.sig_result.connect(self._on_plan)
         self._plan_job.sig_failed.connect(self._on_plan_failed)
+        self._budget_job = QtLatestJob(runner, "Compose the privacy spend", debounce_ms=0, parent=self)
+        self._budget_job.sig_result.connect(self._on_budget)
         self._build()
         runner.sig_job_succeeded.connect(self._on_job_succeeded)
         runner.sig_job_failed.connect(self._on_job_failed)
@@ -138,6 +141,7 @@ class QtTrainPage(QWidget):
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(4, 4096)
         self.batch_spin.setValue(64)
+        self._auto_batch = 64  # the value the page itself chose last: only that one follows the task
         self.batch_spin.valueChanged.connect(self._request_plan)
         self.rows_spin = QSpinBox()
         self.rows_spin.setRange(0, 10_000_000)
@@ -173,9 +177,9 @@ class QtTrainPage(QWidget):
         self.length_spin.setValue(64)
         self.length_spin.setSuffix(" tokens")
         self.lr_spin = QDoubleSpinBox()
-        self.lr_spin.setDecimals(5)
+        self.lr_spin.setDecimals(7)
         self.lr_spin.setRange(0.0, 1.0)
-        self.lr_spin.setSingleStep(0.001)
+        self.lr_spin.setSingleStep(0.0005)
         self.lr_spin.setSpecialValueText("recipe default")
         self.lr_spin.setValue(0.0)
         self.clip_spin = QDoubleSpinBox()
@@ -369,8 +373,9 @@ class QtTrainPage(QWidget):
         from workbench.core.train.tasks import RECOMMENDED_BATCH_SIZE
 
         task = self.task_box.currentData()
-        if self.batch_spin.value() in RECOMMENDED_BATCH_SIZE.values():
-            self.batch_spin.setValue(RECOMMENDED_BATCH_SIZE[task])
+        if self.batch_spin.value() == self._auto_batch:
+            self._auto_batch = RECOMMENDED_BATCH_SIZE[task]
+            self.batch_spin.setValue(self._auto_batch)
         self._update_form()
 
     @Slot()
@@ -379,7 +384,8 @@ class QtTrainPage(QWidget):
         for widget in (self.text_box, self.encoder_box, self.encoder_button, self.recipe_box, self.length_spin):
             widget.setEnabled(text_task)
         private = self.private_check.isChecked()
-        for widget in (self.eps_slider, self.accountant_box, self.plan_plot, self.clip_spin, self.delta_edit):
+        dp_only = (self.eps_slider, self.accountant_box, self.plan_plot, self.clip_spin, self.delta_edit)
+        for widget in (*dp_only, self.physical_spin):  # rows in memory splits DP batches (BatchMemoryManager)
             widget.setEnabled(private)
         self.start_button.setEnabled(self._dataset is not None and self._project is not None)
         self._refresh_budget()
@@ -467,6 +473,7 @@ class QtTrainPage(QWidget):
         self._plan_job.request(job)
 
     def _clear_plan(self) -> None:
+        self._plan_job.invalidate()  # a plan still computing for older settings must not overwrite this state
         self._has_plan = False
         self.plan_curve.setData([], [])
         self.plan_target.setVisible(False)
@@ -477,7 +484,7 @@ class QtTrainPage(QWidget):
         self.plan_label.setText(
             f"{plan.train_rows:,} training rows, sample rate {plan.sample_rate:.4g}, {plan.steps} steps → "
             f"noise multiplier σ = <b>{plan.noise_multiplier:.3f}</b>; predicted ε = {plan.final_epsilon:.3g} "
-            f"(δ = {plan.delta:.0e}, {plan.accountant.upper()} accountant)"
+            f"(δ = {format_delta(plan.delta)}, {plan.accountant.upper()} accountant)"
             + (
                 f"<br><span style='color:#663c00'>Only {plan.steps} optimizer steps: the model may barely learn. "
                 "Use more epochs or a smaller batch (the noise needed per step then changes; see σ).</span>"
@@ -495,22 +502,40 @@ class QtTrainPage(QWidget):
         self._clear_plan()
 
     def _refresh_budget(self) -> None:
+        """Show the budget at once (one SQLite read), then the tighter RDP composition from a job: composing needs
+        Opacus's accountants, whose first import must not freeze the window."""
         if self._ledger is None or self._dataset is None:
             self.budget_label.setText("—")
             self.set_budget_button.setEnabled(False)
             return
         self.set_budget_button.setEnabled(True)
         try:
-            s = self._ledger.summary(self._dataset.fingerprint)
+            s = self._ledger.summary(self._dataset.fingerprint, with_rdp=False)
         except WorkbenchError as exc:
             self.budget_label.setText(str(exc))
             return
+        self._show_budget(s)
+        if s.committed_epsilon > 0:
+            ledger, fingerprint = self._ledger, self._dataset.fingerprint
+
+            def job(token: CancelToken) -> JobGenerator[Any]:
+                return ledger.summary(fingerprint)
+                yield  # a job that reports no progress
+
+            self._budget_job.request(job, immediate=True)
+
+    @Slot(int, object)
+    def _on_budget(self, _number: int, summary: Any) -> None:
+        if self._dataset is not None and summary.fingerprint == self._dataset.fingerprint:
+            self._show_budget(summary)
+
+    def _show_budget(self, s: Any) -> None:
         total = "not set (no job may start until it is)" if s.total_epsilon is None else f"{s.total_epsilon:g}"
         remaining = "—" if s.remaining_epsilon is None else f"{s.remaining_epsilon:.3g}"
         rdp = f"; tighter RDP composition of the committed runs: ε ≈ {s.rdp_epsilon:.3g}" if s.rdp_epsilon else ""
         self.budget_label.setText(
-            f"Total ε {total} · committed {s.committed_epsilon:.3g} (δ {s.committed_delta:.1e}) · reserved "
-            f"{s.reserved_epsilon:.3g} · <b>remaining {remaining}</b> · {s.runs} run(s){rdp}. "
+            f"Total ε {total} · committed {s.committed_epsilon:.3g} (δ {format_delta(s.committed_delta)}) · "
+            f"reserved {s.reserved_epsilon:.3g} · <b>remaining {remaining}</b> · {s.runs} run(s){rdp}. "
             "Composition shown is the basic sum of epsilons and deltas."
         )
 
@@ -558,7 +583,7 @@ class QtTrainPage(QWidget):
             delta=self.delta() if self.private_check.isChecked() else None,
             accountant=self.accountant_box.currentData(),
             max_grad_norm=self.clip_spin.value(),
-            max_physical_batch_size=self.physical_spin.value() or None,
+            max_physical_batch_size=(self.physical_spin.value() or None) if self.private_check.isChecked() else None,
             learning_rate=self.lr_spin.value() or None,
             epochs=self.epochs_spin.value(),
             batch_size=self.batch_spin.value(),
@@ -660,7 +685,7 @@ class QtTrainPage(QWidget):
         elif snap is not None and snap.steps:
             if snap.accountant:
                 self.runs_table.item(row, 3).setText(
-                    f"{snap.last_epsilon:.3g} so far ({snap.accountant.upper()}, δ = {snap.delta:.0e})"
+                    f"{snap.last_epsilon:.3g} so far ({snap.accountant.upper()}, δ = {format_delta(snap.delta)})"
                 )
             if snap.val_accuracy:
                 self.runs_table.item(row, 4).setText(f"{snap.val_accuracy[-1]:.3f}")
@@ -710,7 +735,7 @@ class QtTrainPage(QWidget):
         if self._runs:
             label = next((r.metrics.snapshot() for r in self._runs.values() if r.metrics.snapshot().accountant), None)
             if label is not None:
-                self.eps_plot.setLabel("left", f"ε ({label.accountant.upper()}, δ = {label.delta:.0e})")
+                self.eps_plot.setLabel("left", f"ε ({label.accountant.upper()}, δ = {format_delta(label.delta)})")
 
     def live_runs(self) -> dict[int, Any]:
         return dict(self._runs)
@@ -745,7 +770,7 @@ class QtTrainPage(QWidget):
         run.final = {}
         snap = run.metrics.snapshot()
         spent = (
-            f"; ε spent {snap.last_epsilon:.3g} ({snap.accountant.upper()}, δ = {snap.delta:.0e})"
+            f"; ε spent {snap.last_epsilon:.3g} ({snap.accountant.upper()}, δ = {format_delta(snap.delta)})"
             if (snap.accountant and snap.steps)
             else ""
         )

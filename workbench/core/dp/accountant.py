@@ -89,10 +89,17 @@ class PrivacyPlan:
         )
 
 
+def format_delta(delta: float) -> str:
+    """δ in scientific notation with every significant digit the analyst typed: 1e-05, 2.5e-06 (never rounded to
+    one digit, which would understate a δ of 2.5e-06 as 2e-06)."""
+    mantissa, exponent = f"{delta:.3e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
+
+
 def format_epsilon(epsilon: float, delta: float, accountant: str) -> str:
     """``"ε = 2.94 (δ = 1e-05, RDP accountant)"``: how every epsilon is shown."""
     eps = "∞" if math.isinf(epsilon) else f"{epsilon:.3g}"
-    return f"ε = {eps} (δ = {delta:.0e}, {accountant.upper()} accountant)"
+    return f"ε = {eps} (δ = {format_delta(delta)}, {accountant.upper()} accountant)"
 
 
 def check_accountant(accountant: str) -> str:

@@ -418,8 +418,12 @@ class PrivacyLedger:
             ).fetchall()
         return tuple(_entry(r) for r in rows)
 
-    def summary(self, fingerprint: str) -> LedgerSummary:
-        """Total, committed, reserved and remaining budget of one dataset, read in one consistent snapshot."""
+    def summary(self, fingerprint: str, with_rdp: bool = True) -> LedgerSummary:
+        """Total, committed, reserved and remaining budget of one dataset, read in one consistent snapshot.
+
+        ``with_rdp=False`` skips the RDP composition (``rdp_epsilon`` is then ``None``): it needs Opacus's
+        accountants, whose first import takes seconds, so a GUI thread asks without it and composes in a job.
+        """
         with self._project.read_connection("read the privacy ledger") as conn:
             conn.execute("BEGIN")  # one read snapshot for both queries
             try:
@@ -440,7 +444,8 @@ class PrivacyLedger:
         r_delta = math.fsum(e.reserved_delta for e in reserved)
         total = None if budget is None else float(budget[0])
         rdp_eps: float | None = None
-        if committed and all(e.noise_multiplier and e.sample_rate and e.steps is not None for e in committed):
+        composable = all(e.noise_multiplier and e.sample_rate and e.steps is not None for e in committed)
+        if with_rdp and committed and composable:
             from workbench.core.dp.accountant import compose_rdp
 
             mechanisms = tuple(
