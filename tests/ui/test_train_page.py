@@ -41,6 +41,9 @@ def test_plan_budget_and_a_dp_run(qtbot, window) -> None:  # noqa: ANN001
     qtbot.waitUntil(lambda: "noise multiplier" in page.plan_label.text(), timeout=10_000)
     assert "RDP accountant" in page.plan_label.text() and "δ = 1e-04" in page.plan_label.text()
     assert "Only 18 optimizer steps" in page.plan_label.text(), "too few steps to learn: said before training"
+    page.plan_plot.getPlotItem().getViewBox().updateAutoRange()
+    top = page.plan_plot.getPlotItem().getViewBox().viewRange()[1][1]
+    assert top >= 2.0, "the predicted curve (up to ε = 2) is in view"
     page.batch_spin.setValue(4)
     qtbot.waitUntil(lambda: "136 steps" in page.plan_label.text(), timeout=10_000)
     assert "optimizer steps" not in page.plan_label.text()

@@ -495,6 +495,7 @@ class QtTrainPage(QWidget):
         self.plan_curve.setData([0, *(p.epoch for p in plan.curve)], [0.0, *(p.epsilon for p in plan.curve)])
         self.plan_target.setValue(plan.target_epsilon)
         self.plan_target.setVisible(True)
+        self.plan_plot.enableAutoRange()  # the empty state pinned 0..1
 
     @Slot(int, str)
     def _on_plan_failed(self, _number: int, message: str) -> None:
