@@ -30,7 +30,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--batch-size", type=int, help="logical (expected) batch size (default: the task's, text 256, tabular 64)"
     )
-    p.add_argument("--physical-batch-size", type=int, help="split logical batches in memory (BatchMemoryManager)")
+    p.add_argument(
+        "--physical-batch-size",
+        type=int,
+        help="rows per pass in memory; the batch's gradient is the same (default: text 64, tabular the whole batch; "
+        "0: the whole batch)",
+    )
     p.add_argument("--max-grad-norm", type=float, default=1.0, help="per-sample clipping bound")
     p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
     p.add_argument("--no-dp", action="store_true", help="train the same recipe without DP (no privacy guarantee)")
@@ -134,7 +139,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from workbench.cli import UsageError, _load, drive_with_progress
     from workbench.core.data.dataset import ColumnRole
-    from workbench.core.train.tasks import RECOMMENDED_BATCH_SIZE, TextModelConfig, TrainConfig
+    from workbench.core.train.tasks import (
+        RECOMMENDED_BATCH_SIZE,
+        RECOMMENDED_ROWS_IN_MEMORY,
+        TextModelConfig,
+        TrainConfig,
+    )
 
     if not args.no_dp and args.epsilon is None:
         raise UsageError("--epsilon is required for a private run (or pass --no-dp for a non-private comparison)")
@@ -164,7 +174,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             accountant=args.accountant,
             epochs=args.epochs,
             batch_size=args.batch_size if args.batch_size is not None else RECOMMENDED_BATCH_SIZE[args.task],
-            max_physical_batch_size=args.physical_batch_size,
+            max_physical_batch_size=(
+                RECOMMENDED_ROWS_IN_MEMORY[args.task]
+                if args.physical_batch_size is None
+                else (args.physical_batch_size or None)
+            ),
             max_grad_norm=args.max_grad_norm,
             learning_rate=args.lr,
             seed=args.seed,

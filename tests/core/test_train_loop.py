@@ -223,3 +223,19 @@ def test_task_registry_is_safe_from_many_threads() -> None:
     finally:
         tasks._TASKS.clear()
         tasks._TASKS.update(saved)
+
+
+def test_rows_in_memory_gives_the_same_non_private_training(demo) -> None:  # type: ignore[no-untyped-def]
+    """Gradient accumulation in pieces (non-private twin of BatchMemoryManager) changes memory, not the model."""
+    runs = []
+    for physical in (None, 7):
+        metrics = RunMetrics()
+        cfg = _tabular(demo, private=False, epochs=1, batch_size=64, max_physical_batch_size=physical, save_model=False)
+        result = drive(train(cfg, demo.table, CancelToken(), metrics=metrics))
+        runs.append((metrics.snapshot().losses, result.val_accuracy, result.steps))
+    (whole, acc_whole, steps_whole), (pieces, acc_pieces, steps_pieces) = runs
+    assert steps_whole == steps_pieces and len(whole) == len(pieces) >= 5
+    assert pieces == pytest.approx(whole, rel=1e-4), "same batches, same gradients, same losses"
+    assert acc_pieces == pytest.approx(acc_whole)
+    with pytest.raises(TrainConfigError, match="rows in memory"):
+        drive(train(_tabular(demo, max_physical_batch_size=0), demo.table, CancelToken()))

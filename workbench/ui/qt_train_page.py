@@ -190,9 +190,10 @@ class QtTrainPage(QWidget):
         self.physical_spin = QSpinBox()
         self.physical_spin.setRange(0, 4096)
         self.physical_spin.setSpecialValueText("whole batch")
+        self._auto_physical = 0
         self.physical_spin.setToolTip(
-            "Split each logical batch into pieces of at most this many rows in memory (Opacus BatchMemoryManager); "
-            "the privacy analysis is unchanged"
+            "Compute each batch in pieces of at most this many rows (Opacus BatchMemoryManager for DP runs, "
+            "gradient accumulation otherwise): less memory, the same gradient and privacy analysis"
         )
         self.delta_edit = QLineEdit()
         self.delta_edit.setPlaceholderText("default: a power of ten below 1/(10 n)")
@@ -370,12 +371,15 @@ class QtTrainPage(QWidget):
     @Slot()
     def _on_task_changed(self) -> None:
         """Offer the new task's measured batch size, unless the analyst chose another one."""
-        from workbench.core.train.tasks import RECOMMENDED_BATCH_SIZE
+        from workbench.core.train.tasks import RECOMMENDED_BATCH_SIZE, RECOMMENDED_ROWS_IN_MEMORY
 
         task = self.task_box.currentData()
         if self.batch_spin.value() == self._auto_batch:
             self._auto_batch = RECOMMENDED_BATCH_SIZE[task]
             self.batch_spin.setValue(self._auto_batch)
+        if self.physical_spin.value() == self._auto_physical:
+            self._auto_physical = RECOMMENDED_ROWS_IN_MEMORY[task] or 0
+            self.physical_spin.setValue(self._auto_physical)
         self._update_form()
 
     @Slot()
@@ -384,8 +388,7 @@ class QtTrainPage(QWidget):
         for widget in (self.text_box, self.encoder_box, self.encoder_button, self.recipe_box, self.length_spin):
             widget.setEnabled(text_task)
         private = self.private_check.isChecked()
-        dp_only = (self.eps_slider, self.accountant_box, self.plan_plot, self.clip_spin, self.delta_edit)
-        for widget in (*dp_only, self.physical_spin):  # rows in memory splits DP batches (BatchMemoryManager)
+        for widget in (self.eps_slider, self.accountant_box, self.plan_plot, self.clip_spin, self.delta_edit):
             widget.setEnabled(private)
         self.start_button.setEnabled(self._dataset is not None and self._project is not None)
         self._refresh_budget()
@@ -584,7 +587,7 @@ class QtTrainPage(QWidget):
             delta=self.delta() if self.private_check.isChecked() else None,
             accountant=self.accountant_box.currentData(),
             max_grad_norm=self.clip_spin.value(),
-            max_physical_batch_size=(self.physical_spin.value() or None) if self.private_check.isChecked() else None,
+            max_physical_batch_size=self.physical_spin.value() or None,
             learning_rate=self.lr_spin.value() or None,
             epochs=self.epochs_spin.value(),
             batch_size=self.batch_spin.value(),

@@ -322,6 +322,10 @@ def train(
         )
     if config.epochs <= 0 or config.batch_size <= 0:
         raise TrainConfigError("epochs and batch size must be positive")
+    if config.max_physical_batch_size is not None and config.max_physical_batch_size <= 0:
+        raise TrainConfigError(
+            "rows in memory (max_physical_batch_size) must be positive, or unset for the whole batch at once"
+        )
     if config.max_grad_norm <= 0:
         raise TrainConfigError("max_grad_norm (the clipping bound) must be positive")
     if (ledger is not None or run_store is not None) and not config.dataset_fingerprint:
@@ -449,9 +453,22 @@ def train(
                     t0 = time.perf_counter()
                     batch = tuple(t.to(device) for t in batch)
                     optimizer.zero_grad(set_to_none=True)
-                    logits = bundle.forward(model, batch[:-1])
-                    loss = criterion(logits, batch[-1])
-                    loss.backward()
+                    rows = int(batch[-1].shape[0])
+                    if not private and physical and physical < rows:
+                        # The non-private twin of BatchMemoryManager: accumulate the batch's gradient in pieces.
+                        loss_sum = 0.0
+                        for start in range(0, rows, physical):
+                            part = tuple(t[start : start + physical] for t in batch)
+                            part_loss = criterion(bundle.forward(model, part[:-1]), part[-1]) * (
+                                part[-1].shape[0] / rows
+                            )
+                            part_loss.backward()
+                            loss_sum += float(part_loss.detach().item())
+                        loss = torch.tensor(loss_sum)
+                    else:
+                        logits = bundle.forward(model, batch[:-1])
+                        loss = criterion(logits, batch[-1])
+                        loss.backward()
                     optimizer.step()
                     if device.startswith("cuda"):
                         torch.cuda.synchronize()

@@ -29,6 +29,10 @@ RECOMMENDED_BATCH_SIZE: dict[str, int] = {"tabular": 64, "text": 256}
 """The expected batch each task's recipe was measured with (benchmarks/bench_dp_accuracy.py): DP-SGD's
 signal-to-noise ratio grows with the batch, and the text recipe's learning rate is tuned for 256."""
 
+RECOMMENDED_ROWS_IN_MEMORY: dict[str, int | None] = {"tabular": None, "text": 64}
+"""Rows per forward/backward pass (``max_physical_batch_size``): a DP text step on 256 rows at once peaks near
+9.5 GB on CPU; in pieces of 64 the same step (same gradient, same privacy analysis) needs a fraction of it."""
+
 
 @dataclass(frozen=True, slots=True)
 class TextModelConfig:
@@ -64,7 +68,8 @@ class TrainConfig:
     Privacy: ``private=False`` trains the same recipe without DP (for comparison; its model has no guarantee).
     ``delta=None`` picks :func:`workbench.core.dp.accountant.default_delta` of the training rows.
     ``batch_size`` is the logical (expected Poisson) batch; ``max_physical_batch_size`` splits it in memory
-    (Opacus's BatchMemoryManager) without changing the privacy analysis.
+    (Opacus's BatchMemoryManager for DP runs, gradient accumulation otherwise) without changing the privacy
+    analysis or the gradient.
     """
 
     task: str
