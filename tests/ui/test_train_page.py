@@ -177,3 +177,17 @@ def test_closing_the_window_mid_training_records_the_run_as_cancelled_with_its_s
     assert run.epsilon is not None and 0 < run.epsilon < 5.0, "the spend of the steps taken, not the reservation"
     assert summary.committed_epsilon == pytest.approx(run.epsilon)
     assert summary.reserved_epsilon == 0, "the rest of the reservation is released"
+
+
+def test_asking_for_a_gpu_that_is_not_there_is_said_on_the_page(qtbot, window) -> None:  # noqa: ANN001
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    page = window.train_page
+    page.set_total_budget(5.0)
+    page.device = "cuda"
+    assert page.build_config().device == "cuda"
+    wait_for_job(qtbot, window.runner, page.start_training())
+    assert "no CUDA GPU is available" in page.message.text()
+    assert "remaining 5" in page.budget_label.text(), "nothing was reserved or spent"

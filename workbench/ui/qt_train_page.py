@@ -95,7 +95,6 @@ class QtTrainPage(QWidget):
         self._ledger: Any = None
         self._run_store: Any = None
         self._runs: dict[int, _LiveRun] = {}
-        self.device = "auto"
         self._plan_job = QtLatestJob(runner, "Plan privacy", debounce_ms=80, parent=self)
         self._plan_job.sig_result.connect(self._on_plan)
         self._plan_job.sig_failed.connect(self._on_plan_failed)
@@ -205,6 +204,11 @@ class QtTrainPage(QWidget):
         recipe.addRow("Clipping bound:", self.clip_spin)
         recipe.addRow("Rows in memory:", self.physical_spin)
         recipe.addRow("δ:", self.delta_edit)
+        self.device_box = QComboBox()
+        self.device_box.addItem("Auto (the CUDA GPU when there is one)", "auto")
+        self.device_box.addItem("CPU", "cpu")
+        self.device_box.addItem("CUDA GPU", "cuda")
+        recipe.addRow("Device:", self.device_box)
         left.addWidget(recipe_box)
 
         dp_box = QGroupBox("Differential privacy")
@@ -354,6 +358,15 @@ class QtTrainPage(QWidget):
         self._update_form()
 
     # --- form -----------------------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        return str(self.device_box.currentData())
+
+    @device.setter
+    def device(self, name: str) -> None:
+        index = self.device_box.findData(name)
+        self.device_box.setCurrentIndex(max(0, index))
 
     def epsilon(self) -> float:
         return slider_to_epsilon(self.eps_slider.value())
