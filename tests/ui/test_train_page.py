@@ -60,7 +60,12 @@ def test_plan_budget_and_a_dp_run(qtbot, window) -> None:  # noqa: ANN001
     assert run.final and run.final["status"] == "succeeded"
     row = page.runs_table.rowCount() - 1
     assert "RDP" in page.runs_table.item(row, 3).text() and "δ" in page.runs_table.item(row, 3).text()
-    loss_curve, acc_curve, eps_curve, _ = run.items
+    loss_curve, acc_curve, eps_curve = run.items[:3]
+    raw_loss = run.items[4]
+    assert list(raw_loss.getData()[1]) == pytest.approx(run.metrics.snapshot().losses), "every step's loss is drawn"
+    smooth = list(loss_curve.getData()[1])
+    assert len(smooth) == len(xs_steps := raw_loss.getData()[0]) and smooth[0] == raw_loss.getData()[1][0]
+    assert xs_steps[-1] == run.final["steps"]
     xs, ys = eps_curve.getData()
     assert len(xs) == run.final["steps"] and ys[-1] == pytest.approx(run.final["epsilon_spent"])
     assert "committed 2" in page.budget_label.text() or "committed 1.9" in page.budget_label.text()
@@ -191,3 +196,13 @@ def test_asking_for_a_gpu_that_is_not_there_is_said_on_the_page(qtbot, window) -
     wait_for_job(qtbot, window.runner, page.start_training())
     assert "no CUDA GPU is available" in page.message.text()
     assert "remaining 5" in page.budget_label.text(), "nothing was reserved or spent"
+
+
+def test_the_loss_moving_average_extends_without_recomputing() -> None:
+    from workbench.core.dp.runs import RunMetrics
+    from workbench.ui.qt_train_page import _LiveRun
+
+    run = _LiveRun(1, "r", RunMetrics(), "#000")
+    assert run.smooth([1.0, 0.0]) == pytest.approx([1.0, 0.9])
+    first = run.smoothed
+    assert run.smooth([1.0, 0.0, 0.0]) == pytest.approx([1.0, 0.9, 0.81]) and run.smoothed is first

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -53,6 +54,7 @@ log = logging.getLogger("workbench.ui.train")
 
 EPS_MIN, EPS_MAX, SLIDER_STEPS = 0.1, 50.0, 1000
 FEW_STEPS = 30
+LOSS_SMOOTHING = 0.9
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 
 
@@ -80,6 +82,15 @@ class _LiveRun:
     items: tuple[Any, ...] = ()
     visible: bool = True
     final: dict[str, Any] | None = None
+    smoothed: list[float] = field(default_factory=list)
+
+    def smooth(self, losses: Sequence[float]) -> list[float]:
+        """Exponential moving average of the per-step loss (Poisson batches make it noisy), extended in place:
+        only steps not seen before are computed, so long runs cost the same per redraw."""
+        out = self.smoothed
+        for value in losses[len(out) :]:
+            out.append(value if not out else LOSS_SMOOTHING * out[-1] + (1 - LOSS_SMOOTHING) * value)
+        return out
 
 
 class QtTrainPage(QWidget):
@@ -279,7 +290,7 @@ class QtTrainPage(QWidget):
         plots = QWidget()
         pl = QHBoxLayout(plots)
         pl.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = self._make_plot("loss", "step")
+        self.loss_plot = self._make_plot("training loss (bold: moving average)", "step")
         self.acc_plot = self._make_plot("validation accuracy", "epoch")
         self.eps_plot = self._make_plot("ε spent", "step")
         for plot in (self.loss_plot, self.acc_plot, self.eps_plot):
@@ -731,6 +742,9 @@ class QtTrainPage(QWidget):
             pen = pg.mkPen(run.color, width=2)
             if not run.items:
                 loss = self.loss_plot.plot([], [], pen=pen, name=run.label)
+                faint = pg.mkColor(run.color)
+                faint.setAlpha(60)
+                raw = self.loss_plot.plot([], [], pen=pg.mkPen(faint, width=1))
                 acc = self.acc_plot.plot(
                     [], [], pen=pen, symbol="o", symbolSize=6, symbolBrush=run.color, name=run.label
                 )
@@ -738,9 +752,10 @@ class QtTrainPage(QWidget):
                 target = pg.InfiniteLine(angle=0, pen=pg.mkPen(run.color, style=Qt.PenStyle.DashLine))
                 target.setVisible(False)
                 self.eps_plot.addItem(target)
-                run.items = (loss, acc, eps, target)
-            loss, acc, eps, target = run.items
-            loss.setData(snap.steps, snap.losses)
+                run.items = (loss, acc, eps, target, raw)
+            loss, acc, eps, target, raw = run.items
+            raw.setData(snap.steps, snap.losses)
+            loss.setData(snap.steps, run.smooth(snap.losses))
             acc.setData(snap.epochs, snap.val_accuracy)
             if snap.accountant:
                 eps.setData(snap.steps, snap.epsilons)
