@@ -290,7 +290,8 @@ class QtTrainPage(QWidget):
         plots = QWidget()
         pl = QHBoxLayout(plots)
         pl.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = self._make_plot("training loss (bold: moving average)", "step")
+        self.loss_plot = self._make_plot("training loss", "step")
+        self.loss_plot.setToolTip("Faint: each step's batch loss; bold: its moving average (batch sizes vary)")
         self.acc_plot = self._make_plot("validation accuracy", "epoch")
         self.eps_plot = self._make_plot("ε spent", "step")
         for plot in (self.loss_plot, self.acc_plot, self.eps_plot):

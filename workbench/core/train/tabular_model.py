@@ -125,4 +125,6 @@ class TabularClassificationTask(Task):
     def build_model(self, config: TrainConfig, data: PreparedData) -> ModelBundle:
         model = build_mlp(int(data.info["inputs"]), config.tabular.hidden, len(data.classes), config.tabular.dropout)
         hidden = "x".join(str(h) for h in config.tabular.hidden)
-        return ModelBundle(model=model, forward=tabular_forward, recipe=f"MLP {hidden}", default_learning_rate=1e-2)
+        # 1e-3: at 1e-2 AdamW turns DP noise into a random walk of the weights and the training loss climbs (demo,
+        # 2,000 rows, 15 epochs, eps 8: 0.69 -> 0.94) at no gain in accuracy; at 1e-3 it stays level (0.69 -> 0.71).
+        return ModelBundle(model=model, forward=tabular_forward, recipe=f"MLP {hidden}", default_learning_rate=1e-3)
