@@ -164,6 +164,23 @@ def test_tiny_text_model_lora_dp_with_physical_batches(demo, tiny_model: str) ->
         epsilon_for(result.noise_multiplier, result.sample_rate, result.steps, result.delta, "rdp")
     )
     assert 0 < result.trainable_parameters < result.total_parameters / 3
+    assert result.learning_rate == 1e-2, "LoRA under DP: the rate measured best with noise"
+
+
+def test_each_mode_gets_its_measured_learning_rate_unless_one_is_given(tiny_model: str) -> None:
+    from workbench.core.train.tasks import TrainConfig as Config
+    from workbench.core.train.text_model import TextClassificationTask
+
+    task = TextClassificationTask()
+    cfg = Config(task="text", label_column="l", text_column="t", text=TextModelConfig(model_path=tiny_model))
+    import pyarrow as pa
+
+    data = task.prepare(cfg, pa.table({"t": ["stable patient", "worse pain"] * 20, "l": ["a", "b"] * 20}))
+    bundle = task.build_model(cfg, data)
+    assert (bundle.learning_rate(private=True), bundle.learning_rate(private=False)) == (1e-2, 2e-3)
+    head_cfg = Config(task="text", label_column="l", text=TextModelConfig(model_path=tiny_model, recipe="head"))
+    head = task.build_model(head_cfg, data)
+    assert head.learning_rate(private=True) == head.learning_rate(private=False) == 5e-3
 
 
 def test_checkpoint_goes_to_a_sink_without_touching_disk(demo, project: Project) -> None:  # type: ignore[no-untyped-def]
@@ -192,8 +209,11 @@ def test_planned_train_rows_match_the_run(demo) -> None:  # type: ignore[no-unty
 
     assert planned_train_rows(demo.table, "follow_up", None) == 360
     assert planned_train_rows(demo.table, "follow_up", 150) == 135
-    result = drive(train(_tabular(demo, private=False, epochs=1, max_rows=150), demo.table, CancelToken()))
+    result = drive(
+        train(_tabular(demo, private=False, epochs=1, max_rows=150, learning_rate=0.02), demo.table, CancelToken())
+    )
     assert result.train_rows == 135
+    assert result.learning_rate == 0.02, "a rate the analyst gives wins over the recipe's"
 
 
 def test_task_registry_is_safe_from_many_threads() -> None:

@@ -93,6 +93,7 @@ class TrainResult:
     steps: int
     epochs_completed: int
     max_grad_norm: float | None
+    learning_rate: float
     val_accuracy: float | None
     majority_baseline: float
     samples_per_second: float
@@ -393,6 +394,7 @@ def train(
             run_id=run_id, target_epsilon=target, delta=delta, accountant=accountant, total_steps=total_steps
         )
 
+    lr = config.learning_rate or bundle.learning_rate(private)
     steps = 0
     epochs_done = 0
     samples = 0
@@ -409,7 +411,6 @@ def train(
         generator = torch.Generator().manual_seed(config.seed)
         dataset = TensorDataset(*data.train)
         loader: Any = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=generator)
-        lr = config.learning_rate or bundle.default_learning_rate
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer: Any = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
         criterion = torch.nn.CrossEntropyLoss()
@@ -609,6 +610,7 @@ def train(
         steps=steps,
         epochs_completed=epochs_done,
         max_grad_norm=config.max_grad_norm if private else None,
+        learning_rate=lr,
         val_accuracy=val_acc,
         majority_baseline=majority,
         samples_per_second=samples / train_seconds if train_seconds else 0.0,

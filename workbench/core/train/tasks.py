@@ -130,6 +130,15 @@ class ModelBundle:
     recipe: str
     default_learning_rate: float
     save_extra: dict[str, Any] = field(default_factory=dict)
+    default_dp_learning_rate: float | None = None
+    """The learning rate for private runs when it differs (None: ``default_learning_rate``). DP noise favours a
+    different rate than plain training; each mode gets the one measured best for it, so the non-private
+    comparison is not handicapped."""
+
+    def learning_rate(self, private: bool) -> float:
+        if private and self.default_dp_learning_rate is not None:
+            return self.default_dp_learning_rate
+        return self.default_learning_rate
 
 
 class Task(abc.ABC):
