@@ -100,7 +100,7 @@ def main() -> None:
                     text_column="text",
                     epochs=1 if quick else 3,
                     batch_size=64 if quick else 256,
-                        text=TextModelConfig(max_length=48 if quick else 64),
+                    text=TextModelConfig(max_length=48 if quick else 64),
                     max_rows=1500 if quick else None,
                 ),
             )

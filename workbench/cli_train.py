@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--physical-batch-size",
         type=int,
-        help="rows per pass in memory; the batch's gradient is the same (default: text 64, tabular the whole batch; "
+        help="rows per pass in memory; the batch's gradient is the same (default: text 128, tabular the whole batch; "
         "0: the whole batch)",
     )
     p.add_argument("--max-grad-norm", type=float, default=1.0, help="per-sample clipping bound")

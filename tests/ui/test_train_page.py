@@ -114,7 +114,7 @@ def test_recipe_settings_reach_the_run_and_bad_ones_are_refused(qtbot, window, t
     page.text_box.setCurrentText("note")
     assert page.encoder_box.isEnabled() and page.recipe_box.isEnabled()
     assert page.batch_spin.value() == 256, "the text recipe's measured batch is offered"
-    assert page.physical_spin.value() == 64, "and computed 64 rows at a time (memory)"
+    assert page.physical_spin.value() == 128, "and computed 128 rows at a time (memory)"
     page.batch_spin.setValue(100)
     page.task_box.setCurrentIndex(page.task_box.findData("tabular"))
     assert page.batch_spin.value() == 100, "a batch the analyst chose is kept"
