@@ -12,7 +12,7 @@ signal-to-noise ratio (the noise added to the summed gradient grows more slowly 
 fewer steps. Without DP, 1e-2 overshoots (rt_polarity full: 0.684), hence the usual LoRA rate there.
 
 Reproduce:  .venv/bin/python benchmarks/bench_dp_accuracy.py --quick     (minutes on 2 CPU cores)
-            .venv/bin/python benchmarks/bench_dp_accuracy.py             (full: about an hour on 2 CPU cores)
+            .venv/bin/python benchmarks/bench_dp_accuracy.py             (full: about 1.5 hours on 2 CPU cores)
 Each result is also appended to benchmarks/out/dp_accuracy.jsonl.
 """
 
