@@ -20,6 +20,7 @@ def window(qtbot, project, tmp_path):  # noqa: ANN001, ANN201
     f = tmp_path / "clinic.csv"
     f.write_text(clinic_intake_csv_text(rows=300), encoding="utf-8")
     wait_for_job(qtbot, w.runner, w.data_page.load_file(f))
+    w.nav.setCurrentRow(w._page_names.index("Train"))  # the page plans only while it is shown
     yield w
     w.runner.begin_shutdown()
     w.runner.cancel_all()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -262,6 +263,7 @@ class QtTrainPage(QWidget):
         self.plan_plot.addItem(self.plan_target)
         self.plan_plot.setYRange(0, 1)
         self._has_plan = False
+        self._plan_due = False
         dp.addWidget(self.plan_plot)
         left.addWidget(dp_box)
 
@@ -467,8 +469,19 @@ class QtTrainPage(QWidget):
             return None
         return planned_train_rows(self._dataset.table, self.label_box.currentText(), self.rows_spin.value() or None)
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._plan_due:
+            self._request_plan()
+
     @Slot()
     def _request_plan(self) -> None:
+        if not self.isVisible():
+            # Planning imports Opacus and torch in a worker the first time: not while the analyst is on another
+            # page (it held the interpreter while a freshly loaded table was scrolled). Done when shown.
+            self._plan_due = True
+            return
+        self._plan_due = False
         eps = self.epsilon()
         self.eps_value.setText(f"{eps:g}")
         if not self.private_check.isChecked():
