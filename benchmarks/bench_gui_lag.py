@@ -12,7 +12,6 @@ Reproduce (generates the CSV into benchmarks/out/ on the first run)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -46,7 +45,7 @@ def main() -> int:
     args = parser.parse_args()
     csv_path = ensure_csv(args.rows)
 
-    from lag_probe import LagProbe, percentile
+    from lag_probe import LagProbe, percentile, print_results
     from PySide6.QtCore import QObject, Qt, Slot
     from PySide6.QtWidgets import QApplication
 
@@ -153,13 +152,11 @@ def main() -> int:
         "sort_lag_max_ms": round(max(sort_lags, default=0.0), 1),
     }
     window.close()
-    if args.json:
-        print(json.dumps(results))
-    else:
-        width = max(len(k) for k in results)
-        for k, v in results.items():
-            print(f"{k:<{width}}  {v}")
-        print(f"\nreproduce: QT_QPA_PLATFORM=offscreen {sys.executable} benchmarks/bench_gui_lag.py --rows {args.rows}")
+    print_results(
+        results,
+        args.json,
+        f"QT_QPA_PLATFORM=offscreen {sys.executable} benchmarks/bench_gui_lag.py --rows {args.rows}",
+    )
     return 0
 
 

@@ -20,7 +20,6 @@ Reproduce::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -45,7 +44,7 @@ def main() -> int:
         print("--jobs needs exactly two of: text, tabular (e.g. text,text)", file=sys.stderr)
         return 2
 
-    from lag_probe import LagProbe, percentile
+    from lag_probe import LagProbe, percentile, print_results
     from PySide6.QtCore import QObject, Slot
     from PySide6.QtWidgets import QApplication
 
@@ -179,16 +178,12 @@ def main() -> int:
     window.runner.wait_all(60)
     window.close()
     failed = [r for r in runs if r["status"] != "succeeded"]
-    if args.json:
-        print(json.dumps(results))
-    else:
-        width = max(len(k) for k in results)
-        for k, v in results.items():
-            print(f"{k:<{width}}  {v}")
-        print(
-            f"\nreproduce: QT_QPA_PLATFORM=offscreen {sys.executable} benchmarks/bench_train_gui_lag.py "
-            f"--jobs {args.jobs} --rows {args.rows} --epochs {args.epochs}"
-        )
+    print_results(
+        results,
+        args.json,
+        f"QT_QPA_PLATFORM=offscreen {sys.executable} benchmarks/bench_train_gui_lag.py "
+        f"--jobs {args.jobs} --rows {args.rows} --epochs {args.epochs}",
+    )
     if failed:
         print(f"{len(failed)} training job(s) did not succeed: the lag figures are not valid", file=sys.stderr)
         return 1

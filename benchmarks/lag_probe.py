@@ -3,7 +3,9 @@ thread; how late each tick comes is the lag a user would feel. Import after a QA
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Slot
 
@@ -15,6 +17,17 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, int(round(q / 100 * (len(ordered) - 1)))))
     return ordered[k]
+
+
+def print_results(results: dict[str, Any], as_json: bool, reproduce: str) -> None:
+    """One JSON line, or an aligned table followed by the command that reproduces it."""
+    if as_json:
+        print(json.dumps(results))
+        return
+    width = max(len(k) for k in results)
+    for k, v in results.items():
+        print(f"{k:<{width}}  {v}")
+    print(f"\nreproduce: {reproduce}")
 
 
 class LagProbe(QObject):
