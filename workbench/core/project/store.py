@@ -191,6 +191,25 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX privacy_ledger_fingerprint ON privacy_ledger(fingerprint, state);
         """,
     ),
+    (
+        4,
+        """
+        -- Issue 9: which rows each run trained on and which it held out (workbench.core.dp.runs), so that a later
+        -- membership audit uses true members and non-members. Row numbers of the dataset as loaded (0-based),
+        -- stored as little-endian int64 arrays; the hashes let a report name the split without the lists.
+        CREATE TABLE training_run_rows (
+            run_id INTEGER PRIMARY KEY REFERENCES training_runs(id) ON DELETE CASCADE,
+            split_seed INTEGER NOT NULL,
+            val_fraction REAL NOT NULL,
+            train_count INTEGER NOT NULL CHECK (train_count >= 0),
+            val_count INTEGER NOT NULL CHECK (val_count >= 0),
+            train_sha256 TEXT NOT NULL,
+            val_sha256 TEXT NOT NULL,
+            train_rows BLOB NOT NULL,
+            val_rows BLOB NOT NULL
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = max(version for version, _ in MIGRATIONS)
