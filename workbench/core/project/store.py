@@ -19,6 +19,19 @@ Concurrency
   its uncommitted transaction. ``tests/core/test_project_store.py`` SIGKILLs a writer repeatedly to check
   this.
 
+Encryption (SQLCipher)
+----------------------
+In an encrypted project (one with a ``vault.json``, :mod:`workbench.core.crypto.vault`) the store is itself
+encrypted with SQLCipher 4, keyed with a raw 32-byte key that the caller takes from the unlocked vault: pass
+``key=`` to :meth:`Project.create`, :meth:`Project.open` or :meth:`Project.open_or_create`.
+:meth:`Project.encrypt_store` converts a plaintext store in place (crash-safely); :meth:`Project.store_is_encrypted`
+tells the two kinds apart by the file header. ``sqlcipher3`` is imported only when a key is given, so plain
+projects and ``workbench --help`` never load it. Its exceptions are not ``sqlite3.Error`` subclasses:
+:func:`_db_errors` names both, and every ``except`` here uses it. SQLCipher reports a page that fails
+authentication after the first as ``SQLITE_NOMEM`` (``MemoryError``); on an encrypted store that is translated into
+"damaged" as well. The key never appears in a log line or an error message. ``docs/crypto-format.md`` ("The
+encrypted project store") says what the encryption hides and what stays visible.
+
 Schema migrations
 -----------------
 :data:`MIGRATIONS` is an ordered list of ``(version, sql)``. Opening a project applies, in order, every
@@ -51,8 +64,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
+import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,6 +86,15 @@ DB_FILE_NAME = "workbench.sqlite"
 DATA_DIR_NAME = "data"
 BUSY_TIMEOUT_S = 5.0
 APPLICATION_ID = 0x50525742  # "PRWB" in the SQLite header: tells our database from any other SQLite file
+KEY_SIZE = 32
+"""Bytes of the raw SQLCipher key of an encrypted store (AES-256)."""
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every plaintext SQLite file; an SQLCipher file starts with a random salt instead."""
+ENCRYPTING_SUFFIX = ".encrypting"
+"""``workbench.sqlite.encrypting``: the encrypted copy that :meth:`Project.encrypt_store` writes before the swap."""
+_VAULT_FILE_NAME = "vault.json"  # workbench.core.crypto.vault.VAULT_FILE (not imported: it loads `cryptography`)
+_ENCRYPTED_DIR_NAME = "encrypted"  # workbench.core.crypto.vault.ENCRYPTED_DIR
+_CONVERSION_LOCK_TIMEOUT_S = 30.0
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -364,12 +389,56 @@ def _split_statements(sql: str) -> list[str]:
 
 _DAMAGED_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 _BUSY_CODES = {"SQLITE_BUSY", "SQLITE_LOCKED"}
+_PLAIN_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
 
 
-def _translate(exc: sqlite3.Error, doing: str) -> ProjectError:
-    """Turn an SQLite error into a ProjectError that says what to do. SQLite messages hold no row values."""
+def _cipher() -> Any:
+    """``sqlcipher3.dbapi2``, imported on first use (only encrypted projects need it)."""
+    try:
+        import sqlcipher3.dbapi2 as cipher
+    except ImportError as exc:
+        raise ProjectError(
+            "this project's store is encrypted, but SQLCipher is not installed (the Python package "
+            f"sqlcipher3-binary): {exc}. Reinstall Privacy Workbench."
+        ) from None
+    return cipher
+
+
+def _db_errors() -> tuple[type[Exception], ...]:
+    """The exceptions a database call may raise: ``sqlite3.Error``, and ``sqlcipher3.dbapi2.Error`` once sqlcipher3
+    is loaded (it is not a subclass of ``sqlite3.Error``; a SQLCipher connection exists only after the import)."""
+    cipher = sys.modules.get("sqlcipher3.dbapi2")
+    return _PLAIN_ERRORS if cipher is None else (sqlite3.Error, cipher.Error)
+
+
+def _key_literal(key: bytes | bytearray) -> str:
+    """The key as SQLCipher's raw-key literal ``x'<64 hex>'`` (used as is: no PBKDF). Never log it."""
+    if not isinstance(key, bytes | bytearray):
+        raise ProjectError(f"the project store's key must be {KEY_SIZE} bytes, not a {type(key).__name__}")
+    if len(key) != KEY_SIZE:
+        raise ProjectError(f"the project store's key must be {KEY_SIZE} bytes, not {len(key)}")
+    return f"x'{key.hex()}'"
+
+
+def _damaged_page(doing: str) -> ProjectError:
+    """SQLCipher reports a page that fails authentication (after the first) as SQLITE_NOMEM: a MemoryError."""
+    return ProjectError(
+        f"could not {doing}: a page of the encrypted project database failed authentication, so the project "
+        "database is damaged or was altered. Restore the project folder from a backup."
+    )
+
+
+def _translate(exc: Exception, doing: str, *, encrypted: bool = False) -> ProjectError:
+    """Turn an SQLite or SQLCipher error into a ProjectError that says what to do. SQLite messages hold no row values
+    and no SQL text (so never the key). SQLCipher's errors carry ``sqlite_errorname`` too; the text is the fallback.
+
+    ``encrypted``: the error came from a keyed SQLCipher connection, where a page that fails authentication surfaces
+    as a bare "SQL logic error" (SQLITE_ERROR without a message of its own, e.g. from ``quick_check``).
+    """
     code = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
+    if encrypted and text == "SQL logic error":
+        return _damaged_page(doing)
     if code.startswith(tuple(_DAMAGED_CODES)) or "malformed" in text or "not a database" in text:
         return ProjectError(
             f"the project database is damaged: {text}. Restore the project folder from a backup, or create a "
@@ -385,6 +454,86 @@ def _translate(exc: sqlite3.Error, doing: str) -> ProjectError:
     if code.startswith("SQLITE_FULL"):
         return ProjectError(f"could not {doing}: the disk is full.")
     return ProjectError(f"could not {doing}: {text}")
+
+
+def _try_lock(fd: int) -> bool:
+    """Take an exclusive advisory lock on an open file without waiting; the OS drops it when the process dies."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def _conversion_lock(folder: Path) -> Iterator[None]:
+    """One :meth:`Project.encrypt_store` at a time per project folder, across processes.
+
+    Held on ``workbench.sqlite.encrypting.lock``, removed on the way out; a holder checks that the file it locked
+    is still the one at that path (a waiter may have locked a file the previous holder just removed).
+    """
+    path = folder / (DB_FILE_NAME + ENCRYPTING_SUFFIX + ".lock")
+    deadline = time.monotonic() + _CONVERSION_LOCK_TIMEOUT_S
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ProjectError(f"could not encrypt the project database: {exc.strerror or exc} ({path})") from None
+        if _try_lock(fd):
+            try:
+                current = os.stat(path)
+            except OSError:
+                current = None
+            if current is not None and os.path.samestat(os.fstat(fd), current):
+                break
+        os.close(fd)
+        if time.monotonic() > deadline:
+            raise ProjectError(
+                "could not encrypt the project database: another program has been encrypting it for more than "
+                f"{_CONVERSION_LOCK_TIMEOUT_S:g} seconds. Try again when it has finished."
+            )
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # Windows refuses to remove an open file: it stays, harmlessly
+            path.unlink()
+        os.close(fd)
+
+
+def _remove_with_journals(db_path: Path) -> None:
+    """Remove a database file and any journal, WAL or shared-memory file next to it."""
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+
+def _file_signature(path: Path) -> tuple[int, int, int]:
+    """Identity, size and modification time: enough to notice that another process wrote to a file."""
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _encrypt_step(step: str) -> None:
+    """Called between the steps of :meth:`Project.encrypt_store`; the crash tests replace it to kill the process
+    at each step ("folded", "exported", "synced", "replaced")."""
+
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    """Flush a file (or a folder's entries) to disk; folders cannot be opened for this on Windows."""
+    if directory and sys.platform == "win32":
+        return
+    fd = os.open(path, os.O_RDONLY if directory else os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _role_value(column: str, role: str | ColumnRole) -> str:
@@ -474,29 +623,39 @@ class Project:
     All methods are thread-safe. Use it as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, folder: Path, connection: sqlite3.Connection) -> None:
+    def __init__(self, folder: Path, connection: sqlite3.Connection, *, encrypted: bool = False) -> None:
         """Internal: use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
         self._folder = folder
         self._conn: sqlite3.Connection | None = connection
+        self._encrypted = encrypted
         self._lock = threading.Lock()
 
     # ---- opening and closing -------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, folder: str | Path) -> Project:
+    def create(cls, folder: str | Path, *, key: bytes | None = None) -> Project:
         """Create a new project in ``folder`` (created if missing; an existing folder must be empty).
+
+        Parameters
+        ----------
+        key:
+            ``None`` for a plaintext store; otherwise the raw 32-byte SQLCipher key of an encrypted store (the
+            caller takes it from the project's unlocked vault). With a key the folder may already hold the vault
+            (``vault.json`` and ``encrypted/``).
 
         Raises
         ------
         ProjectError
-            If ``folder`` is already a project, is a file, or holds other files.
+            If ``folder`` is already a project, is a file, or holds other files, or the key is not 32 bytes.
         """
+        if key is not None:
+            _key_literal(key)  # validate before touching the disk
         path = Path(folder).expanduser().resolve()
         if (path / DB_FILE_NAME).exists():
             raise ProjectError(f"{path} is already a workbench project; open it instead of creating it")
         if path.exists() and not path.is_dir():
             raise ProjectError(f"{path} is a file, not a folder; choose a new or empty folder for the project")
-        if path.is_dir() and not cls._is_empty_folder(path):
+        if path.is_dir() and not cls._is_empty_folder(path, vault_allowed=key is not None):
             raise ProjectError(
                 f"{path} is not empty and is not a workbench project; choose a new or empty folder for the project"
             )
@@ -505,41 +664,58 @@ class Project:
             (path / DATA_DIR_NAME).mkdir(exist_ok=True)
         except OSError as exc:
             raise ProjectError(f"could not create the project folder {path}: {exc.strerror or exc}") from None
-        project = cls._connect(path)
-        log.info("created project %s (schema version %s)", path, SCHEMA_VERSION)
+        project = cls._connect(path, key)
+        log.info("created project %s (schema version %s%s)", path, SCHEMA_VERSION, ", encrypted store" if key else "")
         return project
 
     @classmethod
-    def open(cls, folder: str | Path) -> Project:
+    def open(cls, folder: str | Path, *, key: bytes | None = None) -> Project:
         """Open an existing project, migrating its database to :data:`SCHEMA_VERSION` if it is older.
+
+        Parameters
+        ----------
+        key:
+            The raw 32-byte SQLCipher key of an encrypted store (from the project's unlocked vault); ``None`` for
+            a plaintext store.
 
         Raises
         ------
         ProjectError
             If the folder is missing or not a project, the database is damaged or was written by a newer
-            version of the workbench.
+            version of the workbench; if the store is encrypted and no key was given, the key does not open it,
+            or a key was given for a store that is not encrypted yet (convert it with :meth:`encrypt_store`).
         """
+        if key is not None:
+            _key_literal(key)
         path = Path(folder).expanduser().resolve()
         if not path.is_dir():
             raise ProjectError(f"{path} does not exist or is not a folder")
         if not (path / DB_FILE_NAME).is_file():
             raise ProjectError(f"{path} is not a workbench project (no {DB_FILE_NAME})")
-        project = cls._connect(path)
-        log.info("opened project %s", path)
+        project = cls._connect(path, key)
+        log.info("opened project %s%s", path, " (encrypted store)" if key else "")
         return project
 
     @classmethod
-    def open_or_create(cls, folder: str | Path) -> Project:
+    def open_or_create(cls, folder: str | Path, *, key: bytes | None = None) -> Project:
         """Open ``folder`` if it is a project, otherwise create one there (same rules as :meth:`create`)."""
         path = Path(folder).expanduser().resolve()
         if (path / DB_FILE_NAME).is_file():
-            return cls.open(path)
-        return cls.create(path)
+            return cls.open(path, key=key)
+        return cls.create(path, key=key)
 
     @staticmethod
-    def _is_empty_folder(path: Path) -> bool:
-        """Empty, or holding only an empty ``data/`` (what a ``create`` killed before the database leaves)."""
+    def _is_empty_folder(path: Path, *, vault_allowed: bool = False) -> bool:
+        """Empty, or holding only an empty ``data/`` (what a ``create`` killed before the database leaves), and
+        with ``vault_allowed`` also the project's vault (``vault.json``, ``encrypted/``)."""
         entries = list(path.iterdir())
+        if vault_allowed:
+            entries = [
+                e
+                for e in entries
+                if not (e.name == _VAULT_FILE_NAME and e.is_file())
+                and not (e.name == _ENCRYPTED_DIR_NAME and e.is_dir())
+            ]
         if not entries:
             return True
         return (
@@ -549,15 +725,60 @@ class Project:
             and not any(entries[0].iterdir())
         )
 
-    @classmethod
-    def _connect(cls, folder: Path) -> Project:
-        """Open the database, check it is ours and sound, and migrate it."""
-        db_path = folder / DB_FILE_NAME
+    @staticmethod
+    def store_is_encrypted(folder: str | Path) -> bool:
+        """Whether the project's ``workbench.sqlite`` is an SQLCipher file, judged by its first 16 bytes.
+
+        ``False`` for a missing or empty file and for a plaintext SQLite header (``SQLite format 3\\0``); ``True``
+        for anything else. SQLCipher files start with a random salt, so a file of random bytes looks encrypted
+        too: only opening it with the key tells (it then fails with "the key does not open this project's store").
+
+        Raises
+        ------
+        ProjectError
+            If the file exists but cannot be read.
+        """
+        db_path = Path(folder).expanduser() / DB_FILE_NAME
         try:
-            conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
+            with db_path.open("rb") as f:
+                head = f.read(len(SQLITE_HEADER))
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise ProjectError(f"could not read {db_path}: {exc.strerror or exc}") from None
+        return bool(head) and head != SQLITE_HEADER
+
+    @classmethod
+    def _connect(cls, folder: Path, key: bytes | None = None) -> Project:
+        """Open the database (with SQLCipher if there is a key), check it is ours and sound, and migrate it."""
+        db_path = folder / DB_FILE_NAME
+        encrypted_file = cls.store_is_encrypted(folder)
+        if key is None and encrypted_file:
+            if (folder / _VAULT_FILE_NAME).is_file():
+                raise ProjectError(
+                    f"{folder} is an encrypted project: unlock it with its passphrase (window: Project ▸ Unlock; "
+                    "command line: WORKBENCH_PASSPHRASE or the prompt)"
+                )
+            raise ProjectError(
+                f"the project database is damaged: {db_path} does not start with an SQLite header, and the folder "
+                f"has no {_VAULT_FILE_NAME}, so it is not an encrypted project either. Restore the project folder "
+                "from a backup (with its vault.json if it was encrypted), or create a new project and register the "
+                "datasets again."
+            )
+        if key is not None and db_path.is_file() and db_path.stat().st_size > 0 and not encrypted_file:
+            raise ProjectError(
+                f"the project database {db_path} is not encrypted yet (it is a plaintext SQLite file): encrypt it "
+                "with Project.encrypt_store first, then open it with the key"
+            )
+        key_sql = None if key is None else f'PRAGMA key = "{_key_literal(key)}"'
+        connect = sqlite3.connect if key is None else _cipher().connect
+        try:
+            conn = connect(db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        except _db_errors() as exc:
             raise _translate(exc, "open the project database") from None
         try:
+            if key_sql is not None:
+                cls._apply_key(conn, key_sql, folder)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -573,13 +794,183 @@ class Project:
         except ProjectError:
             conn.close()
             raise
-        except sqlite3.Error as exc:
+        except _db_errors() as exc:
             conn.close()
-            raise _translate(exc, "open the project database") from None
+            raise _translate(exc, "open the project database", encrypted=key is not None) from None
+        except MemoryError:
+            conn.close()
+            if key is None:
+                raise
+            raise _damaged_page("open the project database") from None
         # The data folder is needed only when something is written there; that code reports a failure.
         with contextlib.suppress(OSError):
             (folder / DATA_DIR_NAME).mkdir(exist_ok=True)
-        return cls(folder, conn)
+        return cls(folder, conn, encrypted=key is not None)
+
+    @staticmethod
+    def _apply_key(conn: sqlite3.Connection, key_sql: str, folder: Path) -> None:
+        """Key a fresh SQLCipher connection (its very first statement) and check the key opens the file.
+
+        SQLCipher decrypts nothing until the first read: reading the schema (page 1, whose HMAC fails under another
+        key) tells a wrong key from a good one before anything else runs.
+        """
+        conn.execute(key_sql)
+        # SQLCipher writes its own error lines to stderr ("hmac check failed for pgno=1"); our messages say it.
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        except _db_errors() as exc:
+            if "SQLITE_NOTADB" in (getattr(exc, "sqlite_errorname", "") or "") or "not a database" in str(exc):
+                raise ProjectError(
+                    f"the key does not open this project's store ({folder / DB_FILE_NAME}): it is not the key the "
+                    "store was encrypted with (is the vault.json next to it the project's own?), or the store's "
+                    "first page was altered. Restore the project folder from a backup if its own passphrase "
+                    "unlocks the vault and this persists."
+                ) from None
+            raise
+
+    @classmethod
+    def encrypt_store(cls, folder: str | Path, key: bytes) -> bool:
+        """Convert a project's plaintext store, in place, into an SQLCipher store keyed with ``key``.
+
+        Close every :class:`Project` on this folder first, in this process and in others: a store that is open
+        elsewhere is refused (its WAL cannot be folded in while another connection uses it).
+
+        Steps: with plain ``sqlite3``, check the store is ours and sound, fold the WAL in
+        (``wal_checkpoint(TRUNCATE)``) and switch to ``journal_mode=DELETE``, so that no ``-wal`` file is left that
+        could be replayed onto the new file; then, with SQLCipher on the same (plaintext) file, in one read
+        transaction (no other process can write meanwhile), ``sqlcipher_export`` everything into
+        ``workbench.sqlite.encrypting`` (attached with the key) and copy ``user_version`` and ``application_id``;
+        fsync it; check that no ``-wal``, ``-shm`` or ``-journal`` file appeared and the plaintext file did not
+        change since the export (another process opening the project meanwhile); ``os.replace`` it over
+        ``workbench.sqlite``; fsync the folder; and re-open the result with the key (``quick_check``, migrations).
+
+        Crash safety: a kill at any point leaves either the intact plaintext store (in rollback-journal mode, which
+        the next plain open turns back into WAL) or the complete encrypted one; a stale
+        ``workbench.sqlite.encrypting`` is removed by the next call. Two calls at once (two windows) are
+        serialised by a lock file; the second finds the store encrypted and returns ``False``. Not detected: a
+        process that opens the plaintext project in the instant between the last check and the rename (it would
+        keep writing to the replaced file).
+
+        The old plaintext pages are freed, not securely erased: the file system (journaling, SSD wear levelling,
+        snapshots, backups) may keep them. Anything that ever was in the plaintext store may be recoverable from
+        the disk.
+
+        Returns
+        -------
+        bool
+            ``True`` if this call converted the store, ``False`` if it was already encrypted (nothing is done then,
+            and the key is not checked: :meth:`open` does that).
+
+        Raises
+        ------
+        ProjectError
+            The folder is not a project, the store is damaged or not ours, it is open in another program, the
+            key is not 32 bytes, or the disk failed. The plaintext store is then unchanged.
+        """
+        literal = _key_literal(key)
+        path = Path(folder).expanduser().resolve()
+        db_path = path / DB_FILE_NAME
+        if not db_path.is_file():
+            raise ProjectError(f"{path} is not a workbench project (no {DB_FILE_NAME})")
+        if cls.store_is_encrypted(path):
+            return False
+        with _conversion_lock(path):
+            if cls.store_is_encrypted(path):
+                return False  # another process converted it while we waited for the lock
+            tmp_path = path / (DB_FILE_NAME + ENCRYPTING_SUFFIX)
+            try:
+                _remove_with_journals(tmp_path)  # left by a conversion that was killed
+                cls._fold_wal(path)
+                signature = cls._export_encrypted(path, tmp_path, literal)
+                _encrypt_step("exported")
+                _fsync_path(tmp_path)
+                _encrypt_step("synced")
+                leftovers = [
+                    name
+                    for name in (f"{DB_FILE_NAME}-wal", f"{DB_FILE_NAME}-shm", f"{DB_FILE_NAME}-journal")
+                    if (path / name).exists()
+                ]
+                if leftovers or _file_signature(db_path) != signature:
+                    raise ProjectError(
+                        "could not encrypt the project database: another window or program opened the project "
+                        f"while it was being converted ({', '.join(leftovers) or 'the database changed'}). Close the "
+                        "project everywhere else and try again."
+                    )
+                os.replace(tmp_path, db_path)
+                _encrypt_step("replaced")
+                _fsync_path(path, directory=True)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    _remove_with_journals(tmp_path)
+                raise
+            cls._connect(path, key).close()  # quick_check and migrations, under the key
+        log.info("encrypted the project database of %s", path)
+        return True
+
+    @classmethod
+    def _fold_wal(cls, folder: Path) -> None:
+        """Checkpoint the WAL into the plaintext file and leave it in rollback-journal mode (no ``-wal`` file)."""
+        doing = "prepare the project database for encryption"
+        try:
+            conn = sqlite3.connect(
+                folder / DB_FILE_NAME, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise _translate(exc, doing) from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            cls._check_identity(conn, folder)
+            cls._check_integrity(conn)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            mode = str(conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]).lower()
+            if mode != "delete":
+                raise ProjectError(
+                    f"could not {doing}: it stayed in {mode} mode. Is the project open in another window or program? "
+                    "Close it there and try again."
+                )
+        except sqlite3.Error as exc:
+            if (getattr(exc, "sqlite_errorname", "") or "").startswith(tuple(_BUSY_CODES)) or "locked" in str(exc):
+                raise ProjectError(
+                    f"could not {doing}: the project is open in another window or program. Close it there and try "
+                    "again."
+                ) from None
+            raise _translate(exc, doing) from None
+        finally:
+            conn.close()
+        _encrypt_step("folded")
+
+    @staticmethod
+    def _export_encrypted(folder: Path, tmp_path: Path, literal: str) -> tuple[int, int, int]:
+        """Copy the plaintext store into a new SQLCipher file; returns the plaintext file's signature meanwhile."""
+        doing = "encrypt the project database"
+        db_path = folder / DB_FILE_NAME
+        cipher = _cipher()
+        try:
+            # No key: SQLCipher reads the plaintext file as plain SQLite. Only this library has the file open now
+            # (two SQLite libraries on one file in one process would drop each other's POSIX locks).
+            conn = cipher.connect(db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        except cipher.Error as exc:
+            raise _translate(exc, doing) from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA cipher_log_level = NONE")
+            conn.execute("ATTACH DATABASE ? AS enc KEY ?", (str(tmp_path), literal))  # bound: not in the SQL text
+            conn.execute("BEGIN")
+            # A read lock on the plaintext file until COMMIT: no other process can write to it or switch it to WAL.
+            user_version = int(conn.execute("PRAGMA main.user_version").fetchone()[0])
+            application_id = int(conn.execute("PRAGMA main.application_id").fetchone()[0])
+            signature = _file_signature(db_path)
+            conn.execute("SELECT sqlcipher_export('enc')")
+            conn.execute(f"PRAGMA enc.user_version = {user_version}")
+            conn.execute(f"PRAGMA enc.application_id = {application_id}")
+            conn.execute("COMMIT")
+            conn.execute("DETACH DATABASE enc")
+        except cipher.Error as exc:
+            raise _translate(exc, doing) from None
+        finally:
+            conn.close()
+        return signature
 
     @staticmethod
     def _check_identity(conn: sqlite3.Connection, folder: Path) -> None:
@@ -641,7 +1032,7 @@ class Project:
         if conn is not None:
             try:
                 conn.close()
-            except sqlite3.Error as exc:
+            except _db_errors() as exc:
                 log.warning("closing the project database failed: %s", type(exc).__name__)
 
     @property
@@ -674,6 +1065,11 @@ class Project:
         return self._folder / DATA_DIR_NAME
 
     @property
+    def encrypted(self) -> bool:
+        """Whether this project's store was opened with a key (SQLCipher)."""
+        return self._encrypted
+
+    @property
     def db_path(self) -> Path:
         """The SQLite database file."""
         return self._folder / DB_FILE_NAME
@@ -703,8 +1099,12 @@ class Project:
             conn = self._require_open()
             try:
                 yield conn
-            except sqlite3.Error as exc:
-                raise _translate(exc, doing) from None
+            except _db_errors() as exc:
+                raise _translate(exc, doing, encrypted=self._encrypted) from None
+            except MemoryError:
+                if not self._encrypted:
+                    raise
+                raise _damaged_page(doing) from None
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -714,20 +1114,27 @@ class Project:
         """
         with self._lock:
             conn = self._require_open()
+            errors = _db_errors()
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise _translate(exc, doing) from None
+            except errors as exc:
+                raise _translate(exc, doing, encrypted=self._encrypted) from None
+            except MemoryError:
+                if not self._encrypted:
+                    raise
+                raise _damaged_page(doing) from None
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
                     # The original error is the one to report.
-                    with contextlib.suppress(sqlite3.Error):
+                    with contextlib.suppress(*errors, MemoryError):
                         conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise _translate(exc, doing) from None
+                if isinstance(exc, errors):
+                    raise _translate(exc, doing, encrypted=self._encrypted) from None
+                if isinstance(exc, MemoryError) and self._encrypted:
+                    raise _damaged_page(doing) from None
                 raise
 
     @staticmethod
