@@ -49,18 +49,17 @@ logistic regression on the note reaches about 80 % (``tests/core/test_demo.py`` 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
 import random
 import string
-import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 from faker import Faker
+
+from workbench.core.atomic import atomic_write_bytes
 
 DEFAULT_SEED = 20261126
 DEFAULT_ROWS = 5000
@@ -415,14 +414,5 @@ def write_clinic_intake_csv(path: str | Path, rows: int = DEFAULT_ROWS, seed: in
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    data = clinic_intake_csv_text(rows, seed).encode("utf-8")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    atomic_write_bytes(target, clinic_intake_csv_text(rows, seed).encode("utf-8"))
     return target

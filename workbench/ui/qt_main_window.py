@@ -29,7 +29,7 @@ from workbench import __version__
 from workbench.core.data.cache import DatasetCache
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import JobRegistry
-from workbench.core.settings import SettingsStore
+from workbench.core.settings import SettingsStore, resolve
 from workbench.ui.qt_data_page import QtDataPage
 from workbench.ui.qt_job_panel import QtJobPanel
 from workbench.ui.qt_jobs import QtJobRunner
@@ -109,7 +109,7 @@ class QtMainWindow(QMainWindow):
         self.data_page.sig_status.connect(self._on_status)
         self.pii_page = QtPiiPage(self.runner)
         self.train_page = QtTrainPage(self.runner)
-        self.train_page.device = self.settings.device
+        self.train_page.device = str(resolve("device", store=self.settings_store).value)
         self.data_page.sig_dataset_shown.connect(self._on_dataset_shown)
         self.data_page.summary_model.sig_roles_changed.connect(self._on_roles_changed)
         self._page_names: list[str] = []
@@ -277,7 +277,7 @@ class QtMainWindow(QMainWindow):
             action.setCheckable(True)
             action.setData(minutes)
             action.triggered.connect(self._on_auto_lock_chosen)
-        self._apply_auto_lock(self.settings.auto_lock_minutes)
+        self._apply_auto_lock(int(resolve("auto_lock_minutes", store=self.settings_store).value))
         help_menu = self.menuBar().addMenu("&Help")
         logs_action = help_menu.addAction("Open the log folder")
         logs_action.triggered.connect(self._open_log_folder)

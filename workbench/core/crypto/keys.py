@@ -33,7 +33,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from workbench.core.atomic import atomic_write_text
 from workbench.core.crypto import stream
 from workbench.core.crypto.kdf import KdfParams
 from workbench.core.crypto.primitives import (
@@ -145,15 +145,18 @@ def dearmor(text: str, label: str, what: str) -> tuple[dict[str, str], bytes]:
 
 
 def write_new_file(path: Path, text: str, *, private: bool, overwrite: bool) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    """Write a key or signature file atomically: mode 0600 if ``private`` (else 0644), ASCII, ``\\n`` line ends.
+
+    Without ``overwrite`` an existing file is never replaced, even one that appears while this writes.
+    """
     try:
-        fd = os.open(path, flags, 0o600 if private else 0o644)
+        atomic_write_text(
+            path, text, overwrite=overwrite, mode=0o600 if private else 0o644, encoding="ascii", newline="\n"
+        )
     except FileExistsError:
         raise stream.OutputExistsError(f"{path} already exists; choose another name or folder") from None
     except OSError as exc:
         raise CryptoError(f"could not write {path}: {exc.strerror or type(exc).__name__}") from None
-    with os.fdopen(fd, "w", encoding="ascii", newline="\n") as f:
-        f.write(text)
 
 
 def read_text_file(path: str | Path, what: str) -> str:

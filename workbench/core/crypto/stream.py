@@ -35,13 +35,13 @@ import io
 import os
 import stat
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol, runtime_checkable
 
+from workbench.core.atomic import atomic_write
 from workbench.core.crypto import kdf as kdf_mod
 from workbench.core.crypto.kdf import KdfParams
 from workbench.core.crypto.primitives import (
@@ -772,41 +772,32 @@ def _check_paths(src: Path, dst: Path, overwrite: bool) -> None:
 def atomic_output(dst: Path, *, overwrite: bool) -> Iterator[BinaryIO]:
     """A private temporary file next to ``dst`` that becomes ``dst`` only if the block finishes without error.
 
-    The temporary file is created with mode 0600 in the destination folder (so the final rename is atomic and
-    never copies across file systems), flushed and fsynced before the rename, and removed on any exception,
-    including cancellation and KeyboardInterrupt.
+    :func:`workbench.core.atomic.atomic_write` with this module's errors: the temporary file is created with mode
+    0600 in the destination folder (so the final rename is atomic and never copies across file systems), flushed
+    and fsynced before the rename, and removed on any exception, including cancellation and KeyboardInterrupt.
+    Errors while writing (a full disk) propagate as they are, for the caller to name; creating the temporary
+    file or moving it into place fails with a :class:`CryptoError` naming ``dst``, and with
+    :class:`OutputExistsError` when ``overwrite`` is false and ``dst`` appeared meanwhile.
     """
-    with os_errors("write to the folder of", dst):
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".partial", dir=dst.parent)
-    tmp = Path(tmp_name)
+    step = "create"
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(dst, overwrite=overwrite) as f:
+            step = "write"
             yield f
+            # Flushed and synced here as well, so that a failure of the data itself (a full disk) is told apart
+            # from a failure to publish the file; the helper's own sync then has nothing left to do.
             f.flush()
             os.fsync(f.fileno())
-        with os_errors("write", dst):
-            if overwrite:
-                os.replace(tmp, dst)
-            else:
-                _link_no_clobber(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def _link_no_clobber(tmp: Path, dst: Path) -> None:
-    """Move ``tmp`` to ``dst`` unless ``dst`` appeared meanwhile (atomic where hard links exist)."""
-    try:
-        os.link(tmp, dst)
+            step = "publish"
     except FileExistsError:
+        if step != "publish":
+            raise
         raise OutputExistsError(f"{dst} already exists; choose another output path or allow overwriting it") from None
-    except OSError:  # file systems without hard links: a small race, checked once more
-        if dst.exists():
-            raise OutputExistsError(f"{dst} already exists; choose another output path") from None
-        os.replace(tmp, dst)
-        return
-    tmp.unlink()
+    except OSError:
+        if step == "write":
+            raise
+        with os_errors("write to the folder of" if step == "create" else "write", dst):
+            raise  # as a CryptoError naming dst, like every file error of this module
 
 
 def encrypt_file_job(

