@@ -35,7 +35,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check workbench tests benchmarks
-	$(VENV)/bin/mypy workbench/core
+	$(VENV)/bin/mypy workbench/core workbench/services
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_load.py

@@ -73,11 +73,15 @@ def main(argv: list[str] | None = None) -> int:
 
     log_file = configure_logging(os.environ.get("WORKBENCH_LOG_LEVEL", "INFO"))
     project = None
+    encrypted = False
     if args.project:
+        from workbench.core.crypto.vault import ProjectVault
         from workbench.core.project.store import Project
 
+        encrypted = ProjectVault.exists(args.project)
         try:
-            project = Project.open_or_create(args.project) if args.create else Project.open(args.project)
+            if not encrypted:  # an encrypted project is opened by the window, once it has the passphrase
+                project = Project.open_or_create(args.project) if args.create else Project.open(args.project)
         except WorkbenchError as exc:
             print(f"privacy-workbench: {exc}", file=sys.stderr)
             return 2
@@ -88,9 +92,15 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Privacy Workbench")
-    window = QtMainWindow(project)
+    try:
+        window = QtMainWindow(project)
+    except WorkbenchError as exc:  # e.g. a bad WORKBENCH_* setting: one line, as for a bad project
+        print(f"privacy-workbench: {exc}", file=sys.stderr)
+        return 2
     install_excepthook(window)
     window.show()
+    if encrypted:
+        window.open_project(args.project)
     if args.load:
         window.load_dropped([args.load])
     import logging

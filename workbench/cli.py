@@ -78,6 +78,53 @@ def _delimiter(text: str | None) -> str | None:
     return value
 
 
+def open_session_cli(folder: str | Path) -> Any:
+    """The project in ``folder``, unlocked with the passphrase from the environment or a prompt when it is
+    encrypted (every command that reads or changes a project opens it here)."""
+    from workbench.cli_crypto import read_passphrase
+    from workbench.services.session import open_session
+
+    session = open_session(
+        folder, lambda: read_passphrase(f"passphrase of the project {Path(folder).name}", confirm=False)
+    )
+    for note in session.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    return session
+
+
+def dataset_source_options(p: argparse.ArgumentParser, what: str = "dataset file") -> None:
+    """A dataset given as a file path, or as one of a project's datasets with ``--dataset NAME|ID``."""
+    p.add_argument("path", nargs="?", help=f"{what} (or name a project's dataset with --dataset and --project)")
+    p.add_argument(
+        "--dataset",
+        metavar="NAME|ID",
+        help="a dataset of the project given with --project: its id or name (see: workbench datasets)",
+    )
+
+
+def resolve_dataset_input(args: argparse.Namespace, session: Any) -> tuple[Any, Any]:
+    """The dataset a command works on, and the project's record of it (``None`` when the project does not know
+    it or there is no project): from ``--dataset`` (decrypted into memory in an encrypted project) or a file."""
+    show = not getattr(args, "json", False)
+    if getattr(args, "dataset", None):
+        if session is None:
+            raise UsageError("--dataset names one of a project's datasets: add --project DIR")
+        if args.path:
+            raise UsageError("give either a file path or --dataset, not both")
+        record = session.resolve_dataset(args.dataset)
+        return drive_with_progress(session.load_dataset_job(record), show), record
+    if not args.path:
+        raise UsageError("name the dataset: a file path, or --dataset NAME|ID with --project DIR")
+    if session is not None and not Path(args.path).exists():
+        raise UsageError(
+            f"{args.path}: no such file; a dataset stored in the project is named with --dataset NAME|ID "
+            "(see: workbench datasets --project DIR)"
+        )
+    ds = _load(args.path, args)
+    record = session.project.dataset_by_fingerprint(ds.fingerprint) if session is not None else None
+    return ds, record
+
+
 def _dataset_json(ds: Any, examples: bool) -> dict[str, Any]:
     columns = []
     for c in ds.columns:
@@ -120,7 +167,12 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    ds = _load(args.path, args)
+    session = open_session_cli(args.project) if args.project else None
+    try:
+        ds, _record = resolve_dataset_input(args, session)
+    finally:
+        if session is not None:
+            session.close()
     info = _dataset_json(ds, args.examples)
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
@@ -182,23 +234,38 @@ def cmd_project_init(args: argparse.Namespace) -> int:
 
 
 def cmd_project_encrypt(args: argparse.Namespace) -> int:
-    from workbench.cli_crypto import read_passphrase
+    from workbench.cli_crypto import _kdf, read_passphrase
     from workbench.core.crypto.vault import ProjectVault
     from workbench.core.project.store import Project
+    from workbench.services.encryption import ERASURE_NOTE, encrypt_project_job, plan_encryption
 
-    with Project.open(args.dir) as project:
-        if ProjectVault.exists(project.folder):
-            raise UsageError(
-                f"{project.folder} is already encrypted (change its passphrase with: workbench project passphrase DIR)"
-            )
-        vault = ProjectVault.create(project.folder, read_passphrase("new project passphrase", confirm=True))
-        vault.lock()
-        project.audit("project.encrypted", kdf=vault.kdf_description)
-        folder = project.folder
-    print(
-        f"{folder} is now encrypted ({vault.kdf_description}); datasets added from now on are stored "
-        "encrypted. Files added before stay where they are."
-    )
+    if ProjectVault.exists(args.dir):
+        # Encrypted already, or an encryption was interrupted: opening the project finishes it.
+        with open_session_cli(args.dir) as session:
+            if not session.notes:
+                raise UsageError(
+                    f"{session.folder} is already encrypted (change its passphrase with: workbench project "
+                    "passphrase DIR)"
+                )
+        return 0
+    params = _kdf(args.kdf)
+    project = Project.open(args.dir)
+    try:
+        plan = plan_encryption(project)
+        print(f"encrypting {project.folder}:")
+        for line in plan.lines():
+            print(f"  {line}")
+        passphrase = read_passphrase("new project passphrase", confirm=True)
+    except BaseException:
+        project.close()
+        raise
+    session, report = drive_with_progress(encrypt_project_job(project, passphrase, kdf=params))
+    with session:
+        print(f"{session.folder} is now encrypted ({report.kdf}): the project store and every file the project owns")
+        print(f"are in the vault; datasets added from now on are stored encrypted. {report.summary()}.")
+        for path in report.in_clear:
+            print(f"still in clear at {path} (registered by a path outside the project; not touched)")
+        print(f"note: {ERASURE_NOTE}")
     return 0
 
 
@@ -207,6 +274,8 @@ def cmd_project_passphrase(args: argparse.Namespace) -> int:
 
     from workbench.cli_crypto import PASSPHRASE_ENV, read_passphrase
     from workbench.core.crypto.vault import ProjectVault
+    from workbench.services.encryption import change_passphrase
+    from workbench.services.session import open_session
 
     if not ProjectVault.exists(args.dir):
         raise UsageError(f"{args.dir} is not an encrypted project (encrypt it with: workbench project encrypt DIR)")
@@ -222,7 +291,8 @@ def cmd_project_passphrase(args: argparse.Namespace) -> int:
         new = getpass.getpass("new passphrase: ")
         if getpass.getpass("new passphrase (again): ") != new:
             raise UsageError("the two passphrases differ; nothing was changed")
-    ProjectVault.open(args.dir).change_passphrase(old, new)
+    with open_session(args.dir, old) as session:
+        change_passphrase(session, old, new)
     print("passphrase changed; the data was not re-encrypted")
     return 0
 
@@ -242,62 +312,37 @@ def _parse_roles(pairs: Sequence[str]) -> dict[str, str]:
     return roles
 
 
-def open_vault_unlocked(folder: str | Path) -> Any:
-    """The project's vault unlocked with the passphrase from the environment or a prompt, or None when the
-    project is not encrypted."""
-    from workbench.cli_crypto import read_passphrase
-    from workbench.core.crypto.vault import ProjectVault
-
-    if not ProjectVault.exists(folder):
-        return None
-    vault = ProjectVault.open(folder)
-    vault.unlock(read_passphrase(f"passphrase of the project {Path(folder).name}", confirm=False))
-    return vault
-
-
 def cmd_add(args: argparse.Namespace) -> int:
-    from workbench.core.project.registration import register_loaded
-    from workbench.core.project.store import Project
+    from workbench.core.data.dataset import LoadOptions
+    from workbench.services.datasets import add_dataset_job
 
     roles = _parse_roles(args.role or [])
-    with Project.open(args.project) as project:
-        vault = open_vault_unlocked(project.folder)
-        try:
-            if vault is not None:
-                from workbench.core.data.dataset import LoadOptions
-                from workbench.core.project.secure_data import import_into_vault
-
-                options = LoadOptions(format=args.format, encoding=args.encoding, delimiter=_delimiter(args.delimiter))
-                ds = drive_with_progress(import_into_vault(vault, args.path, options), not args.json)
-            else:
-                ds = _load(args.path, args)
-        finally:
-            if vault is not None:
-                vault.lock()
-        unknown = sorted(set(roles) - set(ds.column_names))
-        if unknown:
-            raise UsageError(f"--role names columns that {ds.name} does not have: {', '.join(unknown)}")
-        record = register_loaded(project, ds, roles=roles)
+    options = LoadOptions(format=args.format, encoding=args.encoding, delimiter=_delimiter(args.delimiter))
+    with open_session_cli(args.project) as session:
+        added = drive_with_progress(add_dataset_job(session, args.path, options, roles), not args.json)
+    record = added.record
     out = {
         "dataset_id": record.id,
         "name": record.name,
         "fingerprint": record.fingerprint,
         "rows": record.rows,
         "roles": dict(record.roles),
+        "encrypted": added.encrypted,
     }
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"dataset {record.id}: {record.name}, {record.rows:,} rows, fingerprint {record.fingerprint[:16]}…")
+        where = "encrypted into the project" if added.encrypted else "registered by its path"
+        print(f"dataset {record.id}: {record.name}, {record.rows:,} rows, {where}, fingerprint {record.fingerprint[:16]}…")  # noqa: E501
+        if added.encrypted:
+            print(f"the original file stays where it is ({args.path}); delete it yourself if it must not stay in clear")
         print_table(["column", "role"], sorted(dict(record.roles).items()))
     return 0
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from workbench.core.project.store import Project
-
-    with Project.open(args.project) as project:
-        records = project.datasets()
+    with open_session_cli(args.project) as session:
+        records = session.project.datasets()
     if args.json:
         print(
             json.dumps(
@@ -327,10 +372,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_roles(args: argparse.Namespace) -> int:
-    from workbench.core.project.store import Project
-
-    with Project.open(args.project) as project:
-        record = _find_record(project, args.dataset)
+    with open_session_cli(args.project) as session:
+        project = session.project
+        record = session.resolve_dataset(args.dataset)
         if args.role:
             roles = _parse_roles(args.role)
             unknown = sorted(set(roles) - {name for name, _ in record.schema})
@@ -347,12 +391,24 @@ def cmd_roles(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find_record(project: Any, key: str) -> Any:
-    records = project.datasets()
-    for r in records:
-        if str(r.id) == key or r.name == key or r.fingerprint.startswith(key.lower()):
-            return r
-    raise UsageError(f"no dataset {key!r} in project {project.folder} (see: workbench datasets --project DIR)")
+def cmd_export(args: argparse.Namespace) -> int:
+    from workbench.services.datasets import export_dataset_job
+    from workbench.services.training import export_model_job
+
+    with open_session_cli(args.project) as session:
+        if args.what == "dataset":
+            record = session.resolve_dataset(args.ref)
+            job = export_dataset_job(session, record, args.out, in_clear=args.plaintext, overwrite=args.force)
+            label = f"dataset {record.id} ({record.name})"
+        else:
+            if not str(args.ref).isdigit():
+                raise UsageError(f"a model is named by its run id (a number), not {args.ref!r}; see: workbench budget")
+            job = export_model_job(session, int(args.ref), args.out, in_clear=args.plaintext, overwrite=args.force)
+            label = f"the model of run {args.ref}"
+        written = drive_with_progress(job)
+        encrypted = session.encrypted
+    print(f"exported {label} to {written}" + (" in clear (recorded in the project's audit log)" if encrypted else ""))
+    return 0
 
 
 # --- parser -----------------------------------------------------------------------------------------------------
@@ -369,7 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--delimiter", help="skip delimiter detection: one character, or tab/comma/semicolon/pipe")
 
     p = sub.add_parser("info", help="rows, columns, types, missing and distinct counts, suggested roles, fingerprint")
-    p.add_argument("path")
+    dataset_source_options(p)
+    p.add_argument("--project", help="project folder (with --dataset)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--examples", action="store_true", help="also show example values (off by default: they are data)")
     load_options(p)
@@ -394,10 +451,15 @@ def build_parser() -> argparse.ArgumentParser:
     pi.set_defaults(func=cmd_project_init)
     pe = psub.add_parser(
         "encrypt",
-        help="encrypt a project: datasets added from now on are stored encrypted "
-        "(passphrase from WORKBENCH_PASSPHRASE or a prompt)",
+        help="encrypt a project: its store, the datasets, models and outputs it holds, and everything added later "
+        "(passphrase from WORKBENCH_PASSPHRASE or a prompt); run again to finish an interrupted encryption",
     )
     pe.add_argument("dir")
+    pe.add_argument(
+        "--kdf",
+        metavar="SPEC",
+        help="key-derivation parameters, e.g. argon2id:m=65536,t=3,p=4 (default: tuned to about 0.5 s here)",
+    )
     pe.set_defaults(func=cmd_project_encrypt)
     pp = psub.add_parser("passphrase", help="change an encrypted project's passphrase (no data is re-encrypted)")
     pp.add_argument("dir")
@@ -427,6 +489,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", action="append", metavar="COLUMN=ROLE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_roles)
+
+    p = sub.add_parser("export", help="write a project's dataset or model to a file (audited)")
+    p.add_argument("what", choices=["dataset", "model"])
+    p.add_argument("ref", metavar="NAME|ID", help="the dataset's id or name, or the model's run id")
+    p.add_argument("--project", required=True)
+    p.add_argument("--out", required=True, help="the file to write (all or nothing)")
+    p.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="needed for an encrypted project: the export is written in clear outside the vault",
+    )
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_export)
 
     # Commands of other rooms live in their own modules; each keeps its heavy imports inside its commands.
     from workbench import cli_crypto, cli_pii, cli_train

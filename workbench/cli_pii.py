@@ -11,8 +11,8 @@ the user can fix is a :class:`~workbench.core.errors.WorkbenchError` or a ``Usag
 exit status 2.
 
 Keys: policies with ``keyed_hash``, ``pseudonym`` or ``encrypt`` need the project's master secret.
-:func:`_master_secret` reads it from ``--key-file`` or from the encrypted project's vault (the one place that
-reads the project's secret store).
+:func:`_keys_if_needed` derives them from ``--key-file`` or from the encrypted project's vault (the session's
+``anonymization_keys``, the same secret the window uses).
 """
 
 from __future__ import annotations
@@ -37,63 +37,61 @@ def _drive(job: Any, quiet: bool) -> Any:
     return drive_with_progress(job, not quiet)
 
 
-def _load_table(path: str) -> Any:
-    from workbench.core.data.load import load_dataset_sync
+def _key_file_secret(key_file: str) -> bytes:
+    path = Path(key_file)
+    try:
+        secret = path.read_bytes()
+    except FileNotFoundError:
+        raise PiiUsageError(f"{path}: no such key file") from None
+    except OSError as exc:
+        raise PiiUsageError(f"{path}: cannot read the key file ({exc.strerror or exc})") from None
+    if len(secret) < MIN_KEY_FILE_BYTES:
+        raise PiiUsageError(
+            f"{path}: the key file holds {len(secret)} bytes; it needs at least {MIN_KEY_FILE_BYTES} random bytes "
+            "(e.g. head -c 32 /dev/urandom > project.key, kept as safe as the data)"
+        )
+    return secret
 
-    return load_dataset_sync(path)
 
+def _keys_if_needed(args: argparse.Namespace, policy: Any, columns: list[str], session: Any) -> Any:
+    """The keys of the keyed operators, when the policy uses any: from ``--key-file``, or from the encrypted
+    project's vault (the same secret the window uses, so tokens and pseudonyms agree). Nothing is written."""
+    from workbench.core.pii.keys import AnonymizationKeys
 
-ANONYMIZATION_SECRET = "anonymization-master"
-
-
-def _master_secret(args: argparse.Namespace) -> bytes:
-    """The project's master secret for the keyed operators.
-
-    With ``--key-file`` it is that file's bytes (at least 32 random bytes; a file the analyst keeps and protects).
-    Otherwise, with ``--project``, it is the project's secret ``anonymization-master``, kept encrypted in the
-    project's vault (unlocked with ``WORKBENCH_PASSPHRASE`` or a prompt); the GUI uses the same secret, so tokens
-    and pseudonyms agree between the window and the command. Nothing here writes a key anywhere.
-    """
-    key_file = getattr(args, "key_file", None)
-    if key_file:
-        path = Path(key_file)
-        try:
-            secret = path.read_bytes()
-        except FileNotFoundError:
-            raise PiiUsageError(f"{path}: no such key file") from None
-        except OSError as exc:
-            raise PiiUsageError(f"{path}: cannot read the key file ({exc.strerror or exc})") from None
-        if len(secret) < MIN_KEY_FILE_BYTES:
-            raise PiiUsageError(
-                f"{path}: the key file holds {len(secret)} bytes; it needs at least {MIN_KEY_FILE_BYTES} random bytes "
-                "(e.g. head -c 32 /dev/urandom > project.key, kept as safe as the data)"
-            )
-        return secret
-    if getattr(args, "project", None):
-        from workbench.cli import open_vault_unlocked
-
-        vault = open_vault_unlocked(args.project)
-        if vault is None:
+    if not policy.needs_keys(columns):
+        return None
+    if getattr(args, "key_file", None):
+        return AnonymizationKeys.derive(_key_file_secret(args.key_file))
+    if session is not None:
+        keys = session.anonymization_keys()
+        if keys is None:
             raise PiiUsageError(
                 f"this policy uses keyed operators, whose secret is kept only in an encrypted project: encrypt "
-                f"{args.project} first (workbench project encrypt DIR), or pass --key-file FILE"
+                f"{session.folder} first (workbench project encrypt DIR), or pass --key-file FILE"
             )
-        try:
-            return vault.secret(ANONYMIZATION_SECRET)
-        finally:
-            vault.lock()
+        return keys
     raise PiiUsageError(
         "this policy uses keyed operators (keyed_hash, pseudonym or encrypt), which need a secret: pass --key-file "
         "FILE (32+ random bytes), or choose operators without keys (replace, mask, redact, generalize)"
     )
 
 
-def _keys_if_needed(args: argparse.Namespace, policy: Any, columns: list[str]) -> Any:
-    from workbench.core.pii.keys import AnonymizationKeys
+def _session(args: argparse.Namespace) -> Any:
+    from workbench.cli import open_session_cli
 
-    if not policy.needs_keys(columns):
-        return None
-    return AnonymizationKeys.derive(_master_secret(args))
+    return open_session_cli(args.project) if getattr(args, "project", None) else None
+
+
+def _input(args: argparse.Namespace) -> Any:
+    """The dataset of a command (file or ``--dataset``), loaded; the project session is closed again."""
+    from workbench.cli import resolve_dataset_input
+
+    session = _session(args)
+    try:
+        return resolve_dataset_input(args, session)[0]
+    finally:
+        if session is not None:
+            session.close()
 
 
 # ---- scan ------------------------------------------------------------------------------------------------------
@@ -107,7 +105,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from workbench.core.pii.evaluate import detect_job
     from workbench.core.pii.postprocess import DetectionSettings, count_entities
 
-    ds = _load_table(args.path)
+    ds = _input(args)
     table = ds.table
     if args.rows is not None:
         if args.rows < 1:
@@ -175,9 +173,9 @@ def cmd_policy_template(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise PiiUsageError(f"{out} already exists; choose another path or add --force to replace it")
-    ds = _load_table(args.path)
+    ds = _input(args)
     detections = _drive(detect_columns_job(ds.table, analyzer=get_analyzer(), sample_size=args.sample), args.json)
-    policy = policy_template(detections, name=args.name or f"{Path(ds.path).stem} policy")
+    policy = policy_template(detections, name=args.name or f"{Path(ds.name).stem} policy")
     save_policy_file(policy, out)
     if args.json:
         print(json.dumps({"policy": str(out), "columns": [d.to_json() for d in detections]}, ensure_ascii=False))
@@ -191,64 +189,48 @@ def cmd_policy_template(args: argparse.Namespace) -> int:
 
 
 def cmd_anonymize(args: argparse.Namespace) -> int:
-    from workbench.core.pii.engine import (
-        OutputError,
-        anonymize_table,
-        check_policy_against,
-        default_output_path,
-        output_format,
-        write_output,
-    )
+    from workbench.cli import resolve_dataset_input
+    from workbench.core.pii.engine import output_format
     from workbench.core.pii.policy import load_policy
+    from workbench.services.anonymize import anonymize_job
 
     policy = load_policy(args.policy)
-    ds = _load_table(args.path)
-    columns = list(ds.table.column_names)
-    keys = _keys_if_needed(args, policy, columns)
-    check_policy_against(policy, columns, keys)
-    out = Path(args.out)
-    fmt = output_format(out, args.out_format)
-    if out.exists() and not args.force:
-        raise PiiUsageError(f"{out} already exists; choose another path or add --force to replace it")
-    if out.exists() and out.resolve() == Path(ds.path).resolve():
-        raise OutputError(
-            f"{out}: this is the original dataset; the anonymized copy is written next to it, never over it "
-            f"(for example {default_output_path(ds.path, fmt).name})"
+    session = _session(args)
+    try:
+        if session is None and not args.out:
+            raise PiiUsageError("--out is required without --project (with --project the copy is kept in the project)")
+        ds, _record = resolve_dataset_input(args, session)
+        keys = _keys_if_needed(args, policy, list(ds.table.column_names), session)
+        fmt = output_format(args.out, args.out_format) if args.out else output_format("x.csv", args.out_format)
+        job = anonymize_job(
+            ds,
+            policy,
+            session=session,
+            keys=keys,
+            out=args.out,
+            fmt=fmt,
+            in_clear=args.plaintext,
+            overwrite=args.force,
+            workers=args.workers,
         )
-    result = _drive(anonymize_table(ds.table, policy, keys, workers=args.workers), args.json)
-    written = write_output(result.table, out, fmt, source=ds.path, overwrite=args.force)
-    summary: dict[str, Any] = {"input": ds.path, "output": str(written), "format": fmt, **result.summary()}
-    if args.project:
-        summary.update(_record_in_project(args.project, ds, written, result, policy, keys))
+        outcome = _drive(job, args.json)
+        encrypted = session is not None and session.encrypted
+    finally:
+        if session is not None:
+            session.close()
+    summary: dict[str, Any] = {"input": ds.path, "output": outcome.location, **outcome.as_dict()}
+    if session is not None:
+        summary["project"] = str(session.folder)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
         return 0
-    print(f"wrote {written} ({fmt}): {result.rows:,} rows in {result.elapsed_s:.1f} s")
-    if result.entity_counts:
-        _print_table(["entity type", "replaced"], [[k, f"{v:,}"] for k, v in sorted(result.entity_counts.items())])
-    if args.project:
-        print(f"registered as dataset {summary['dataset_id']} in {args.project} (policy {summary['policy_id']})")
+    where = "into the project's vault" if encrypted and not args.out else f"to {outcome.location}"
+    print(f"wrote the anonymized copy {where} ({fmt}): {outcome.rows:,} rows in {summary['elapsed_s']:.1f} s")
+    if outcome.entity_counts:
+        _print_table(["entity type", "replaced"], [[k, f"{v:,}"] for k, v in sorted(outcome.entity_counts.items())])
+    if outcome.dataset_id is not None:
+        print(f"registered as dataset {outcome.dataset_id} in {summary['project']} (policy {outcome.policy_id})")
     return 0
-
-
-def _record_in_project(folder: str, ds: Any, written: Path, result: Any, policy: Any, keys: Any) -> dict[str, Any]:
-    from workbench.core.pii.engine import register_output
-    from workbench.core.pii.policy import save_policy_to_project
-    from workbench.core.project.registration import register_loaded
-    from workbench.core.project.store import Project
-
-    with Project.open(folder) as project:
-        parent = project.dataset_by_fingerprint(ds.fingerprint) or register_loaded(project, ds)
-        policy_id = save_policy_to_project(project, policy, parent.id)
-        child = register_output(
-            project, written, parent=parent, result=result, policy=policy, policy_id=policy_id, keys=keys
-        )
-    return {
-        "project": str(Path(folder).resolve()),
-        "dataset_id": child.id,
-        "parent_id": parent.id,
-        "policy_id": policy_id,
-    }
 
 
 # ---- pii-eval -----------------------------------------------------------------------------------------------------
@@ -299,8 +281,11 @@ def cmd_pii_eval(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add this room's subcommands to the `workbench` parser's subparsers object."""
+    from workbench.cli import dataset_source_options
+
     p = sub.add_parser("scan", help="find personal data: per column entity type and confidence, free-text counts")
-    p.add_argument("path")
+    dataset_source_options(p)
+    p.add_argument("--project", help="project folder (with --dataset)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--sample", type=int, default=30, help="distinct values sampled per column (default 30)")
     p.add_argument("--rows", type=int, default=None, help="look at the first N rows only (default: all)")
@@ -309,7 +294,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("policy-template", help="write a starting anonymization policy (JSON) from a scan")
-    p.add_argument("path")
+    dataset_source_options(p)
+    p.add_argument("--project", help="project folder (with --dataset)")
     p.add_argument("--out", required=True, help="the policy file to write")
     p.add_argument("--name", help="policy name (default: from the file name)")
     p.add_argument("--sample", type=int, default=30, help="distinct values sampled per column (default 30)")
@@ -318,11 +304,22 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_policy_template)
 
     p = sub.add_parser("anonymize", help="write an anonymized copy of a dataset with a policy")
-    p.add_argument("path")
+    dataset_source_options(p)
     p.add_argument("--policy", required=True, help="policy JSON (see: workbench policy-template)")
-    p.add_argument("--out", required=True, help="output file (.csv, .parquet or .jsonl); never the input")
+    p.add_argument(
+        "--out",
+        help="output file (.csv, .parquet or .jsonl); never the input. Without it, with --project: next to the source "
+        "(plain project) or into the vault (encrypted project)",
+    )
+    p.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="with --out in an encrypted project: write the copy in clear outside the vault (audited)",
+    )
     p.add_argument("--out-format", choices=["csv", "parquet", "jsonl"], help="output format (default: from --out)")
-    p.add_argument("--project", help="project folder: save the policy there and register the output with lineage")
+    p.add_argument(
+        "--project", help="project folder: save the policy there and register the copy with its lineage"
+    )
     p.add_argument("--key-file", help="file with the master secret (32+ random bytes) for keyed operators")
     p.add_argument("--workers", type=int, default=None, help="processes for the NER (default: one per core)")
     p.add_argument("--force", action="store_true", help="replace an existing output file (never the input)")

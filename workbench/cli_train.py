@@ -20,10 +20,19 @@ def register(sub: Any) -> None:
             "reserved from, then committed to, the dataset's privacy budget (set one with `workbench budget`)."
         ),
     )
-    p.add_argument("path", help="dataset file (CSV, JSONL, Parquet)")
+    from workbench.cli import dataset_source_options
+
+    dataset_source_options(p, "dataset file (CSV, JSONL, Parquet)")
     p.add_argument("--task", choices=["text", "tabular"], required=True)
     p.add_argument("--label", required=True, help="label column")
     p.add_argument("--text", help="text column (text task)")
+    p.add_argument(
+        "--include",
+        action="append",
+        metavar="COLUMN",
+        default=[],
+        help="let the model use a direct-identifier or free-text column anyway (excluded by default; repeat)",
+    )
     p.add_argument("--epsilon", type=float, help="target epsilon (required unless --no-dp)")
     p.add_argument("--delta", type=float, help="target delta (default: 1/(10 n) rounded down to a power of ten)")
     p.add_argument("--epochs", type=int, default=3)
@@ -46,7 +55,11 @@ def register(sub: Any) -> None:
     p.add_argument("--model", help="local Hugging Face encoder folder (text task; default: bundled MiniLM-L6)")
     p.add_argument("--recipe", choices=["lora", "top_layers", "head", "full"], default="lora", help="text recipe")
     p.add_argument("--max-length", type=int, default=64, help="text: tokens per row")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument(
+        "--device",
+        help="auto (CUDA when present), cpu or cuda (default: the device setting: $WORKBENCH_DEVICE, the project's, "
+        "the application's, else auto)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--format", choices=["csv", "jsonl", "parquet", "text"], help="skip format detection")
     p.add_argument("--encoding", help="skip encoding detection")
@@ -54,29 +67,30 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("budget", help="show or set a dataset's privacy budget in a project")
-    p.add_argument("path", help="dataset file (identified by its fingerprint)")
+    dataset_source_options(p, "dataset file (identified by its fingerprint)")
     p.add_argument("--project", default=".", help="project folder (default: the current folder)")
     p.add_argument("--set", type=float, metavar="TOTAL", dest="total", help="set the total epsilon")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_budget)
 
 
-def _fingerprint(path: str) -> str:
+def _fingerprint(args: argparse.Namespace, session: Any) -> str:
+    """The fingerprint of the dataset named by ``--dataset`` (from the project) or by a file (hashed here)."""
     from pathlib import Path
 
     from workbench.cli import UsageError
     from workbench.core.data.fingerprint import sha256_file
     from workbench.core.jobs import CancelToken, drive
 
-    if not Path(path).is_file():
-        raise UsageError(f"{path}: no such file")
-    return str(drive(sha256_file(path, CancelToken())))
-
-
-def _open_project(folder: str) -> Any:
-    from workbench.core.project.store import Project
-
-    return Project.open(folder)
+    if args.dataset:
+        if args.path:
+            raise UsageError("give either a file path or --dataset, not both")
+        return str(session.resolve_dataset(args.dataset).fingerprint)
+    if not args.path:
+        raise UsageError("name the dataset: a file path, or --dataset NAME|ID")
+    if not Path(args.path).is_file():
+        raise UsageError(f"{args.path}: no such file (a dataset stored in the project is named with --dataset NAME|ID)")
+    return str(drive(sha256_file(args.path, CancelToken())))
 
 
 def _budget_json(summary: Any, runs: list[Any]) -> dict[str, Any]:
@@ -101,11 +115,13 @@ def _budget_json(summary: Any, runs: list[Any]) -> dict[str, Any]:
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
+    from workbench.cli import open_session_cli
     from workbench.core.dp.ledger import PrivacyLedger
     from workbench.core.dp.runs import RunStore
 
-    fingerprint = _fingerprint(args.path)
-    with _open_project(args.project) as project:
+    with open_session_cli(args.project) as session:
+        project = session.project
+        fingerprint = _fingerprint(args, session)
         ledger = PrivacyLedger(project)
         store = RunStore(project)
         if args.total is not None:
@@ -121,6 +137,8 @@ def cmd_budget(args: argparse.Namespace) -> int:
             f"total ε {out['total']:g}; committed ε {out['committed']:.4g} (δ {out['committed_delta']:.2g}); "
             f"reserved ε {out['reserved']:.4g}; remaining ε {out['remaining']:.4g}  [basic composition]"
         )
+        if out["overspent"]:
+            print("warning: this budget is OVERSPENT (a run's accountant reported more than it reserved); see the runs")
         if out["rdp_composed_epsilon"] is not None:
             print(f"tighter RDP composition of committed runs: ε {out['rdp_composed_epsilon']:.4g} at the same δ")
     for r in out["runs"]:
@@ -137,36 +155,30 @@ def cmd_budget(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from workbench.cli import UsageError, _load, drive_with_progress
-    from workbench.core.data.dataset import ColumnRole
+    from workbench.cli import UsageError, drive_with_progress, open_session_cli, resolve_dataset_input
+    from workbench.core.settings import resolve
     from workbench.core.train.tasks import (
         RECOMMENDED_BATCH_SIZE,
         RECOMMENDED_ROWS_IN_MEMORY,
         TextModelConfig,
         TrainConfig,
     )
+    from workbench.services.training import dataset_roles, excluded_columns, train_job
 
     if not args.no_dp and args.epsilon is None:
         raise UsageError("--epsilon is required for a private run (or pass --no-dp for a non-private comparison)")
-    ds = _load(args.path, args)
-    project = _open_project(args.project) if args.project else None
+    session = open_session_cli(args.project) if args.project else None
     try:
-        roles = ds.suggested_roles()
-        if project is not None:
-            record = project.dataset_by_fingerprint(ds.fingerprint)
-            if record is not None:
-                roles.update(record.column_roles())
-        excluded = tuple(
-            c
-            for c, r in roles.items()
-            if r in (ColumnRole.DIRECT_IDENTIFIER, ColumnRole.FREE_TEXT) and c not in (args.text, args.label)
-        )
+        ds, _record = resolve_dataset_input(args, session)
+        unknown = sorted(set(args.include) - set(ds.column_names))
+        if unknown:
+            raise UsageError(f"--include names columns that {ds.name} does not have: {', '.join(unknown)}")
+        roles = dataset_roles(session, ds)
         config = TrainConfig(
             task=args.task,
             label_column=args.label,
             text_column=args.text,
-            excluded_columns=excluded,
-            dataset_fingerprint=ds.fingerprint,
+            excluded_columns=excluded_columns(roles, label=args.label, text=args.text, include=args.include),
             dataset_name=ds.name,
             private=not args.no_dp,
             target_epsilon=args.epsilon if args.epsilon is not None else 0.0,
@@ -183,27 +195,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             learning_rate=args.lr,
             seed=args.seed,
             max_rows=args.max_rows,
-            device=args.device,
+            device=args.device or resolve("device", session.project if session is not None else None).value,
             text=TextModelConfig(
                 model_path=str(Path(args.model).resolve()) if args.model else None,
                 recipe=args.recipe,
                 max_length=args.max_length,
             ),
         )
-        ledger = store = None
-        if project is not None:
-            from workbench.core.dp.ledger import PrivacyLedger
-            from workbench.core.dp.runs import RunStore
-
-            ledger = PrivacyLedger(project) if config.private else None
-            store = RunStore(project)
-        result = drive_with_progress(train_job(config, ds.table, ledger, store), not args.json)
+        result = drive_with_progress(train_job(ds, config, session=session), not args.json)
         out = result.as_dict()
-        if ledger is not None:
-            out["budget"] = ledger.summary(ds.fingerprint).as_dict()
+        if session is not None and config.private:
+            from workbench.core.dp.ledger import PrivacyLedger
+
+            out["budget"] = PrivacyLedger(session.project).summary(ds.fingerprint).as_dict()
     finally:
-        if project is not None:
-            project.close()
+        if session is not None:
+            session.close()
     if args.json:
         print(json.dumps(out))
         return 0
@@ -213,15 +220,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         + (f", noise multiplier {out['noise_multiplier']:.4g}" if out["private"] else "")
     )
     print(f"validation accuracy {out['val_accuracy']:.4f} (majority baseline {out['majority_baseline']:.4f})")
+    print(f"columns used: {', '.join(out['columns_used']) or '-'}")
     print(f"{out['samples_per_second']:.1f} samples/s on {out['device']}; run id {out['run_id']}")
+    if out.get("model_path"):
+        where = "in the project's vault" if str(out["model_path"]).startswith("vault:") else out["model_path"]
+        print(f"model kept {where}")
     if out.get("budget"):
         print(f"budget remaining: ε {out['budget']['remaining']:.4g} of {out['budget']['total']:g}")
     return 0
-
-
-def train_job(config: Any, table: Any, ledger: Any, store: Any) -> Any:
-    from workbench.core.dp.runs import RunMetrics
-    from workbench.core.jobs import CancelToken
-    from workbench.core.train.loop import train
-
-    return train(config, table, CancelToken(), ledger=ledger, run_store=store, metrics=RunMetrics())

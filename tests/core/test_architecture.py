@@ -28,16 +28,23 @@ def _roots(mods: set[str]) -> set[str]:
     return {m.split(".")[0] for m in mods}
 
 
-def test_core_imports_no_qt() -> None:
+@pytest.mark.parametrize("package", ["workbench.core", "workbench.services"])
+def test_core_and_use_cases_import_no_qt(package: str) -> None:
+    import importlib
     import pkgutil
 
-    import workbench.core
-
-    names = [m.name for m in pkgutil.walk_packages(workbench.core.__path__, "workbench.core.")]
-    assert "workbench.core.data.load" in names and "workbench.core.project.store" in names
+    root = importlib.import_module(package)
+    names = [m.name for m in pkgutil.walk_packages(root.__path__, f"{package}.")]
+    assert names, f"{package} has no modules?"
     code = "\n".join(f"import {n}" for n in names)
     leaked = _roots(_modules_after(code)) & set(FORBIDDEN_QT)
-    assert not leaked, f"workbench.core imported {leaked}"
+    assert not leaked, f"{package} imported {leaked}"
+
+
+def test_use_cases_keep_heavy_imports_out_of_their_tops() -> None:
+    loaded = _roots(_modules_after("import workbench.services.session, workbench.services.anonymize, "
+                                   "workbench.services.training, workbench.services.encryption"))  # fmt: skip
+    assert not loaded & set(HEAVY), f"importing the use cases loaded {loaded & set(HEAVY)}"
 
 
 def test_cli_imports_no_qt_and_help_loads_no_torch() -> None:

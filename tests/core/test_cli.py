@@ -153,7 +153,9 @@ def test_encrypted_project_from_the_cli(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "wrong passphrase" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     proc = run("add", str(f), "--project", str(proj), "--json", env=env_ok)
     assert proc.returncode == 0, proc.stderr
-    listed = json.loads(wb("datasets", "--project", str(proj), "--json").stdout)
+    # The store itself is encrypted: even listing the datasets needs the passphrase.
+    assert run("datasets", "--project", str(proj), "--json", env=no_pass).returncode == 2
+    listed = json.loads(run("datasets", "--project", str(proj), "--json", env=env_ok).stdout)
     assert listed[0]["path"].startswith("vault:")
     for p in proj.rglob("*"):
         if p.is_file():

@@ -48,13 +48,29 @@ def test_reserve_commit_release_and_summary(project: Project) -> None:
     with pytest.raises(LedgerError, match="already committed"):
         ledger.commit(a, 1.0, 1e-5)
     c = ledger.reserve(FP, 1.0, 1e-5)
-    with pytest.raises(LedgerError, match="more than the"):
-        ledger.commit(c, 1.5, 1e-5)
+    # A job that overspends its reservation: the true value is committed (never min(spent, reserved)), said in the
+    # entry's note and the audit log.
+    entry = ledger.commit(c, 1.5, 1e-5)
+    assert entry.spent_epsilon == 1.5 and entry.note is not None and "overspent" in entry.note
+    assert ledger.summary(FP).committed_epsilon == 3.0 and not ledger.summary(FP).overspent
     with pytest.raises(LedgerError, match="already committed or reserved"):
         ledger.set_total(FP, 2.0)
-    assert [e.state for e in ledger.entries(FP)] == ["committed", "released", "reserved"]
+    assert [e.state for e in ledger.entries(FP)] == ["committed", "released", "committed"]
     actions = [e.action for e in project.audit_log()]
     assert "privacy_budget.reserved" in actions and "privacy_budget.committed" in actions
+    assert "privacy_budget.overspent" in actions
+
+
+def test_overspend_beyond_the_total_marks_the_budget_overspent(project) -> None:  # noqa: ANN001
+    ledger = PrivacyLedger(project)
+    ledger.set_total(FP, 2.0)
+    r = ledger.reserve(FP, 2.0, 1e-5)
+    ledger.commit(r, 2.5, 1e-5)
+    summary = ledger.summary(FP)
+    assert summary.committed_epsilon == 2.5 and summary.overspent and summary.as_dict()["overspent"] is True
+    assert summary.remaining_epsilon == 0.0
+    with pytest.raises(LedgerError):
+        ledger.reserve(FP, 0.1, 1e-6)
 
 
 def _check_invariant(ledger: PrivacyLedger, total: float) -> None:

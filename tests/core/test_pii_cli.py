@@ -113,10 +113,13 @@ def test_keys_come_from_the_encrypted_project(folder: Path, tmp_path: Path) -> N
 
     assert run("project", "init", str(secure)).returncode == 0
     assert run("project", "encrypt", str(secure)).returncode == 0
+    refused = run("anonymize", "clinic.csv", "--policy", "hash.json", "--out", str(tmp_path / "h0.csv"),
+                  "--project", str(secure))  # fmt: skip
+    assert refused.returncode == 2 and "--plaintext" in refused.stderr, "writing in clear needs saying so"
     outs = []
     for name in ("h1.csv", "h2.csv"):
         proc = run("anonymize", "clinic.csv", "--policy", "hash.json", "--out", str(tmp_path / name),
-                   "--project", str(secure))  # fmt: skip
+                   "--project", str(secure), "--plaintext")  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         outs.append((tmp_path / name).read_text(encoding="utf-8"))
     assert outs[0] == outs[1], "the same project secret gives the same tokens in every run"

@@ -176,3 +176,12 @@ def test_the_analyzer_model_follows_the_settings(home: Path, tmp_path: Path, mon
             for settings in built:
                 analyzer._handles.pop(settings, None)
     assert [s.spacy_model for s in built] == ["/opt/env/pipeline"]
+
+
+def test_a_policy_without_a_model_follows_the_site_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.core.pii.policy import Policy
+
+    monkeypatch.setenv("WORKBENCH_SPACY_MODEL", "/opt/site/pipeline")
+    assert Policy(name="p").analyzer_settings().spacy_model == "/opt/site/pipeline"
+    assert Policy(name="p").with_spacy_model("vetted_model").analyzer_settings().spacy_model == "vetted_model"
+    assert Policy.from_json(Policy(name="p").to_json()).spacy_model is None, "null in JSON: the site's setting"

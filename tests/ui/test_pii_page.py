@@ -204,15 +204,17 @@ def test_encrypted_project_keys_and_output_in_the_vault(qtbot, project, tmp_path
     from workbench.core.crypto import kdf
     from workbench.core.crypto.vault import ProjectVault
     from workbench.core.data.dataset import LoadOptions
-    from workbench.core.jobs import drive
-    from workbench.core.project.secure_data import VAULT_PREFIX, import_into_vault
+    from workbench.core.jobs import CancelToken, drive
+    from workbench.core.project.secure_data import VAULT_PREFIX
+    from workbench.services.datasets import import_into_vault_job
+    from workbench.services.session import ProjectSession
 
     source = tmp_path / "clinic.csv"
     source.write_text(clinic_intake_csv_text(rows=30), encoding="utf-8")
     vault = ProjectVault.create(project.folder, "correct horse battery", kdf=kdf.minimum_params())
     if not vault.is_unlocked:
         vault.unlock("correct horse battery")
-    ds = drive(import_into_vault(vault, source, LoadOptions()))
+    ds = drive(import_into_vault_job(ProjectSession(project, vault), source, LoadOptions(), CancelToken()))
     runner = QtJobRunner()
     page = QtPiiPage(runner)
     qtbot.addWidget(page)

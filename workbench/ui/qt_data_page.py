@@ -203,6 +203,11 @@ class QtDataPage(QWidget):
         return self._dataset
 
     @property
+    def record_id(self) -> int | None:
+        """The project's id of the dataset shown (``None``: nothing shown, or not registered)."""
+        return self._record_id if self._dataset is not None else None
+
+    @property
     def table_model(self) -> ArrowTableModel | None:
         return self._table_model
 
@@ -224,10 +229,12 @@ class QtDataPage(QWidget):
                 self.show_banner("warning", LOCKED_MESSAGE)
                 return None
 
-            def factory(token: CancelToken) -> JobGenerator[Dataset]:
-                from workbench.core.project.secure_data import import_into_vault
+            session = self._session()
 
-                return (yield from import_into_vault(vault, path_str, opts, token))
+            def factory(token: CancelToken) -> JobGenerator[Dataset]:
+                from workbench.services.datasets import import_into_vault_job
+
+                return (yield from import_into_vault_job(session, path_str, opts, token))
 
             title = f"Import {Path(path_str).name} (encrypted)"
         else:
@@ -321,14 +328,19 @@ class QtDataPage(QWidget):
         if vault is None or not vault.is_unlocked:
             self.show_banner("warning", LOCKED_MESSAGE)
             return None
-        stored, name = record.path, record.name
+        session = self._session()
 
         def factory(token: CancelToken) -> JobGenerator[Dataset]:
-            from workbench.core.project.secure_data import load_from_vault
+            return (yield from session.load_dataset_job(record, token, opts))
 
-            return (yield from load_from_vault(vault, stored, name, opts, token))
+        return self._start_load(record.path, f"Open {record.name} (encrypted)", factory)
 
-        return self._start_load(stored, f"Open {name} (encrypted)", factory)
+    def _session(self) -> Any:
+        """The open project as the use cases take it (it is not closed here: the window owns the project)."""
+        from workbench.services.session import ProjectSession
+
+        assert self._project is not None
+        return ProjectSession(self._project, self._vault)
 
     # --- slots ----------------------------------------------------------------------------------------------
 

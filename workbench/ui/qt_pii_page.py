@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("workbench.ui.pii")
 
 PREVIEW_ROWS = 50
-MASTER_SECRET = "anonymization-master"
 COMMON_ENTITIES = (
     "PERSON", "LOCATION", "PHONE_NUMBER", "EMAIL_ADDRESS", "DATE_TIME", "US_SSN", "CREDIT_CARD", "IP_ADDRESS",
     "URL", "ZIP_CODE", "AGE", "ORGANIZATION", "NRP", "TITLE",
@@ -342,14 +341,13 @@ class QtPiiPage(QWidget):
 
     def _project_keys(self) -> AnonymizationKeys | None:
         """Keys derived from the unlocked vault's secret, or ``None`` (no vault, or locked)."""
-        from workbench.core.pii.keys import AnonymizationKeys
-
         vault = self._vault
         if vault is None or not vault.is_unlocked:
             return None
         if self._vault_keys is not None and self._vault_keys[0] is vault:
             return self._vault_keys[1]
-        keys = AnonymizationKeys.derive(vault.secret(MASTER_SECRET))
+        keys = self._session().anonymization_keys()
+        assert keys is not None
         self._vault_keys = (vault, keys)
         return keys
 
@@ -749,21 +747,25 @@ class QtPiiPage(QWidget):
 
     def _parent_record(self) -> Any:
         """The project's record of the dataset shown, registering it when the project does not know it yet."""
-        from workbench.core.project.registration import register_loaded
+        from workbench.services.datasets import register_shown_dataset
 
-        assert self._project is not None and self._dataset is not None
-        record = self._project.dataset_by_fingerprint(self._dataset.fingerprint)
-        if record is None:
-            record = register_loaded(self._project, self._dataset)
-        return record
+        assert self._dataset is not None
+        return register_shown_dataset(self._session(), self._dataset)
+
+    def _session(self) -> Any:
+        """The open project as the use cases take it (not closed here: the window owns the project)."""
+        from workbench.services.session import ProjectSession
+
+        assert self._project is not None
+        return ProjectSession(self._project, self._vault)
 
     def _save_policy(self) -> int | None:
-        from workbench.core.pii.policy import save_policy_to_project
+        from workbench.services.anonymize import save_policy_version
 
         if self._project is None or self._policy is None or self._dataset is None:
             return None
         try:
-            return save_policy_to_project(self._project, self._policy, self._parent_record().id)
+            return save_policy_version(self._session(), self._policy, self._parent_record().id)
         except WorkbenchError as exc:
             self.show_message("error", f"The policy could not be saved in the project: {exc}")
             return None
@@ -811,12 +813,17 @@ class QtPiiPage(QWidget):
             from workbench.core.pii.engine import check_policy_against
 
             check_policy_against(policy, columns, keys)
-            parent = self._parent_record()
         except WorkbenchError as exc:
             self.show_message("error", str(exc))
             return None
-        policy_id = self._save_policy()
-        job = _apply_job(ds, project, vault, policy, policy_id, keys, parent, fmt)
+        session = self._session()
+
+        def job(token: CancelToken) -> JobGenerator[dict[str, Any]]:
+            from workbench.services.anonymize import anonymize_job
+
+            outcome = yield from anonymize_job(ds, policy, session=session, keys=keys, fmt=fmt, token=token)
+            return outcome.as_dict()
+
         self.message.hide()
         job_id = self._runner.submit(f"Anonymize {ds.name} ({fmt})", job, kind="anonymize")
         self._apply_jobs[job_id] = ds.name
@@ -930,102 +937,3 @@ def _create_defaults(operator: str) -> dict[str, Any]:
     from workbench.core.pii.operators import OperatorConfig
 
     return OperatorConfig.create(operator).param_dict
-
-
-def _apply_job(
-    ds: Dataset,
-    project: Project,
-    vault: ProjectVault | None,
-    policy: Policy,
-    policy_id: int | None,
-    keys: AnonymizationKeys | None,
-    parent: Any,
-    fmt: str,
-) -> Any:
-    """The job that anonymizes, writes (next to the source, or into the vault) and registers the copy."""
-    table, source = ds.table, str(ds.path)
-
-    def job(token: CancelToken) -> JobGenerator[dict[str, Any]]:
-        from dataclasses import replace
-
-        from workbench.core.pii.engine import anonymize_table, default_output_path, register_output, write_output
-        from workbench.core.project.secure_data import VAULT_PREFIX, is_vault_path, stored_name
-
-        result = yield from anonymize_table(table, policy, keys, token)
-        token.raise_if_cancelled()
-        yield Progress("writing the anonymized copy", 0, None, "")
-        if vault is not None or is_vault_path(source):
-            if vault is None:
-                raise WorkbenchError("this dataset is stored encrypted: unlock the project to anonymize it")
-            from workbench.core.data.load import load_dataset_bytes
-            from workbench.core.jobs import drive
-            from workbench.core.project.registration import register_loaded
-
-            data = _serialize(result.table, fmt)
-            stem = Path(ds.name).stem
-            name = stored_name(f"{stem}.anonymized.{fmt}", _sha256(data))
-            if vault.path_of(name).exists():  # the same bytes were stored before: reuse them
-                pass
-            else:
-                vault.write_bytes(name, data)
-            out_ds = drive(load_dataset_bytes(data, f"{stem}.anonymized.{fmt}"))
-            location = VAULT_PREFIX + name
-            record = register_loaded(project, replace(out_ds, path=location))
-            detail = {
-                "policy_id": policy_id,
-                "policy_name": policy.name,
-                "key_id": keys.key_id if keys is not None else None,
-                "parent_fingerprint": parent.fingerprint if parent is not None else None,
-                "treatments": {c: p.treatment.value for c, p in policy.columns},
-                **result.summary(),
-            }
-            project.add_lineage(record.id, parent.id if parent is not None else None, "anonymize", detail)
-        else:
-            target = default_output_path(source, fmt)
-            written = write_output(result.table, target, fmt, source=source)
-            location = str(written)
-            token.raise_if_cancelled()
-            record = register_output(
-                project, written, parent=parent, result=result, policy=policy, policy_id=policy_id, keys=keys
-            )
-        return {
-            "location": location,
-            "dataset_id": record.id,
-            "parent_id": parent.id if parent is not None else None,
-            "format": fmt,
-            "rows": result.rows,
-            "entity_counts": dict(result.entity_counts),
-        }
-
-    return job
-
-
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
-
-
-def _serialize(table: Any, fmt: str) -> bytes:
-    """The table as the bytes of a CSV, Parquet or JSON Lines file, in memory only."""
-    import io
-    import json
-
-    if fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink)
-        return sink.getvalue().to_pybytes()
-    if fmt == "csv":
-        import pyarrow.csv as pacsv
-
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer)
-        return buffer.getvalue()
-    lines = []
-    for batch in table.to_batches(max_chunksize=10_000):
-        for row in batch.to_pylist():
-            lines.append(json.dumps(row, ensure_ascii=False, default=str))
-    return ("\n".join(lines) + "\n").encode("utf-8")

@@ -603,21 +603,18 @@ class QtTrainPage(QWidget):
 
     def build_config(self) -> Any:
         from workbench.core.train import TextModelConfig, TrainConfig
+        from workbench.services.training import excluded_columns
 
         ds = self._dataset
         assert ds is not None
         task = self.task_box.currentData()
         label = self.label_box.currentText()
-        excluded = tuple(
-            n
-            for n, r in self._roles.items()
-            if n != label and (r is ColumnRole.DIRECT_IDENTIFIER or (task == "tabular" and r is ColumnRole.FREE_TEXT))
-        )
+        text = self.text_box.currentText() if task == "text" else None
         return TrainConfig(
             task=task,
             label_column=label,
-            text_column=self.text_box.currentText() if task == "text" else None,
-            excluded_columns=excluded,
+            text_column=text,
+            excluded_columns=excluded_columns(self._roles, label=label, text=text),
             dataset_fingerprint=ds.fingerprint,
             dataset_name=ds.name,
             private=self.private_check.isChecked(),
@@ -642,7 +639,6 @@ class QtTrainPage(QWidget):
     def start_training(self) -> int | None:
         """Start a training job with the form's settings; returns its job id (None when refused, with a reason)."""
         from workbench.core.dp.runs import RunMetrics
-        from workbench.core.train import train
 
         if self._dataset is None or self._project is None:
             self.show_message("warning", "Load a dataset on the Data page first.")
@@ -661,18 +657,14 @@ class QtTrainPage(QWidget):
             self.show_message("error", str(exc))
             return None
         self.message.hide()
-        table, ledger, store = self._dataset.table, self._ledger, self._run_store
-        sink = None
-        if vault is not None:
+        from workbench.services.session import ProjectSession
+        from workbench.services.training import train_job
 
-            def sink(name: str, data: bytes) -> str:
-                stored = vault.write_bytes(f"model-{name}", data)
-                return f"vault:{stored.name}"
-
+        ds, session = self._dataset, ProjectSession(self._project, vault)
         metrics = RunMetrics()
 
         def job(token: CancelToken) -> JobGenerator[Any]:
-            return (yield from train(config, table, token, ledger, store, metrics, model_sink=sink))
+            return (yield from train_job(ds, config, session=session, metrics=metrics, token=token))
 
         kind = f"ε={config.target_epsilon:g}" if config.private else "non-private"
         label = f"{config.task} {kind}"

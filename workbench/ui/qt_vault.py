@@ -1,6 +1,8 @@
-"""Encrypted projects in the window: create, unlock and lock the vault, change its passphrase, auto-lock.
+"""Encrypted projects in the window: unlock and lock the vault, change its passphrase, auto-lock.
 
-Key derivation is deliberately slow (about half a second), so unlocking and creating run as jobs: the window
+Opening and encrypting a project are use cases of :mod:`workbench.services` started by the main window; this
+controller holds the vault of the open project. Key derivation is deliberately slow (about half a second), so
+unlocking runs as a job: the window
 never freezes while a passphrase is checked. Passphrases live in Python strings only as long as the dialog and the
 job need them.
 """
@@ -8,17 +10,18 @@ job need them.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.ui.qt_jobs import QtJobRunner
 
 if TYPE_CHECKING:
     from workbench.core.crypto.vault import ProjectVault
+    from workbench.core.project.store import Project
 
 log = logging.getLogger("workbench.ui.vault")
 
@@ -103,6 +106,7 @@ class QtVaultController(QObject):
         super().__init__(parent)
         self._runner = runner
         self.vault: ProjectVault | None = None
+        self.project: Project | None = None
         self.auto_lock_seconds = 15 * 60.0
         self.kdf_params: Any = None
         """KDF parameters for new vaults; None: tuned to about 0.5 s on this machine (tests pass cheap ones)."""
@@ -122,33 +126,13 @@ class QtVaultController(QObject):
             return "none"
         return "unlocked" if self.vault.is_unlocked else "locked"
 
-    def set_project_folder(self, folder: Path | None) -> None:
-        """Open the vault of the project in ``folder`` (locked), or forget the previous one."""
-        from workbench.core.crypto.vault import ProjectVault
-        from workbench.core.errors import WorkbenchError
-
-        if self.vault is not None:
+    def set_session(self, project: Project | None, vault: ProjectVault | None) -> None:
+        """The open project and its vault (``None``: not encrypted); a previous vault is locked."""
+        if self.vault is not None and self.vault is not vault:
             self.vault.lock()
-        self.vault = None
-        if folder is not None and ProjectVault.exists(folder):
-            try:
-                self.vault = ProjectVault.open(folder)
-            except WorkbenchError as exc:
-                self.sig_message.emit("error", str(exc))
+        self.project = project
+        self.vault = vault
         self.sig_state_changed.emit(self.state)
-
-    # --- actions ------------------------------------------------------------------------------------------
-
-    def create(self, folder: Path, passphrase: str) -> int:
-        from workbench.core.crypto.vault import ProjectVault
-
-        params = self.kdf_params
-
-        def job(token: CancelToken) -> JobGenerator[Any]:
-            yield Progress("encrypt project", 0, None, "", "deriving the key")
-            return ProjectVault.create(folder, passphrase, kdf=params)
-
-        return self._submit("Encrypt project", job, "create")
 
     def unlock(self, passphrase: str) -> int | None:
         vault = self.vault
@@ -167,9 +151,16 @@ class QtVaultController(QObject):
         if vault is None:
             return None
 
+        project, params = self.project, self.kdf_params
+
         def job(token: CancelToken) -> JobGenerator[Any]:
+            from workbench.services.encryption import change_passphrase
+            from workbench.services.session import ProjectSession
+
             yield Progress("change passphrase", 0, None, "", "re-wrapping the project key")
-            vault.change_passphrase(old, new)
+            if project is None:
+                raise WorkbenchError("no project is open")
+            change_passphrase(ProjectSession(project, vault), old, new, kdf=params)
             return vault
 
         return self._submit("Change passphrase", job, "change")
@@ -213,14 +204,7 @@ class QtVaultController(QObject):
         kind = self._pending.pop(job_id, None)
         if kind is None:
             return
-        if kind == "create":
-            self.vault = result
-            self.sig_message.emit(
-                "info",
-                "The project is now encrypted. Datasets added from now on are stored "
-                "encrypted; files you loaded earlier stay where they are.",
-            )
-        elif kind == "unlock":
+        if kind == "unlock":
             self.sig_message.emit("info", "Project unlocked.")
         elif kind == "change":
             self.sig_message.emit("info", "Passphrase changed. The old one no longer unlocks this project.")

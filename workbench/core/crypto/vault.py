@@ -28,10 +28,8 @@ and wipes it.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
-import os
 import re
 import threading
 import time
@@ -42,6 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
+from workbench.core.atomic import atomic_write_text
 from workbench.core.crypto import kdf as kdf_mod
 from workbench.core.crypto import stream
 from workbench.core.crypto.kdf import KdfParams
@@ -161,15 +160,12 @@ class ProjectVault:
             try:
                 path.mkdir(parents=True, exist_ok=True)
                 (path / ENCRYPTED_DIR).mkdir(exist_ok=True)
-                fd = os.open(path / VAULT_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                # Atomic and never over an existing header: a kill leaves no vault or a whole one.
+                atomic_write_text(path / VAULT_FILE, json.dumps(header, indent=2), overwrite=False)
             except FileExistsError:
                 raise CryptoError(f"{path} already has a vault ({VAULT_FILE}); open it instead") from None
             except OSError as exc:
                 raise CryptoError(f"could not create a vault in {path}: {exc.strerror or exc}") from None
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(header, f, indent=2)
-                f.flush()
-                os.fsync(f.fileno())
             vault = cls(path, header)
             vault._set_keys(master)
             return vault
@@ -358,24 +354,10 @@ class ProjectVault:
             wipe(master)
 
     def _write_header(self, header: dict[str, Any]) -> None:
-        tmp = self._folder / f".{VAULT_FILE}.{os.getpid()}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(header, f, indent=2)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.header_path)
+            atomic_write_text(self.header_path, json.dumps(header, indent=2), overwrite=True)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise CryptoError(f"could not write {self.header_path}: {exc.strerror or exc}") from None
-        with contextlib.suppress(OSError, AttributeError):  # make the rename durable where directories sync
-            dir_fd = os.open(self._folder, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
 
     # --- files ------------------------------------------------------------------------------------------
 

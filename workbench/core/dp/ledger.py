@@ -26,6 +26,7 @@ Gaussian mechanism on the same rows; budget decisions use the basic figure.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import socket
@@ -38,6 +39,7 @@ from pathlib import Path
 from workbench.core.errors import WorkbenchError
 from workbench.core.project.store import Project
 
+log = logging.getLogger(__name__)
 _TOLERANCE = 1e-9  # float sums of epsilons: a budget filled exactly must not be refused by rounding
 
 
@@ -165,6 +167,14 @@ class LedgerSummary:
     rdp_epsilon: float | None
     entries: tuple[LedgerEntry, ...]
 
+    @property
+    def overspent(self) -> bool:
+        """More was committed and reserved than the total allows (a run's accountant reported more than it
+        reserved): no reservation fits until the analyst reviews the budget."""
+        if self.total_epsilon is None:
+            return False
+        return self.committed_epsilon + self.reserved_epsilon > self.total_epsilon + _TOLERANCE
+
     def as_dict(self) -> dict[str, object]:
         return {
             "fingerprint": self.fingerprint,
@@ -180,6 +190,7 @@ class LedgerSummary:
             "composition": "basic (sum of epsilons, sum of deltas)",
             "rdp_composed_epsilon": self.rdp_epsilon,
             "rdp_composed_delta": self.committed_delta if self.rdp_epsilon is not None else None,
+            "overspent": self.overspent,
         }
 
 
@@ -202,6 +213,18 @@ def _check_amount(epsilon: float, delta: float) -> None:
         raise LedgerError(f"an epsilon must be a finite number >= 0, got {epsilon!r}")
     if not (math.isfinite(delta) and 0 <= delta < 1):
         raise LedgerError(f"a delta must be in [0, 1), got {delta!r}")
+
+
+def overspend_message(reservation: Reservation, spent_epsilon: float, spent_delta: float) -> str | None:
+    """Why ``spent`` exceeds what ``reservation`` claimed, or ``None`` when it does not."""
+    if spent_epsilon > reservation.epsilon * (1 + _TOLERANCE) + _TOLERANCE:
+        return (
+            f"overspent: the accountant reported ε = {spent_epsilon:.6g}, more than the ε = {reservation.epsilon:g} "
+            "reserved; the true value is committed"
+        )
+    if spent_delta > reservation.delta * (1 + _TOLERANCE):
+        return f"overspent: δ = {spent_delta:g} spent, more than the δ = {reservation.delta:g} reserved"
+    return None
 
 
 # ---- the ledger ----------------------------------------------------------------------------------------------
@@ -329,25 +352,39 @@ class PrivacyLedger:
         steps: int | None = None,
         note: str | None = None,
     ) -> LedgerEntry:
-        """Record what a job actually spent (at most its reservation) and give the rest back.
+        """Record what a job actually spent and give the rest of its reservation back.
+
+        A job must stop before it spends more than it reserved. If it did anyway (its accountant reports more),
+        the true value is committed, never a smaller one: the entry's note says so, the audit log gets a
+        ``privacy_budget.overspent`` entry and :attr:`LedgerSummary.overspent` turns true if the total is
+        exceeded; check :func:`overspent` on the result and treat the run as failed.
 
         The mechanism (``noise_multiplier``, ``sample_rate``, ``steps``) lets the summary compose runs with RDP.
         """
         _check_amount(spent_epsilon, spent_delta)
-        if spent_epsilon > reservation.epsilon * (1 + _TOLERANCE) + _TOLERANCE:
-            raise LedgerError(
-                f"a job cannot commit ε = {spent_epsilon:g}, more than the ε = {reservation.epsilon:g} it reserved; "
-                "this is a bug in the job (it must stop before exceeding its reservation)"
-            )
-        if spent_delta > reservation.delta * (1 + _TOLERANCE):
-            raise LedgerError(f"a job cannot commit δ = {spent_delta:g}, more than it reserved ({reservation.delta:g})")
+        over = overspend_message(reservation, spent_epsilon, spent_delta)
+        if over is not None:
+            note = f"{note}; {over}" if note else over
         state = "committed" if spent_epsilon > 0 or spent_delta > 0 else "released"
-        return self._finish(
+        entry = self._finish(
             reservation,
             state,
             "commit privacy spend",
             (float(spent_epsilon), float(spent_delta), accountant, noise_multiplier, sample_rate, steps, note),
         )
+        if over is not None:
+            log.error("privacy reservation %s overspent (%s)", reservation.id, over)
+            self._project.audit(
+                "privacy_budget.overspent",
+                fingerprint=reservation.fingerprint,
+                reservation_id=reservation.id,
+                run_id=reservation.run_id,
+                reserved_epsilon=reservation.epsilon,
+                spent_epsilon=float(spent_epsilon),
+                reserved_delta=reservation.delta,
+                spent_delta=float(spent_delta),
+            )
+        return entry
 
     def release(self, reservation: Reservation, note: str | None = None) -> LedgerEntry:
         """Give a whole reservation back: the job took no step (refused, or failed before training)."""

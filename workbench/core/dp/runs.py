@@ -12,9 +12,11 @@ store is next created on the project (its ledger reservation is counted in full 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import struct
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -236,6 +238,36 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+@dataclass(frozen=True, slots=True)
+class RowSplit:
+    """Which rows of the dataset (0-based, in file order) a run trained on and which it held out for validation.
+
+    Members and non-members for a membership-inference audit. Rows without a label, and rows left out by a
+    ``max_rows`` sample, are in neither.
+    """
+
+    seed: int
+    val_fraction: float
+    train_rows: tuple[int, ...]
+    val_rows: tuple[int, ...]
+
+    @property
+    def train_sha256(self) -> str:
+        return hashlib.sha256(_pack_rows(self.train_rows)).hexdigest()
+
+    @property
+    def val_sha256(self) -> str:
+        return hashlib.sha256(_pack_rows(self.val_rows)).hexdigest()
+
+
+def _pack_rows(rows: tuple[int, ...]) -> bytes:
+    return struct.pack(f"<{len(rows)}q", *rows)
+
+
+def _unpack_rows(blob: bytes) -> tuple[int, ...]:
+    return tuple(struct.unpack(f"<{len(blob) // 8}q", blob))
+
+
 class RunStore:
     """Training run records of one project. Thread-safe (the project's lock and transactions)."""
 
@@ -330,6 +362,44 @@ class RunStore:
             )
             row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM training_runs WHERE id = ?", (int(run_id),)).fetchone()
         return _run(row)
+
+    def set_model_path(self, run_id: int, model_path: str, *, reason: str) -> None:
+        """Record that a run's checkpoint moved (into the vault when a project is encrypted); audited."""
+        with self._project.write_transaction("record where the model is kept") as conn:
+            cur = conn.execute("UPDATE training_runs SET model_path = ? WHERE id = ?", (model_path, int(run_id)))
+            if not cur.rowcount:
+                raise WorkbenchError(f"this project has no training run {run_id}")
+            self._project.insert_audit(conn, "training_run.model_moved", run_id=int(run_id), reason=reason)
+
+    def record_rows(self, run_id: int, split: RowSplit) -> None:
+        """Remember which dataset rows the run trained on and which it held out (see :class:`RowSplit`)."""
+        with self._project.write_transaction("record the rows of the training run") as conn:
+            conn.execute(
+                "INSERT INTO training_run_rows (run_id, split_seed, val_fraction, train_count, val_count, "
+                "train_sha256, val_sha256, train_rows, val_rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    int(run_id),
+                    int(split.seed),
+                    float(split.val_fraction),
+                    len(split.train_rows),
+                    len(split.val_rows),
+                    split.train_sha256,
+                    split.val_sha256,
+                    _pack_rows(split.train_rows),
+                    _pack_rows(split.val_rows),
+                ),
+            )
+
+    def rows(self, run_id: int) -> RowSplit | None:
+        """The rows a run trained on and held out, or ``None`` (a run recorded before this was kept)."""
+        with self._project.read_connection("read the rows of the training run") as conn:
+            row = conn.execute(
+                "SELECT split_seed, val_fraction, train_rows, val_rows FROM training_run_rows WHERE run_id = ?",
+                (int(run_id),),
+            ).fetchone()
+        if row is None:
+            return None
+        return RowSplit(int(row[0]), float(row[1]), _unpack_rows(row[2]), _unpack_rows(row[3]))
 
     def get(self, run_id: int) -> RunRecord:
         with self._project.read_connection("read the training run") as conn:

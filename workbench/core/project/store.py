@@ -1342,6 +1342,26 @@ class Project:
         assert updated is not None
         return updated
 
+    def relocate_dataset(self, dataset_id: int, path: str, *, reason: str) -> DatasetRecord:
+        """Record that a dataset's bytes now live at ``path`` (``vault:NAME`` when a project is encrypted); the
+        fingerprint, roles and lineage stay. Audited as ``dataset.relocated`` with ``reason``.
+
+        Raises
+        ------
+        ProjectError
+            For an unknown dataset.
+        """
+        with self._write("record where the dataset is kept") as conn:
+            cur = conn.execute(
+                "UPDATE datasets SET path = ?, updated_at = ? WHERE id = ?", (str(path), _now(), int(dataset_id))
+            )
+            if not cur.rowcount:
+                raise ProjectError(f"this project has no dataset with id {dataset_id}")
+            self._insert_audit(conn, "dataset.relocated", {"dataset_id": int(dataset_id), "reason": reason})
+            record = self._fetch_dataset(conn, dataset_id)
+        assert record is not None
+        return record
+
     def remove_dataset(self, dataset_id: int) -> None:
         """Forget a dataset (its file is not touched). Raises ProjectError if there is none."""
         with self._write("remove the dataset") as conn:

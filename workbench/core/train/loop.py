@@ -106,11 +106,13 @@ class TrainResult:
     model_path: str | None
     classes: tuple[str, ...]
     dropped_columns: tuple[str, ...] = ()
+    columns_used: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
         out["classes"] = list(self.classes)
         out["dropped_columns"] = list(self.dropped_columns)
+        out["columns_used"] = list(self.columns_used)
         out["epsilon_label"] = (
             format_epsilon(self.epsilon_spent, self.delta, self.accountant)
             if self.epsilon_spent is not None and self.delta is not None and self.accountant
@@ -365,6 +367,7 @@ def train(
     majority = _majority(data)
     target = float(config.target_epsilon) if private else None
 
+    columns_used = _columns_used(config, data)
     run_id: int | None = None
     if run_store is not None:
         run_id = run_store.create(
@@ -372,7 +375,7 @@ def train(
             dataset_name=config.dataset_name,
             task=config.task,
             private=private,
-            config=config.as_dict(),
+            config={**config.as_dict(), "columns_used": list(columns_used)},
             seed=config.seed,
             target_epsilon=target,
             noise_multiplier=sigma,
@@ -380,6 +383,11 @@ def train(
             delta=delta,
             accountant=accountant,
         )
+        from workbench.core.dp.runs import RowSplit
+        from workbench.core.train.tasks import split_row_numbers
+
+        split = RowSplit(config.seed, config.val_fraction, *split_row_numbers(config, dataset_table))
+        run_store.record_rows(run_id, split)
     reservation: Reservation | None = None
     if private and ledger is not None:
         assert delta is not None
@@ -405,6 +413,7 @@ def train(
     model_path: str | None = None
     epsilon_now = 0.0
     engine: Any = None
+    overspent: str | None = None
     try:
         from torch.utils.data import DataLoader, TensorDataset
 
@@ -565,9 +574,16 @@ def train(
         if metrics is not None:
             metrics.mark_finished()
         if ledger is not None and reservation is not None:
+            from workbench.core.dp.ledger import overspend_message
+
+            # The loop stops before a step that would exceed the reservation; if the accountant still reports more,
+            # the true value is committed (the ledger marks it) and the run ends as an error.
+            overspent = overspend_message(reservation, spent_eps or 0.0, spent_delta or 0.0)
+            if overspent is not None and status != "cancelled":
+                status, error = "failed", overspent
             ledger.commit(
                 reservation,
-                min(spent_eps or 0.0, reservation.epsilon),
+                spent_eps or 0.0,
                 spent_delta or 0.0,
                 accountant=accountant,
                 noise_multiplier=sigma,
@@ -595,6 +611,10 @@ def train(
         if engine is not None:
             del engine
 
+    if overspent is not None:
+        from workbench.core.dp.ledger import LedgerError
+
+        raise LedgerError(f"training run {run_id}: {overspent}; the run is recorded as failed")
     return TrainResult(
         run_id=run_id,
         status=status,
@@ -623,4 +643,12 @@ def train(
         model_path=model_path,
         classes=data.classes,
         dropped_columns=tuple(data.info.get("dropped_columns", ())),
+        columns_used=columns_used,
     )
+
+
+def _columns_used(config: TrainConfig, data: PreparedData) -> tuple[str, ...]:
+    """The dataset columns the model reads (features, or the text column), as the task prepared them."""
+    if "features" in data.info:
+        return tuple(str(f["column"]) for f in data.info["features"])
+    return (config.text_column,) if config.text_column else ()

@@ -196,11 +196,8 @@ def _ensure_builtin() -> None:
 # ---- shared helpers ------------------------------------------------------------------------------------------
 
 
-def labels_and_split(config: TrainConfig, table: pa.Table) -> tuple[pa.Table, list[int], tuple[str, ...], Any, Any]:
-    """Rows with a label (at most ``max_rows``), their class indices, the classes, and the seeded split.
-
-    Returns ``(table, label_ids, classes, train_idx, val_idx)`` (numpy index arrays).
-    """
+def _labelled_rows(config: TrainConfig, table: pa.Table) -> Any:
+    """Row numbers (in ``table``) of the rows a run uses: those with a label, sampled down to ``max_rows``."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -209,14 +206,37 @@ def labels_and_split(config: TrainConfig, table: pa.Table) -> tuple[pa.Table, li
             f"the dataset has no column {config.label_column!r} to use as the label; columns are: "
             + ", ".join(table.column_names)
         )
-    table = table.filter(pc.is_valid(table[config.label_column]))
+    rows = np.flatnonzero(np.asarray(pc.is_valid(table[config.label_column]).to_numpy(zero_copy_only=False)))
     if config.max_rows is not None:
         if config.max_rows < 10:
             raise TrainConfigError("max_rows must be at least 10")
-        if table.num_rows > config.max_rows:
+        if len(rows) > config.max_rows:
             # A seeded sample, not the first rows: files are often sorted.
-            pick = np.sort(np.random.default_rng(config.seed).permutation(table.num_rows)[: config.max_rows])
-            table = table.take(pick)
+            pick = np.sort(np.random.default_rng(config.seed).permutation(len(rows))[: config.max_rows])
+            rows = rows[pick]
+    return rows
+
+
+def _split(config: TrainConfig, n: int) -> tuple[Any, Any]:
+    """The seeded train/validation split of ``n`` used rows: (train positions, validation positions), sorted."""
+    import numpy as np
+
+    if not 0.0 < config.val_fraction < 0.9:
+        raise TrainConfigError("val_fraction must be between 0 and 0.9")
+    n_val = max(1, round(n * config.val_fraction))
+    if n - n_val < 10:
+        raise TrainConfigError(f"only {n} labelled rows: at least 10 training rows are needed")
+    perm = np.random.default_rng(config.seed).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def labels_and_split(config: TrainConfig, table: pa.Table) -> tuple[pa.Table, list[int], tuple[str, ...], Any, Any]:
+    """Rows with a label (at most ``max_rows``), their class indices, the classes, and the seeded split.
+
+    Returns ``(table, label_ids, classes, train_idx, val_idx)`` (numpy index arrays into the returned table).
+    """
+    rows = _labelled_rows(config, table)
+    table = table.take(rows)
     raw = [str(v) for v in table[config.label_column].to_pylist()]
     classes = tuple(sorted(set(raw)))
     if len(classes) < 2:
@@ -228,14 +248,16 @@ def labels_and_split(config: TrainConfig, table: pa.Table) -> tuple[pa.Table, li
         )
     index = {c: i for i, c in enumerate(classes)}
     labels = [index[v] for v in raw]
-    if not 0.0 < config.val_fraction < 0.9:
-        raise TrainConfigError("val_fraction must be between 0 and 0.9")
-    n = table.num_rows
-    n_val = max(1, round(n * config.val_fraction))
-    if n - n_val < 10:
-        raise TrainConfigError(f"only {n} labelled rows: at least 10 training rows are needed")
-    perm = np.random.default_rng(config.seed).permutation(n)
-    return table, labels, classes, np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    train_idx, val_idx = _split(config, table.num_rows)
+    return table, labels, classes, train_idx, val_idx
+
+
+def split_row_numbers(config: TrainConfig, table: pa.Table) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The dataset rows (0-based, in ``table``) a run with ``config`` trains on and holds out, as the loop splits
+    them: the members and non-members a later membership audit needs."""
+    rows = _labelled_rows(config, table)
+    train_idx, val_idx = _split(config, len(rows))
+    return tuple(int(r) for r in rows[train_idx]), tuple(int(r) for r in rows[val_idx])
 
 
 def planned_train_rows(table: pa.Table, label_column: str, max_rows: int | None, val_fraction: float = 0.1) -> int:
