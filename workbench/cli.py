@@ -374,7 +374,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_roles(args: argparse.Namespace) -> int:
     with open_session_cli(args.project) as session:
         project = session.project
-        record = session.resolve_dataset(args.dataset)
+        record = _record_named(args, session)
         if args.role:
             roles = _parse_roles(args.role)
             unknown = sorted(set(roles) - {name for name, _ in record.schema})
@@ -389,6 +389,24 @@ def cmd_roles(args: argparse.Namespace) -> int:
     else:
         print_table(["column", "role"], [[name, dict(record.roles).get(name, "other")] for name, _ in record.schema])
     return 0
+
+
+def _record_named(args: argparse.Namespace, session: Any) -> Any:
+    """The project's record of the dataset a command names: ``--dataset``, or a positional id, name or file."""
+    if args.dataset and args.path:
+        raise UsageError("give either a file path or --dataset, not both")
+    ref = args.dataset or args.path
+    if not ref:
+        raise UsageError("name the dataset: its id or name (--dataset NAME|ID), or its file")
+    if not args.dataset and Path(ref).is_file():
+        from workbench.core.data.fingerprint import sha256_file
+        from workbench.core.jobs import CancelToken, drive
+
+        record = session.project.dataset_by_fingerprint(drive(sha256_file(ref, CancelToken())))
+        if record is None:
+            raise UsageError(f"{ref} is not in this project (add it with: workbench add {ref} --project DIR)")
+        return record
+    return session.resolve_dataset(ref)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -484,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("roles", help="show or set the column roles of a project dataset")
-    p.add_argument("dataset", help="dataset id, name or fingerprint prefix")
+    dataset_source_options(p, "the dataset's file (found by its fingerprint), id or name")
     p.add_argument("--project", required=True)
     p.add_argument("--role", action="append", metavar="COLUMN=ROLE")
     p.add_argument("--json", action="store_true")

@@ -171,10 +171,10 @@ class QtMainWindow(QMainWindow):
     def set_project(self, project: Project | None, vault: ProjectVault | None = None) -> None:
         """Show ``project`` (with its unlocked vault when it is encrypted), or the welcome page for ``None``."""
         self.project = project
-        self.vault_ctl.set_session(project, vault)
         self.data_page.set_project(project)
         self.pii_page.set_project(project)
         self.train_page.set_project(project)
+        self.vault_ctl.set_session(project, vault)  # after the pages: the vault state reaches them with the project
         if project is None:
             self.setWindowTitle("Privacy Workbench")
             self.pages.setCurrentWidget(self.welcome_page)

@@ -342,7 +342,7 @@ class QtPiiPage(QWidget):
     def _project_keys(self) -> AnonymizationKeys | None:
         """Keys derived from the unlocked vault's secret, or ``None`` (no vault, or locked)."""
         vault = self._vault
-        if vault is None or not vault.is_unlocked:
+        if vault is None or not vault.is_unlocked or self._project is None:
             return None
         if self._vault_keys is not None and self._vault_keys[0] is vault:
             return self._vault_keys[1]
