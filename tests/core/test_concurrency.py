@@ -144,13 +144,10 @@ def test_cache_hammered_from_many_threads() -> None:
         rnd = random.Random(seed)
         for _ in range(2000):
             k = rnd.choice(keys)
-            with cache.reading(k) as ds:
-                name_before = ds.name
-                # While we hold the read side no writer may replace the entry.
-                if cache.get(k) is not ds:
-                    errors.append("replaced under a reader")
-                if not name_before.startswith(k + ":"):
-                    errors.append("wrong dataset under key")
+            ds = cache.get(k)
+            # A snapshot: a whole dataset of the key asked for, whatever writers do meanwhile.
+            if ds is None or not ds.name.startswith(k + ":"):
+                errors.append("wrong dataset under key")
 
     def writer(seed: int) -> None:
         rnd = random.Random(seed)

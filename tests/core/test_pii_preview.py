@@ -1,8 +1,8 @@
-"""The live preview: spans and replacements line up, the cache spares the NER, newest request wins."""
+"""The live preview: spans and replacements line up, the cache spares the NER, a cancelled preview stops.
+
+Newest-request-wins is the window's debouncer's job: tests/ui/test_latest_job.py."""
 
 from __future__ import annotations
-
-import threading
 
 import pyarrow as pa
 import pytest
@@ -14,7 +14,7 @@ from workbench.core.pii.analyzer import AnalyzerHandle, get_analyzer
 from workbench.core.pii.keys import AnonymizationKeys
 from workbench.core.pii.operators import OperatorConfig
 from workbench.core.pii.policy import ColumnPolicy, ColumnTreatment, Policy
-from workbench.core.pii.preview import LatestRequestGate, preview_rows
+from workbench.core.pii.preview import preview_rows
 
 KEYS = AnonymizationKeys.derive(b"p" * 32)
 POLICY = (
@@ -79,31 +79,3 @@ def test_cancelled_preview_stops(rows: pa.Table, analyzer: AnalyzerHandle) -> No
     token.cancel()
     with pytest.raises(JobCancelled):
         preview_rows(rows.slice(0, 5), POLICY, KEYS, token, analyzer=analyzer)
-
-
-def test_newest_request_wins() -> None:
-    gate = LatestRequestGate()
-    g1, t1 = gate.begin()
-    g2, t2 = gate.begin()
-    assert t1.cancelled and not t2.cancelled
-    assert not gate.is_current(g1) and gate.is_current(g2)
-    published: list[int] = []
-    lock = threading.Lock()
-
-    def worker(generation: int, token: CancelToken, delay: float) -> None:
-        token.wait(delay)
-        with lock:
-            if gate.is_current(generation) and not token.cancelled:
-                published.append(generation)
-
-    requests = [gate.begin() for _ in range(5)]
-    threads = [
-        threading.Thread(target=worker, args=(g, t, 0.2 - 0.04 * i)) for i, (g, t) in enumerate(requests)
-    ]  # older requests take longer: they must not overwrite the newest
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(5)
-    assert published == [requests[-1][0]]
-    gate.cancel_all()
-    assert requests[-1][1].cancelled

@@ -3,7 +3,7 @@
 Long work in the workbench is a *job generator*: a plain generator that takes a :class:`CancelToken`, yields
 :class:`Progress` snapshots as it goes and returns its result (``return value`` ends the generator; the value is
 ``StopIteration.value``). The generator knows nothing about threads or Qt; the CLI drives it with
-:func:`run_job` and the GUI drives it in a QThread (``workbench.ui.qt_jobs``).
+:func:`drive` (with a progress callback) and the GUI drives it in a QThread (``workbench.ui.qt_jobs``).
 
 The :class:`JobRegistry` is the one place that knows which jobs exist and in which state they are. It is shared
 by worker threads (which report progress) and the GUI thread (which reads snapshots and asks for cancellation),
@@ -17,7 +17,7 @@ import enum
 import itertools
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -234,9 +234,3 @@ class Throttle:
             return True
         return False
 
-
-def iter_with_cancel(items: Iterator[Any], token: CancelToken) -> Iterator[Any]:
-    """Yield from ``items``, raising :class:`JobCancelled` between items once ``token`` is set."""
-    for item in items:
-        token.raise_if_cancelled()
-        yield item

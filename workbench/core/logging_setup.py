@@ -222,9 +222,3 @@ def _thread_excepthook(args: threading.ExceptHookArgs) -> None:  # pragma: no co
         thread = args.thread.name if args.thread is not None else "?"
         log_exception(args.exc_value, message=f"uncaught exception in thread {thread}")
     threading.__excepthook__(args)
-
-
-def install_excepthooks() -> None:
-    """Route uncaught exceptions of the main thread and of other threads through :func:`log_exception`."""
-    sys.excepthook = excepthook
-    threading.excepthook = _thread_excepthook

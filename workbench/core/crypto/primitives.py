@@ -19,7 +19,6 @@ published vectors use them and the primitive should be tested as a whole.
 from __future__ import annotations
 
 import ctypes
-import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -216,11 +215,6 @@ def hkdf_sha256(ikm: bytes | bytearray, *, salt: bytes | None, info: bytes, leng
 def random_bytes(n: int) -> bytes:
     """``n`` bytes from the operating system's CSPRNG."""
     return os.urandom(n)
-
-
-def constant_time_equal(a: bytes | bytearray, b: bytes | bytearray) -> bool:
-    """Compare two byte strings in time independent of where they differ."""
-    return hmac.compare_digest(bytes(a), bytes(b))
 
 
 def wipe(buf: bytearray | memoryview | None) -> None:

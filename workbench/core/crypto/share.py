@@ -19,7 +19,7 @@ a wrong key gets an error listing who the file *was* shared with.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -195,11 +195,6 @@ def open_shared_file(
 def open_shared_bytes(source: bytes | str | Path | stream.Readable, private_key: PrivateKey) -> bytes:
     """Decrypt a shared file into memory only."""
     return stream.decrypt_bytes(source, RecipientKey(private_key))
-
-
-def iter_shared(source: bytes | str | Path | stream.Readable, private_key: PrivateKey) -> Iterator[bytes]:
-    """Decrypt a shared file chunk by chunk into memory (see :func:`workbench.core.crypto.stream.iter_decrypt`)."""
-    return stream.iter_decrypt(source, RecipientKey(private_key))
 
 
 def recipients_of(path: str | Path) -> list[bytes]:

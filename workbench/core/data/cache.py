@@ -8,9 +8,6 @@ and new readers wait for it. Because a :class:`Dataset` is immutable, a reader n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from workbench.core.concurrency import RWLock
 from workbench.core.data.dataset import Dataset
 
@@ -22,12 +19,6 @@ class DatasetCache:
         self._lock = RWLock()
         self._items: dict[str, Dataset] = {}
         self._generation: dict[str, int] = {}
-
-    @contextmanager
-    def reading(self, key: str) -> Iterator[Dataset]:
-        """Hold the read side while the caller works on the dataset; raises KeyError if it is not loaded."""
-        with self._lock.read():
-            yield self._items[key]
 
     def get(self, key: str) -> Dataset | None:
         """The dataset now cached under ``key`` (a snapshot: it stays valid, being immutable)."""

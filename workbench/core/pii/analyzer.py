@@ -413,12 +413,6 @@ def _build(settings: AnalyzerSettings) -> AnalyzerHandle:
     return AnalyzerHandle(settings, engine, nlp)
 
 
-def clear_analyzers() -> None:
-    """Forget every built analyzer (tests; a changed model folder)."""
-    with _handles_lock:
-        _handles.clear()
-
-
 # ---- several processes ------------------------------------------------------------------------------------
 
 _worker_handle: AnalyzerHandle | None = None

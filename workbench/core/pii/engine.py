@@ -31,7 +31,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, Throttle, drive
 from workbench.core.pii.analyzer import AnalyzerHandle, default_workers, get_analyzer, iter_raw_analysis
 from workbench.core.pii.keys import AnonymizationKeys
-from workbench.core.pii.operators import OperatorConfig, OperatorContext, OperatorError, apply_operator, get_operator
+from workbench.core.pii.operators import OperatorContext, OperatorError, apply_operator, get_operator
 from workbench.core.pii.policy import ColumnTreatment, Policy, PolicyError
 from workbench.core.pii.postprocess import DetectedSpan, resolve_spans
 
@@ -153,10 +153,6 @@ def check_policy_against(policy: Policy, column_names: Sequence[str], keys: Anon
                 f"the policy uses {', '.join(needing)}, which need the project's keys; run it inside a project "
                 "(or give a key file), or choose operators without keys (replace, mask, redact, generalize)"
             )
-
-
-def _subject_dependent(config: OperatorConfig, policy: Policy) -> bool:
-    return policy.subject_column is not None and get_operator(config.operator).uses_subject
 
 
 def anonymize_table(

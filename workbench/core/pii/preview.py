@@ -7,17 +7,16 @@ recomputed on every call. So changing an operator or a column's treatment costs 
 threshold only re-filters the cached results. The first preview of 50 notes runs the NER once (about a quarter
 of a second on this machine; ``benchmarks/bench_preview_latency.py``).
 
-The GUI runs it as a debounced, cancellable job in which the newest request wins; :class:`LatestRequestGate`
-is the Qt-free half of that: each request cancels the one before it, and a finished result is shown only if
-its request is still the newest.
+The GUI runs it as a debounced, cancellable job in which the newest request wins
+(``workbench.ui.qt_latest_job.QtLatestJob``: each request cancels the one before it, and a finished result is shown
+only if its request is still the newest).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -218,57 +217,3 @@ def _cell(
     spans = resolve_spans(text, raw.get(text, ()), settings) if text.strip() else ()
     new, replacements = anonymize_text(text, spans, policy, keys, subject)
     return PreviewCell(column, treatment.value, text, new, spans, replacements)
-
-
-class LatestRequestGate:
-    """Newest-request-wins bookkeeping for a debounced preview (thread-safe, Qt-free).
-
-    Each :meth:`begin` cancels the previous request's token and returns a new generation number and token; a
-    worker finishing a request asks :meth:`is_current` before publishing its result, so a slow, older preview
-    never overwrites a newer one.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._generation = 0
-        self._token: CancelToken | None = None
-
-    def begin(self) -> tuple[int, CancelToken]:
-        """Start a new request: the previous one is cancelled."""
-        token = CancelToken()
-        with self._lock:
-            self._generation += 1
-            previous, self._token = self._token, token
-            generation = self._generation
-        if previous is not None:
-            previous.cancel()
-        return generation, token
-
-    def is_current(self, generation: int) -> bool:
-        """Whether ``generation`` is still the newest request."""
-        with self._lock:
-            return generation == self._generation
-
-    def cancel_all(self) -> None:
-        """Cancel the running request (the page closes)."""
-        with self._lock:
-            token = self._token
-        if token is not None:
-            token.cancel()
-
-
-def preview_texts(
-    texts: Sequence[str],
-    policy: Policy,
-    keys: AnonymizationKeys | None = None,
-    *,
-    analyzer: AnalyzerHandle | None = None,
-) -> list[tuple[str, tuple[DetectedSpan, ...]]]:
-    """Anonymized text and detected spans of loose texts (a text box, a single note)."""
-    handle = analyzer or get_analyzer(policy.analyzer_settings())
-    settings = policy.detection_settings()
-    out = []
-    for text, raw in zip(texts, handle.analyze_raw(list(texts)), strict=True):
-        spans = resolve_spans(text, raw, settings)
-        out.append((anonymize_text(text, spans, policy, keys)[0], spans))
-    return out
