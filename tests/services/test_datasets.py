@@ -65,7 +65,7 @@ def test_unknown_role_column_is_refused_before_anything_is_registered(tmp_path: 
 
 
 def test_datasets_are_named_by_id_or_name_and_ambiguity_is_refused(tmp_path: Path) -> None:
-    from workbench.services.session import open_session
+    from workbench.services.opening import open_session
 
     with Project.create(tmp_path / "plain"):
         pass

@@ -76,7 +76,7 @@ def test_encrypted_project_keeps_nothing_in_clear_through_the_cli(tmp_path: Path
     assert plaintext_outside_vault(project) == []
     listed = json.loads(wb("datasets", "--project", str(project), "--json").stdout)
     assert [d["path"][:6] for d in listed] == ["vault:"] * 3
-    from workbench.services.session import open_session
+    from workbench.services.opening import open_session
 
     with open_session(project, PASSPHRASE) as session:
         actions = [e.action for e in session.project.audit_log(500)]

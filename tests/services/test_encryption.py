@@ -26,7 +26,7 @@ from workbench.core.jobs import drive
 from workbench.core.project.registration import register_loaded
 from workbench.core.project.store import Project
 from workbench.services.encryption import encrypt_project_job, plan_encryption
-from workbench.services.session import open_session
+from workbench.services.opening import open_session
 
 
 def _populated_project(tmp_path: Path) -> tuple[Path, Path]:

@@ -18,7 +18,7 @@ from workbench.core.project.store import Project  # noqa: E402
 from workbench.core.train.tasks import TrainConfig  # noqa: E402
 from workbench.services.datasets import add_dataset_job  # noqa: E402
 from workbench.services.encryption import encrypt_project_job  # noqa: E402
-from workbench.services.session import open_session  # noqa: E402
+from workbench.services.opening import open_session  # noqa: E402
 from workbench.services.training import (  # noqa: E402
     dataset_roles,
     excluded_columns,

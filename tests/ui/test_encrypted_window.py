@@ -57,7 +57,7 @@ def test_encrypted_project_keeps_nothing_in_clear_through_the_window(
     folder = window.project.folder
     inside = canary_csv(folder / "data" / "intake.csv")
     wait_for_job(qtbot, window.runner, window.data_page.load_file(inside))
-    wait_for_job(qtbot, window.runner, window.encrypt_project(PASSPHRASE))
+    wait_for_job(qtbot, window.runner, window.flows.encrypt_project(PASSPHRASE))
     assert window.vault_ctl.state == "unlocked" and not inside.exists()
 
     second = canary_csv(tmp_path / "incoming" / "second.csv", rows=150)
@@ -88,8 +88,8 @@ def test_encrypted_project_keeps_nothing_in_clear_through_the_window(
 
     exported = tmp_path / "exported"
     exported.mkdir()
-    wait_for_job(qtbot, window.runner, window.export_model(final["run_id"], exported / "m.pt", in_clear=True))
-    wait_for_job(qtbot, window.runner, window.export_dataset(record_id, exported / "d.csv", in_clear=True))
+    wait_for_job(qtbot, window.runner, window.flows.export_model(final["run_id"], exported / "m.pt", in_clear=True))
+    wait_for_job(qtbot, window.runner, window.flows.export_dataset(record_id, exported / "d.csv", in_clear=True))
     assert (exported / "d.csv").is_file() and (exported / "m.pt").is_file()
 
     assert files_holding([folder, user_data_dir() / "logs", tmp]) == []
@@ -188,10 +188,10 @@ def test_opening_an_encrypted_project_asks_again_after_a_wrong_passphrase(
     session, _ = drive(encrypt_project_job(Project.create(tmp_path / "locked"), PASSPHRASE, kdf=kdf.minimum_params()))
     session.close()
     asked: list[str | None] = []
-    monkeypatch.setattr(window, "_ask_passphrase_and_open", lambda folder, problem=None: asked.append(problem))
-    wait_for_job(qtbot, window.runner, window._open_encrypted(tmp_path / "locked", "not it", interactive=True))
+    monkeypatch.setattr(window.flows, "ask_passphrase_and_open", lambda folder, problem=None: asked.append(problem))
+    wait_for_job(qtbot, window.runner, window.flows.unlock_and_open(tmp_path / "locked", "not it", interactive=True))
     assert len(asked) == 1 and "wrong passphrase" in (asked[0] or ""), "the dialog comes back with the reason"
     assert window.project is not None and window.project.folder != tmp_path / "locked"
-    wait_for_job(qtbot, window.runner, window._open_encrypted(tmp_path / "locked", PASSPHRASE, interactive=True))
+    wait_for_job(qtbot, window.runner, window.flows.unlock_and_open(tmp_path / "locked", PASSPHRASE, interactive=True))
     assert window.project.folder == (tmp_path / "locked").resolve() and window.vault_ctl.state == "unlocked"
     assert window.project.encrypted and len(asked) == 1

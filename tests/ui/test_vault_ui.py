@@ -41,7 +41,7 @@ def _scan(folder: Path, needle: bytes) -> list[Path]:
 
 def test_encrypt_import_lock_unlock(qtbot, window, tmp_path) -> None:  # noqa: ANN001
     assert window.vault_ctl.state == "none" and window.encrypt_action.isEnabled()
-    _wait_job(qtbot, window, lambda: window.encrypt_project(PW))
+    _wait_job(qtbot, window, lambda: window.flows.encrypt_project(PW))
     assert window.vault_ctl.state == "unlocked" and "unlocked" in window.lock_label.text()
     src = tmp_path / "intake.csv"
     src.write_text(f"name,diagnosis\n{CANARY},J45\nBob,E11\n", encoding="utf-8")
@@ -71,7 +71,7 @@ def test_encrypt_import_lock_unlock(qtbot, window, tmp_path) -> None:  # noqa: A
 
 
 def test_auto_lock_after_idle(qtbot, window) -> None:  # noqa: ANN001
-    _wait_job(qtbot, window, lambda: window.encrypt_project(PW))
+    _wait_job(qtbot, window, lambda: window.flows.encrypt_project(PW))
     window.vault_ctl.auto_lock_seconds = 0.05
     qtbot.wait(100)
     window.vault_ctl._check_idle()

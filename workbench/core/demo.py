@@ -290,84 +290,90 @@ def generate_clinic_intake_annotated(
     fake = Faker("en_US")
     fake.seed_instance(seed)
     rng = random.Random(seed)
-    courses = tuple(COURSE_EFFECTS)
+    return [_one_record(index, fake, rng) for index in range(rows)]
+
+
+def _one_record(index: int, fake: Faker, rng: random.Random) -> tuple[dict[str, str], tuple[NoteEntity, ...]]:
+    """Record ``index``: its columns and the truth spans of its note. Draws from ``fake`` and ``rng`` in a fixed
+    order, so the same seed always gives the same bytes (and the same fingerprint)."""
     chronic = [d for d in DIAGNOSES if d.chronic]
     acute = [d for d in DIAGNOSES if not d.chronic]
-    visit_span = (_LAST_VISIT - _FIRST_VISIT).days
-    result: list[tuple[dict[str, str], tuple[NoteEntity, ...]]] = []
-    for index in range(rows):
-        female = rng.random() < 0.52
-        first = fake.first_name_female() if female else fake.first_name_male()
-        last = fake.last_name()
-        visit = _FIRST_VISIT + timedelta(days=rng.randrange(visit_span + 1))
-        age = int(rng.triangular(18, 93, 62))
-        birth = visit - timedelta(days=int(age * 365.25) + rng.randrange(365))
-        age = _age_on(birth, visit)
-        # Chronic conditions are more common with age, as in a real practice.
-        is_chronic = rng.random() < 0.2 + 0.5 * (age - 18) / 75
-        diagnosis = rng.choice(chronic if is_chronic else acute)
-        course = rng.choices(courses, weights=_COURSE_WEIGHTS)[0]
-        logit = -1.6 + 1.5 * diagnosis.chronic + 0.035 * (age - 50) + COURSE_EFFECTS[course] + rng.gauss(0, 0.6)
-        follow_up = logit > 0
-        if rng.random() < LABEL_NOISE:
-            follow_up = not follow_up
-        phone = fake.phone_number()
-        relative_female = rng.random() < 0.5
-        relative_first = fake.first_name_female() if relative_female else fake.first_name_male()
-        relative_last = last if rng.random() < 0.7 else fake.last_name()
-        city, city2 = rng.sample(CITIES, 2)
-        values = {
-            "patient_first": first,
-            "patient_last": last,
-            "title": "Ms." if female else "Mr.",
-            "age": str(age),
-            "dx": diagnosis.plain,
-            "doctor": fake.last_name() if rng.random() < 0.6 else f"{fake.first_name()} {fake.last_name()}",
-            "relative": f"{relative_first} {relative_last}",
-            "relative_first": relative_first,
-            "rel_role": rng.choice(_ROLES_FEMALE if relative_female else _ROLES_MALE),
-            "poss": "her" if female else "his",
-            "pronoun": "She" if female else "He",
-            "city": city,
-            "city2": city2,
-            "phone": phone if rng.random() < 0.5 else fake.phone_number(),
-            "date": _date_text(visit - timedelta(days=rng.randint(3, 90)), rng),
-            "date2": _date_text(visit - timedelta(days=rng.randint(0, 30)), rng),
-        }
-        values["patient"] = first if rng.random() < 0.25 else f"{first} {last}"
-        entities: list[NoteEntity] = []
-        # The course phrase goes into the opening sentence; its own spans are shifted when that is filled.
-        opening = rng.choice(_OPENINGS)
-        course_template = rng.choice(_COURSE_PHRASES[course])
-        head, _, tail = opening.partition("{course}")
-        text = _fill(head, values, 0, entities)
-        text += _fill(course_template, values, len(text), entities)
-        text += _fill(tail, values, len(text), entities)
-        sentences = [text]
-        if rng.random() < 0.75:
-            offset = len(text) + 1
-            sentences.append(_fill(rng.choice(_PEOPLE_AND_PLACES), values, offset, entities))
-        if rng.random() < 0.5:
-            offset = sum(len(s) + 1 for s in sentences)
-            sentences.append(_fill(rng.choice(_CONTACTS_AND_DATES), values, offset, entities))
-        note = " ".join(sentences)
-        row = {
-            "record_id": f"R{index + 1:06d}",
-            "name": f"{first} {last}",
-            "date_of_birth": birth.isoformat(),
-            "sex": "F" if female else "M",
-            "zip": fake.zipcode(),
-            "phone": phone,
-            "email": _email(first, last, rng.randint(1, 99), fake.free_email_domain()),
-            "national_id": fake.ssn(),
-            "diagnosis_code": diagnosis.code,
-            "diagnosis": diagnosis.description,
-            "visit_date": visit.isoformat(),
-            "note": note,
-            "follow_up": "yes" if follow_up else "no",
-        }
-        result.append((row, tuple(entities)))
-    return result
+    female = rng.random() < 0.52
+    first = fake.first_name_female() if female else fake.first_name_male()
+    last = fake.last_name()
+    visit = _FIRST_VISIT + timedelta(days=rng.randrange((_LAST_VISIT - _FIRST_VISIT).days + 1))
+    age = int(rng.triangular(18, 93, 62))
+    birth = visit - timedelta(days=int(age * 365.25) + rng.randrange(365))
+    age = _age_on(birth, visit)
+    # Chronic conditions are more common with age, as in a real practice.
+    is_chronic = rng.random() < 0.2 + 0.5 * (age - 18) / 75
+    diagnosis = rng.choice(chronic if is_chronic else acute)
+    course = rng.choices(tuple(COURSE_EFFECTS), weights=_COURSE_WEIGHTS)[0]
+    logit = -1.6 + 1.5 * diagnosis.chronic + 0.035 * (age - 50) + COURSE_EFFECTS[course] + rng.gauss(0, 0.6)
+    follow_up = logit > 0
+    if rng.random() < LABEL_NOISE:
+        follow_up = not follow_up
+    phone = fake.phone_number()
+    relative_female = rng.random() < 0.5
+    relative_first = fake.first_name_female() if relative_female else fake.first_name_male()
+    relative_last = last if rng.random() < 0.7 else fake.last_name()
+    city, city2 = rng.sample(CITIES, 2)
+    values = {
+        "patient_first": first,
+        "patient_last": last,
+        "title": "Ms." if female else "Mr.",
+        "age": str(age),
+        "dx": diagnosis.plain,
+        "doctor": fake.last_name() if rng.random() < 0.6 else f"{fake.first_name()} {fake.last_name()}",
+        "relative": f"{relative_first} {relative_last}",
+        "relative_first": relative_first,
+        "rel_role": rng.choice(_ROLES_FEMALE if relative_female else _ROLES_MALE),
+        "poss": "her" if female else "his",
+        "pronoun": "She" if female else "He",
+        "city": city,
+        "city2": city2,
+        "phone": phone if rng.random() < 0.5 else fake.phone_number(),
+        "date": _date_text(visit - timedelta(days=rng.randint(3, 90)), rng),
+        "date2": _date_text(visit - timedelta(days=rng.randint(0, 30)), rng),
+    }
+    values["patient"] = first if rng.random() < 0.25 else f"{first} {last}"
+    note, entities = _note(values, course, rng)
+    row = {
+        "record_id": f"R{index + 1:06d}",
+        "name": f"{first} {last}",
+        "date_of_birth": birth.isoformat(),
+        "sex": "F" if female else "M",
+        "zip": fake.zipcode(),
+        "phone": phone,
+        "email": _email(first, last, rng.randint(1, 99), fake.free_email_domain()),
+        "national_id": fake.ssn(),
+        "diagnosis_code": diagnosis.code,
+        "diagnosis": diagnosis.description,
+        "visit_date": visit.isoformat(),
+        "note": note,
+        "follow_up": "yes" if follow_up else "no",
+    }
+    return row, entities
+
+
+def _note(values: dict[str, str], course: str, rng: random.Random) -> tuple[str, tuple[NoteEntity, ...]]:
+    """The free-text note from the templates, and the truth spans of what was filled in."""
+    entities: list[NoteEntity] = []
+    # The course phrase goes into the opening sentence; its own spans are shifted when that is filled.
+    opening = rng.choice(_OPENINGS)
+    course_template = rng.choice(_COURSE_PHRASES[course])
+    head, _, tail = opening.partition("{course}")
+    text = _fill(head, values, 0, entities)
+    text += _fill(course_template, values, len(text), entities)
+    text += _fill(tail, values, len(text), entities)
+    sentences = [text]
+    if rng.random() < 0.75:
+        offset = len(text) + 1
+        sentences.append(_fill(rng.choice(_PEOPLE_AND_PLACES), values, offset, entities))
+    if rng.random() < 0.5:
+        offset = sum(len(s) + 1 for s in sentences)
+        sentences.append(_fill(rng.choice(_CONTACTS_AND_DATES), values, offset, entities))
+    return " ".join(sentences), tuple(entities)
 
 
 def generate_clinic_intake(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> list[dict[str, str]]:

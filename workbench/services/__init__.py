@@ -4,8 +4,10 @@ these and nothing deeper for a use case.
 =========================  ===========================================================================
 module                     use cases
 =========================  ===========================================================================
-``session``                open a project (unlocking an encrypted one), find a dataset by name or id,
-                           load it (from the vault into memory, or from its file)
+``opening``                open a project, unlocking an encrypted one (and finishing an interrupted
+                           encryption)
+``session``                the open project: find a dataset by name or id, load it (from the vault into
+                           memory, or from its file), vault file names and secrets
 ``datasets``               add a dataset to a project, export a dataset
 ``anonymize``              anonymize a dataset to a file or into the project (policy, lineage, audit)
 ``training``               the columns a model may use, train in a project (vault or file checkpoint,

@@ -1,20 +1,15 @@
 """An open project, unlocked when it is encrypted: the one object every use case works on.
 
-:func:`open_session` opens a project folder. For an encrypted project (one with ``vault.json``) it unlocks the vault
-with the passphrase, takes the store's SQLCipher key from the vault and opens the store with it; if an earlier
-encryption was interrupted (a plaintext store, or plaintext files the project owns) it finishes it first, so that a
-session never works on a half-encrypted project.
-
-A :class:`ProjectSession` then answers the questions every use case asks: where a derived file goes (the vault, under
-an opaque name, or the project's ``data/`` folder), how a dataset named on a command line is found, and how a
-dataset is read (decrypted into memory, or from its file, checked against its fingerprint).
+:func:`workbench.services.opening.open_session` opens one. A :class:`ProjectSession` then answers the questions
+every use case asks: where a derived file goes (the vault, under an opaque name, or the project's ``data/``
+folder), how a dataset named on a command line is found, and how a dataset is read (decrypted into memory, or from
+its file, checked against its fingerprint).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -26,15 +21,12 @@ from workbench.core.jobs import CancelToken, JobGenerator, Progress, drive
 from workbench.core.project.secure_data import VAULT_PREFIX
 from workbench.core.project.secure_data import is_vault_path as is_vault_location
 from workbench.core.project.store import DatasetRecord, Project
-from workbench.services.secrets import ANONYMIZATION_SECRET, FILE_NAMES_SECRET, STORE_KEY_SECRET
+from workbench.services.secrets import ANONYMIZATION_SECRET, FILE_NAMES_SECRET
 
 if TYPE_CHECKING:
     from workbench.core.crypto.vault import ProjectVault
     from workbench.core.pii.keys import AnonymizationKeys
 
-
-PassphraseSource = str | Callable[[], str] | None
-"""The passphrase, a function that asks for it (called only for an encrypted project), or ``None``."""
 
 
 @dataclass
@@ -188,67 +180,3 @@ class ProjectSession:
     def load_dataset(self, record: DatasetRecord) -> Dataset:
         """Synchronous :meth:`load_dataset_job`."""
         return drive(self.load_dataset_job(record))
-
-
-# ---- opening --------------------------------------------------------------------------------------------------
-
-
-def _passphrase(source: PassphraseSource, folder: Path) -> str:
-    if source is None:
-        raise ProjectError(
-            f"{folder} is an encrypted project: unlock it with its passphrase (window: you are asked when opening "
-            "it; command line: set WORKBENCH_PASSPHRASE or answer the prompt)"
-        )
-    return source() if callable(source) else source
-
-
-def open_session_job(
-    folder: str | Path, passphrase: PassphraseSource = None, token: CancelToken | None = None
-) -> JobGenerator[ProjectSession]:
-    """Open the project in ``folder``; an encrypted one is unlocked with ``passphrase`` (asked only if needed).
-
-    Finishes an interrupted encryption first (see :func:`workbench.services.encryption.finish_encryption_job`).
-
-    Raises
-    ------
-    ProjectError
-        Not a project, or an encrypted project without a passphrase.
-    WrongPassphraseError
-        The passphrase does not unlock it.
-    """
-    from workbench.core.crypto.vault import ProjectVault
-
-    token = token if token is not None else CancelToken()
-    path = Path(folder).expanduser().resolve()
-    if not ProjectVault.exists(path):
-        return ProjectSession(Project.open(path))
-    vault = ProjectVault.open(path)
-    secret = _passphrase(passphrase, path)
-    yield Progress("unlock", 0, None, "", "checking the passphrase")
-    vault.unlock(secret)
-    try:
-        key = vault.secret(STORE_KEY_SECRET)
-        notes: list[str] = []
-        if not Project.store_is_encrypted(path):
-            yield Progress("unlock", 0, None, "", "encrypting the project store (an encryption was interrupted)")
-            Project.encrypt_store(path, key)
-            notes.append("an interrupted encryption of this project was resumed: the project store is now encrypted")
-        session = ProjectSession(Project.open(path, key=key), vault, notes)
-    except BaseException:
-        vault.lock()
-        raise
-    try:
-        from workbench.services.encryption import finish_encryption_job, plaintext_owned
-
-        if plaintext_owned(session):
-            report = yield from finish_encryption_job(session, token)
-            session.notes.append(report.summary())
-    except BaseException:
-        session.close()
-        raise
-    return session
-
-
-def open_session(folder: str | Path, passphrase: PassphraseSource = None) -> ProjectSession:
-    """Synchronous :func:`open_session_job`."""
-    return drive(open_session_job(folder, passphrase))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QListWidget,
     QMainWindow,
@@ -29,13 +28,14 @@ from PySide6.QtWidgets import (
 from workbench import __version__
 from workbench.core.data.cache import DatasetCache
 from workbench.core.errors import WorkbenchError
-from workbench.core.jobs import CancelToken, JobGenerator, JobRegistry
+from workbench.core.jobs import JobRegistry
 from workbench.core.settings import SettingsStore, resolve
 from workbench.ui.qt_data_page import QtDataPage
 from workbench.ui.qt_job_panel import QtJobPanel
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_notifications import QtNotificationArea
 from workbench.ui.qt_pii_page import QtPiiPage
+from workbench.ui.qt_project_flows import QtProjectFlows
 from workbench.ui.qt_train_page import QtTrainPage
 from workbench.ui.qt_vault import QtPassphraseDialog, QtVaultController
 
@@ -94,11 +94,8 @@ class QtMainWindow(QMainWindow):
         self.runner.sig_job_failed.connect(self._on_job_failed)
         self.settings_store = SettingsStore()
         self.settings = self.settings_store.load()
-        self.runner.sig_job_succeeded.connect(self._on_session_job_succeeded)
-        self.runner.sig_job_failed.connect(self._on_session_job_failed)
-        self._opening: dict[int, tuple[Path, bool]] = {}
-        self._encrypting: dict[int, tuple[Path, str]] = {}
         self.vault_ctl = QtVaultController(self.runner, self)
+        self.flows = QtProjectFlows(self)
         self.vault_ctl.sig_message.connect(self._on_vault_message)
         self.vault_ctl.sig_state_changed.connect(self._on_vault_state)
         app = QApplication.instance()
@@ -204,71 +201,21 @@ class QtMainWindow(QMainWindow):
         from workbench.core.project.store import Project
 
         if not create and ProjectVault.exists(folder):
-            if passphrase is None:
-                return self._ask_passphrase_and_open(Path(folder).resolve())
-            self._open_encrypted(Path(folder).resolve(), passphrase, interactive=False)
-            return True
+            return self.flows.open_encrypted(Path(folder).resolve(), passphrase)
         try:
             project = Project.create(folder) if create else Project.open(folder)
         except WorkbenchError as exc:
             self.notify("error", str(exc))
             return False
-        self._replace_project(project, None)
+        self.replace_project(project, None)
         return True
 
-    def _replace_project(self, project: Project, vault: ProjectVault | None) -> None:
+    def replace_project(self, project: Project, vault: ProjectVault | None) -> None:
+        """Show ``project`` instead of the open one (which is closed)."""
         if self.project is not None and self.project is not project:
             self.project.close()
         self.set_project(project, vault)
         self.statusBar().showMessage(f"Opened project {project.name}", 4000)
-
-    def _ask_passphrase_and_open(self, folder: Path, problem: str | None = None) -> bool:
-        text = f"The project {folder.name} is encrypted. Enter its passphrase to open it."
-        dialog = QtPassphraseDialog(self, "Open encrypted project", text + (f"\n\n{problem}" if problem else ""))
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return False
-        self._open_encrypted(folder, dialog.passphrase(), interactive=True)
-        return True
-
-    def _open_encrypted(self, folder: Path, passphrase: str, *, interactive: bool) -> int:
-        from workbench.services.session import open_session_job
-
-        def job(token: CancelToken) -> JobGenerator[Any]:
-            return (yield from open_session_job(folder, passphrase, token))
-
-        job_id = self.runner.submit(f"Unlock {folder.name}", job, kind="vault")
-        self._opening[job_id] = (folder, interactive)
-        return job_id
-
-    @Slot(int, object)
-    def _on_session_job_succeeded(self, job_id: int, result: Any) -> None:
-        if job_id in self._opening:
-            self._opening.pop(job_id)
-            self._replace_project(result.project, result.vault)
-            for note in result.notes:
-                self.notify("info", note)
-        elif job_id in self._encrypting:
-            self._encrypting.pop(job_id)
-            session, report = result
-            self._replace_project(session.project, session.vault)
-            self.notify("info", f"The project is now encrypted: {report.summary()}.")
-            for path in report.in_clear:
-                self.notify("warning", f"Still in clear at {path} (registered outside the project; not touched).")
-
-    @Slot(int, str)
-    def _on_session_job_failed(self, job_id: int, message: str) -> None:
-        if job_id in self._opening:
-            folder, interactive = self._opening.pop(job_id)
-            if interactive and "passphrase" in message:
-                self._ask_passphrase_and_open(folder, message)
-        elif job_id in self._encrypting:
-            folder, passphrase = self._encrypting.pop(job_id)
-            self._reopen_after_failed_encryption(folder, passphrase)
-
-    def _reopen_after_failed_encryption(self, folder: Path, passphrase: str) -> None:
-        """The encryption stopped part-way: open the project again as it now is (finishing it when it got far
-        enough to have a vault)."""
-        self.open_project(folder, passphrase=passphrase)
 
     @Slot()
     def new_project(self) -> None:
@@ -328,7 +275,7 @@ class QtMainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         project_menu = self.menuBar().addMenu("&Project")
         self.encrypt_action = project_menu.addAction("Encrypt this project…")
-        self.encrypt_action.triggered.connect(self.encrypt_project_dialog)
+        self.encrypt_action.triggered.connect(self.flows.encrypt_project_dialog)
         self.unlock_action = project_menu.addAction("&Unlock…")
         self.unlock_action.setShortcut(QKeySequence("Ctrl+U"))
         self.unlock_action.triggered.connect(self.unlock_dialog)
@@ -337,9 +284,9 @@ class QtMainWindow(QMainWindow):
         self.lock_action.triggered.connect(self.vault_ctl.lock)
         project_menu.addSeparator()
         self.export_dataset_action = project_menu.addAction("Export the dataset shown…")
-        self.export_dataset_action.triggered.connect(self._on_export_dataset)
+        self.export_dataset_action.triggered.connect(self.flows.export_dataset_dialog)
         self.export_model_action = project_menu.addAction("Export a trained model…")
-        self.export_model_action.triggered.connect(self._on_export_model)
+        self.export_model_action.triggered.connect(self.flows.export_model_dialog)
         project_menu.addSeparator()
         self.passphrase_action = project_menu.addAction("Change passphrase…")
         self.passphrase_action.triggered.connect(self.change_passphrase_dialog)
@@ -375,49 +322,6 @@ class QtMainWindow(QMainWindow):
         QMessageBox.about(self, "Privacy Workbench", f"Privacy Workbench {__version__}")
 
     # --- encryption ---------------------------------------------------------------------------------------
-
-    @Slot()
-    def encrypt_project_dialog(self) -> None:
-        from workbench.services.encryption import ERASURE_NOTE, plan_encryption
-
-        if self.project is None or self.vault_ctl.state != "none":
-            return
-        lines = plan_encryption(self.project).lines()
-        shown = "\n".join(f"• {line}" for line in lines[:8])
-        if len(lines) > 8:
-            shown += f"\n• … and {len(lines) - 8} more"
-        dialog = QtPassphraseDialog(
-            self,
-            "Encrypt this project",
-            "Choose a passphrase for this project. Its store (names, roles, policies, runs, audit log), its datasets, "
-            "models and outputs, and everything added later are kept encrypted with a key derived from it. Without "
-            f"it nobody, including you, can read them: keep it safe.\n\nWhat will happen:\n{shown}\n\n{ERASURE_NOTE}",
-            new=True,
-        )
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.encrypt_project(dialog.passphrase())
-
-    def encrypt_project(self, passphrase: str) -> int | None:
-        """Encrypt the open project as a job (see :mod:`workbench.services.encryption`); the pages let go of it
-        meanwhile and show it again, encrypted and unlocked, when the job is done. Refused while jobs run."""
-        from workbench.services.encryption import encrypt_project_job
-
-        project = self.project
-        if project is None or self.vault_ctl.state != "none":
-            return None
-        if self.runner.registry.active():
-            self.notify("warning", "Finish or cancel the running jobs before encrypting the project.")
-            return None
-        params = self.vault_ctl.kdf_params
-        folder = project.folder
-        self.set_project(None)
-
-        def job(token: CancelToken) -> JobGenerator[Any]:
-            return (yield from encrypt_project_job(project, passphrase, kdf=params, token=token))
-
-        job_id = self.runner.submit("Encrypt project", job, kind="vault")
-        self._encrypting[job_id] = (folder, passphrase)
-        return job_id
 
     @Slot()
     def unlock_dialog(self) -> None:
@@ -482,80 +386,6 @@ class QtMainWindow(QMainWindow):
         )
         if state == "unlocked":
             self._open_first_dataset()
-
-    # --- export -------------------------------------------------------------------------------------------
-
-    def _confirm_in_clear(self, what: str) -> bool:
-        """From an encrypted project an export is written in clear: ask first (the answer is audited)."""
-        if self.vault_ctl.state == "none":
-            return True
-        answer = QMessageBox.question(
-            self,
-            "Export in clear?",
-            f"This project is encrypted. Exporting writes {what} in clear outside the vault, where the workbench "
-            "no longer protects it. The export is recorded in the project's audit log.\n\nExport in clear?",
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    @Slot()
-    def _on_export_dataset(self) -> None:
-        record_id = self.data_page.record_id
-        if self.project is None or record_id is None:
-            self.notify("warning", "Open a dataset of the project on the Data page first.")
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export the dataset", str(Path.home()))
-        if path and self._confirm_in_clear("the whole dataset"):
-            self.export_dataset(record_id, path, in_clear=True)
-
-    @Slot()
-    def _on_export_model(self) -> None:
-        from workbench.core.dp.runs import RunStore
-
-        if self.project is None:
-            return
-        runs = [r for r in RunStore(self.project, recover=False).runs() if r.model_path]
-        if not runs:
-            self.notify("warning", "No training run of this project kept a model yet.")
-            return
-        run_id, ok = QInputDialog.getInt(self, "Export a model", "Run id:", runs[-1].id, runs[0].id, runs[-1].id)
-        if not ok:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export the model", str(Path.home() / f"run-{run_id}.pt"))
-        if path and self._confirm_in_clear(f"the model of run {run_id}"):
-            self.export_model(run_id, path, in_clear=True)
-
-    def _session(self) -> Any:
-        from workbench.services.session import ProjectSession
-
-        assert self.project is not None
-        return ProjectSession(self.project, self.vault_ctl.vault)
-
-    def export_dataset(self, record_id: int, path: str | Path, *, in_clear: bool) -> int:
-        """Export a dataset of the project to ``path`` as a job (``in_clear``: the analyst confirmed it)."""
-        from workbench.services.datasets import export_dataset_job
-
-        session, target = self._session(), Path(path)
-        record = session.project.get_dataset(record_id)
-
-        def job(token: CancelToken) -> JobGenerator[Any]:
-            return (
-                yield from export_dataset_job(session, record, target, in_clear=in_clear, overwrite=True, token=token)
-            )
-
-        return self.runner.submit(f"Export {record.name}", job, kind="export")
-
-    def export_model(self, run_id: int, path: str | Path, *, in_clear: bool) -> int:
-        """Export a run's model to ``path`` as a job (``in_clear``: the analyst confirmed it)."""
-        from workbench.services.training import export_model_job
-
-        session, target = self._session(), Path(path)
-
-        def job(token: CancelToken) -> JobGenerator[Any]:
-            return (
-                yield from export_model_job(session, run_id, target, in_clear=in_clear, overwrite=True, token=token)
-            )
-
-        return self.runner.submit(f"Export the model of run {run_id}", job, kind="export")
 
     # --- notifications and status ---------------------------------------------------------------------------
 

@@ -196,20 +196,58 @@ def anonymize_table(
     JobCancelled
         When ``token`` is cancelled.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     started = time.monotonic()
     token = token or CancelToken()
     names = list(table.column_names)
     check_policy_against(policy, names, keys)
-    settings = policy.detection_settings()
-    text_columns = [c for c in names if policy.column(c).treatment is ColumnTreatment.FREE_TEXT]
     subjects: list[str | None] | None = None
     if policy.subject_column is not None:
         subjects = [None if v is None else str(v) for v in table.column(policy.subject_column).to_pylist()]
+    analysis = yield from _analyse_free_text(table, policy, analyzer, workers, chunk_size, token, started)
+    result_table, column_counts = yield from _apply_policy(table, policy, keys, subjects, analysis.spans_of, token)
+    totals: Counter[str] = Counter()
+    for counts in column_counts.values():
+        totals.update(counts)
+    elapsed = time.monotonic() - started
+    log.info(
+        "anonymized %d rows x %d columns: %d distinct texts (%d analysed) with %d worker(s) in %.2f s",
+        table.num_rows, len(names), len(analysis.spans_of), analysis.analysed, analysis.workers, elapsed,
+    )  # fmt: skip
+    return AnonymizeResult(
+        table=result_table,
+        entity_counts=dict(totals),
+        column_counts=column_counts,
+        rows=table.num_rows,
+        unique_texts=len(analysis.spans_of),
+        texts_analysed=analysis.analysed,
+        workers=analysis.workers,
+        elapsed_s=elapsed,
+    )
 
-    # ---- 1. analyse every distinct free text once ---------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    spans_of: dict[str, tuple[DetectedSpan, ...]]
+    """Resolved spans of every distinct free text."""
+    analysed: int
+    """Texts the NER ran on (the others came from the analyzer's cache)."""
+    workers: int
+
+
+def _analyse_free_text(
+    table: pa.Table,
+    policy: Policy,
+    analyzer: AnalyzerHandle | None,
+    workers: int | None,
+    chunk_size: int,
+    token: CancelToken,
+    started: float,
+) -> JobGenerator[_Analysis]:
+    """Step 1: analyse every distinct free text once (a repeated value is never analysed twice)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text_columns = [c for c in table.column_names if policy.column(c).treatment is ColumnTreatment.FREE_TEXT]
     unique: dict[str, int] = {}
     for column in text_columns:
         for value in pc.unique(table.column(column).cast(pa.string())).to_pylist():
@@ -233,12 +271,26 @@ def anonymize_table(
                 rate = done / max(1e-6, time.monotonic() - started)
                 yield Progress("analysing free text", done, len(texts), "texts", f"{rate:.0f} texts/s")
         yield Progress("analysing free text", len(texts), len(texts), "texts")
-    analysed = (handle.texts_analyzed - before) if handle is not None else 0
-    spans_of: dict[str, tuple[DetectedSpan, ...]] = {
-        text: resolve_spans(text, raw[i], settings) for text, i in unique.items()
-    }
+    settings = policy.detection_settings()
+    return _Analysis(
+        spans_of={text: resolve_spans(text, raw[i], settings) for text, i in unique.items()},
+        analysed=(handle.texts_analyzed - before) if handle is not None else 0,
+        workers=n_workers,
+    )
 
-    # ---- 2. apply the policy column by column -------------------------------------------------------------
+
+def _apply_policy(
+    table: pa.Table,
+    policy: Policy,
+    keys: AnonymizationKeys | None,
+    subjects: list[str | None] | None,
+    spans_of: dict[str, tuple[DetectedSpan, ...]],
+    token: CancelToken,
+) -> JobGenerator[tuple[pa.Table, dict[str, dict[str, int]]]]:
+    """Step 2: apply the policy column by column; returns the new table and the replacements per column."""
+    import pyarrow as pa
+
+    names = list(table.column_names)
     out_names: list[str] = []
     out_columns: list[Any] = []
     column_counts: dict[str, dict[str, int]] = {}
@@ -261,25 +313,7 @@ def anonymize_table(
         out_columns.append(new)
         column_counts[column] = counts
     yield Progress("applying the policy", len(names), len(names), "columns")
-    result_table = pa.table(out_columns, names=out_names)
-    totals: Counter[str] = Counter()
-    for counts in column_counts.values():
-        totals.update(counts)
-    elapsed = time.monotonic() - started
-    log.info(
-        "anonymized %d rows x %d columns: %d distinct texts (%d analysed) with %d worker(s) in %.2f s",
-        table.num_rows, len(names), len(texts), analysed, n_workers, elapsed,
-    )  # fmt: skip
-    return AnonymizeResult(
-        table=result_table,
-        entity_counts=dict(totals),
-        column_counts=column_counts,
-        rows=table.num_rows,
-        unique_texts=len(texts),
-        texts_analysed=analysed,
-        workers=n_workers,
-        elapsed_s=elapsed,
-    )
+    return pa.table(out_columns, names=out_names), column_counts
 
 
 def _map_values(values: pa.ChunkedArray, function: Any) -> pa.Array:

@@ -121,6 +121,8 @@ class CsvLoader(Loader):
 
     format_name = "csv"
 
+    # size: one retry loop around pyarrow's streaming reader; its steps share the reader's state (block size,
+    # preview sent, ragged rows), so splitting it would pass all of that around
     def load(self, source: LoadSource, options: LoadOptions, token: CancelToken) -> JobGenerator[ParsedTable]:
         path = source.path
         encoding = choose_encoding(source, options)

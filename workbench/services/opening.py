@@ -1,0 +1,82 @@
+"""Opening a project: the one way the window and the command get a :class:`ProjectSession`.
+
+For an encrypted project (one with ``vault.json``) :func:`open_session_job` unlocks the vault with the passphrase,
+takes the store's SQLCipher key from the vault and opens the store with it; if an earlier encryption was
+interrupted (a plaintext store, or plaintext files the project owns) it finishes it first, so that a session never
+works on a half-encrypted project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from workbench.core.errors import ProjectError
+from workbench.core.jobs import CancelToken, JobGenerator, Progress, drive
+from workbench.core.project.store import Project
+from workbench.services.encryption import finish_encryption_job, plaintext_owned
+from workbench.services.secrets import STORE_KEY_SECRET
+from workbench.services.session import ProjectSession
+
+PassphraseSource = str | Callable[[], str] | None
+"""The passphrase, a function that asks for it (called only for an encrypted project), or ``None``."""
+
+
+
+def _passphrase(source: PassphraseSource, folder: Path) -> str:
+    if source is None:
+        raise ProjectError(
+            f"{folder} is an encrypted project: unlock it with its passphrase (window: you are asked when opening "
+            "it; command line: set WORKBENCH_PASSPHRASE or answer the prompt)"
+        )
+    return source() if callable(source) else source
+
+
+def open_session_job(
+    folder: str | Path, passphrase: PassphraseSource = None, token: CancelToken | None = None
+) -> JobGenerator[ProjectSession]:
+    """Open the project in ``folder``; an encrypted one is unlocked with ``passphrase`` (asked only if needed).
+
+    Finishes an interrupted encryption first (see :func:`workbench.services.encryption.finish_encryption_job`).
+
+    Raises
+    ------
+    ProjectError
+        Not a project, or an encrypted project without a passphrase.
+    WrongPassphraseError
+        The passphrase does not unlock it.
+    """
+    from workbench.core.crypto.vault import ProjectVault
+
+    token = token if token is not None else CancelToken()
+    path = Path(folder).expanduser().resolve()
+    if not ProjectVault.exists(path):
+        return ProjectSession(Project.open(path))
+    vault = ProjectVault.open(path)
+    secret = _passphrase(passphrase, path)
+    yield Progress("unlock", 0, None, "", "checking the passphrase")
+    vault.unlock(secret)
+    try:
+        key = vault.secret(STORE_KEY_SECRET)
+        notes: list[str] = []
+        if not Project.store_is_encrypted(path):
+            yield Progress("unlock", 0, None, "", "encrypting the project store (an encryption was interrupted)")
+            Project.encrypt_store(path, key)
+            notes.append("an interrupted encryption of this project was resumed: the project store is now encrypted")
+        session = ProjectSession(Project.open(path, key=key), vault, notes)
+    except BaseException:
+        vault.lock()
+        raise
+    try:
+        if plaintext_owned(session):
+            report = yield from finish_encryption_job(session, token)
+            session.notes.append(report.summary())
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def open_session(folder: str | Path, passphrase: PassphraseSource = None) -> ProjectSession:
+    """Synchronous :func:`open_session_job`."""
+    return drive(open_session_job(folder, passphrase))
