@@ -1,4 +1,4 @@
-"""`workbench` subcommands for the crypto room (registered by workbench.cli.build_parser).
+"""`workbench` commands of the crypto room (added to the parser by :func:`register`).
 
     workbench encrypt IN OUT                      passphrase-encrypt a file (streaming AES-256-GCM)
     workbench decrypt IN OUT                      decrypt it again (all or nothing)
@@ -10,8 +10,8 @@
     workbench fingerprint PUBKEY                  show a public key's fingerprint for out-of-band checking
 
 Passphrases come from the environment variable ``WORKBENCH_PASSPHRASE`` or, on a terminal, from a prompt (asked
-twice when it protects something new). Without either the command stops with a one-line error instead of
-waiting on a pipe.
+twice when it protects something new; :func:`workbench.cli._common.read_passphrase`). Without either the command
+stops with a one-line error instead of waiting on a pipe.
 
 Every failure is one line on stderr and exit status 2 (via ``workbench.cli.main``); decryption writes its output
 under a temporary name and renames it only after the whole file authenticated, so a failed or interrupted run
@@ -23,48 +23,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from workbench.cli._common import PASSPHRASE_ENV, drive_with_progress, parse_kdf, read_passphrase
 from workbench.core.errors import WorkbenchError
-
-PASSPHRASE_ENV = "WORKBENCH_PASSPHRASE"
-
-
-def read_passphrase(what: str, *, confirm: bool) -> str:
-    """The passphrase from ``$WORKBENCH_PASSPHRASE`` or a terminal prompt; never read from a pipe."""
-    value = os.environ.get(PASSPHRASE_ENV)
-    if value is not None:
-        if not value:
-            raise WorkbenchError(f"{PASSPHRASE_ENV} is set but empty; set it to the passphrase or unset it")
-        return value
-    if not sys.stdin.isatty():
-        raise WorkbenchError(
-            f"no passphrase: set {PASSPHRASE_ENV} or run the command in a terminal to be asked for the {what}"
-        )
-    import getpass
-
-    first = getpass.getpass(f"{what}: ")
-    if not first:
-        raise WorkbenchError("the passphrase is empty")
-    if confirm and getpass.getpass(f"{what} (again): ") != first:
-        raise WorkbenchError("the two passphrases differ; nothing was written")
-    return first
 
 
 def _check_output(path: str, force: bool) -> None:
     if Path(path).exists() and not force:
         raise WorkbenchError(f"{path} already exists; choose another output path or add --force to replace it")
-
-
-def _drive(gen: Any) -> Any:
-    """Run a core job generator, showing progress on a terminal's stderr."""
-    from workbench.cli import drive_with_progress
-
-    return drive_with_progress(gen)
 
 
 @contextlib.contextmanager
@@ -77,14 +46,6 @@ def _user_errors() -> Iterator[None]:
         raise WorkbenchError(f"{where}{exc.strerror or type(exc).__name__}") from None
 
 
-def _kdf(spec: str | None) -> Any:
-    if spec is None:
-        return None
-    from workbench.core.crypto import kdf
-
-    return kdf.parse_spec(spec)
-
-
 # --- commands -------------------------------------------------------------------------------------------------
 
 
@@ -92,12 +53,14 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
     from workbench.core.crypto import stream
 
     _check_output(args.output, args.force)
-    params = _kdf(args.kdf)
+    params = parse_kdf(args.kdf)
     if not Path(args.input).is_file():
         raise WorkbenchError(f"{args.input}: no such file")
     passphrase = stream.Passphrase(read_passphrase("passphrase to protect the file", confirm=True), kdf=params)
     with _user_errors():
-        summary = _drive(stream.encrypt_file_job(args.input, args.output, [passphrase], overwrite=args.force))
+        summary = drive_with_progress(
+            stream.encrypt_file_job(args.input, args.output, [passphrase], overwrite=args.force)
+        )
     chunks = f"{summary.chunks} chunk" + ("s" if summary.chunks != 1 else "")
     print(f"encrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, {chunks})")
     return 0
@@ -116,7 +79,9 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
         )
     passphrase = stream.Passphrase(read_passphrase("passphrase of the file", confirm=False))
     with _user_errors():
-        summary = _drive(stream.decrypt_file_job(args.input, args.output, passphrase, overwrite=args.force))
+        summary = drive_with_progress(
+            stream.decrypt_file_job(args.input, args.output, passphrase, overwrite=args.force)
+        )
     print(f"decrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
     return 0
 
@@ -125,7 +90,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     from workbench.core.crypto import keys
 
     keys.check_key_name(args.name)
-    params = _kdf(args.kdf)
+    params = parse_kdf(args.kdf)
     kind = keys.KIND_RSA_3072 if args.rsa else keys.KIND_X25519_ED25519
     passphrase = read_passphrase("passphrase to protect the private key", confirm=True)
     with _user_errors():
@@ -143,7 +108,7 @@ def cmd_share(args: argparse.Namespace) -> int:
     _check_output(args.output, args.force)
     with _user_errors():
         recipients = [keys.PublicKey.load(p) for p in args.to]
-        summary = _drive(share.share_file_job(args.input, args.output, recipients, overwrite=args.force))
+        summary = drive_with_progress(share.share_file_job(args.input, args.output, recipients, overwrite=args.force))
     print(f"shared {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes) with:")
     for r in recipients:
         print(f"  {r.name or '(unnamed)'}  {r.kind}  {r.fingerprint_text}")
@@ -164,7 +129,9 @@ def cmd_open(args: argparse.Namespace) -> int:
         )
     with _user_errors():
         private_key = keys.PrivateKey.load(args.key, read_passphrase("passphrase of the private key", confirm=False))
-        summary = _drive(share.open_shared_file_job(args.input, args.output, private_key, overwrite=args.force))
+        summary = drive_with_progress(
+            share.open_shared_file_job(args.input, args.output, private_key, overwrite=args.force)
+        )
     print(f"opened {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
     return 0
 
@@ -178,7 +145,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
         raise WorkbenchError(f"{args.file}: no such file")
     with _user_errors():
         private_key = keys.PrivateKey.load(args.key, read_passphrase("passphrase of the private key", confirm=False))
-        signature = _drive(sign.sign_file_job(args.file, private_key))
+        signature = drive_with_progress(sign.sign_file_job(args.file, private_key))
         keys.write_new_file(Path(out), signature.to_text(), private=False, overwrite=args.force)
     print(f"signed {args.file} -> {out}")
     print(f"signer: {private_key.name} {private_key.public.fingerprint_text}")
@@ -191,7 +158,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with _user_errors():
         public_key = keys.PublicKey.load(args.pub)
         signature = sign.load_signature(args.sig)
-        verified = _drive(sign.verify_file_job(args.file, signature, public_key))
+        verified = drive_with_progress(sign.verify_file_job(args.file, signature, public_key))
     print(f"{args.file}: {verified.describe()}")
     return 0
 

@@ -1,4 +1,4 @@
-"""`workbench` subcommands for the PII room (registered by workbench.cli.build_parser).
+"""`workbench` commands of the PII room (added to the parser by :func:`register`).
 
     workbench scan PATH [--json]                          per column: entity type and confidence; per free-text
                                                           column: entity counts
@@ -22,6 +22,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from workbench.cli._common import (
+    dataset_source_options,
+    drive_with_progress,
+    open_session_cli,
+    print_table,
+    resolve_dataset_input,
+)
 from workbench.core.errors import WorkbenchError
 
 MIN_KEY_FILE_BYTES = 32
@@ -32,8 +39,6 @@ class PiiUsageError(WorkbenchError):
 
 
 def _drive(job: Any, quiet: bool) -> Any:
-    from workbench.cli import drive_with_progress
-
     return drive_with_progress(job, not quiet)
 
 
@@ -77,15 +82,11 @@ def _keys_if_needed(args: argparse.Namespace, policy: Any, columns: list[str], s
 
 
 def _session(args: argparse.Namespace) -> Any:
-    from workbench.cli import open_session_cli
-
     return open_session_cli(args.project) if getattr(args, "project", None) else None
 
 
 def _input(args: argparse.Namespace) -> Any:
     """The dataset of a command (file or ``--dataset``), loaded; the project session is closed again."""
-    from workbench.cli import resolve_dataset_input
-
     session = _session(args)
     try:
         return resolve_dataset_input(args, session)[0]
@@ -148,18 +149,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     print(f"{ds.path}: {table.num_rows:,} rows, {len(detections)} columns (threshold {args.threshold:g})")
     print()
     rows = [[d.column, d.kind.value, d.entity_type or "-", f"{d.confidence:.2f}", d.reason] for d in detections]
-    _print_table(["column", "kind", "entity type", "confidence", "why"], rows)
+    print_table(["column", "kind", "entity type", "confidence", "why"], rows)
     for column, info in free_text.items():
         print()
         print(f"free text {column!r}: {info['texts_with_pii']:,} of {info['texts']:,} texts hold personal data")
-        _print_table(["entity type", "spans"], [[k, f"{v:,}"] for k, v in info["entity_counts"].items()])
+        print_table(["entity type", "spans"], [[k, f"{v:,}"] for k, v in info["entity_counts"].items()])
     return 0
-
-
-def _print_table(headers: list[str], rows: list[list[Any]]) -> None:
-    from workbench.cli import print_table
-
-    print_table(headers, rows)
 
 
 # ---- policy-template ---------------------------------------------------------------------------------------------
@@ -189,7 +184,6 @@ def cmd_policy_template(args: argparse.Namespace) -> int:
 
 
 def cmd_anonymize(args: argparse.Namespace) -> int:
-    from workbench.cli import resolve_dataset_input
     from workbench.core.pii.engine import output_format
     from workbench.core.pii.policy import load_policy
     from workbench.services.anonymize import anonymize_job
@@ -227,7 +221,7 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
     where = "into the project's vault" if encrypted and not args.out else f"to {outcome.location}"
     print(f"wrote the anonymized copy {where} ({fmt}): {outcome.rows:,} rows in {summary['elapsed_s']:.1f} s")
     if outcome.entity_counts:
-        _print_table(["entity type", "replaced"], [[k, f"{v:,}"] for k, v in sorted(outcome.entity_counts.items())])
+        print_table(["entity type", "replaced"], [[k, f"{v:,}"] for k, v in sorted(outcome.entity_counts.items())])
     if outcome.dataset_id is not None:
         print(f"registered as dataset {outcome.dataset_id} in {summary['project']} (policy {outcome.policy_id})")
     return 0
@@ -262,12 +256,12 @@ def cmd_pii_eval(args: argparse.Namespace) -> int:
     print(f"{args.gold}: {report.texts:,} texts, {detector}, threshold {args.threshold:g}, {report.elapsed_s:.1f} s")
     print("matching: a detected span matches a gold span when they overlap; F2 weighs recall 4x")
     overall = [("any type", report.any_type), ("typed (entity mapping)", report.typed)]
-    _print_table(
+    print_table(
         ["overall", "precision", "recall", "F2", "detected", "gold"],
         [[n, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f2:.3f}", s.detected, s.gold] for n, s in overall],
     )
     print()
-    _print_table(
+    print_table(
         ["entity (typed)", "precision", "recall", "F2", "detected", "gold"],
         [[k, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f2:.3f}", s.detected, s.gold] for k, s in report.per_entity],
     )
@@ -281,8 +275,6 @@ def cmd_pii_eval(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add this room's subcommands to the `workbench` parser's subparsers object."""
-    from workbench.cli import dataset_source_options
-
     p = sub.add_parser("scan", help="find personal data: per column entity type and confidence, free-text counts")
     dataset_source_options(p)
     p.add_argument("--project", help="project folder (with --dataset)")
@@ -317,9 +309,7 @@ def register(sub: Any) -> None:
         help="with --out in an encrypted project: write the copy in clear outside the vault (audited)",
     )
     p.add_argument("--out-format", choices=["csv", "parquet", "jsonl"], help="output format (default: from --out)")
-    p.add_argument(
-        "--project", help="project folder: save the policy there and register the copy with its lineage"
-    )
+    p.add_argument("--project", help="project folder: save the policy there and register the copy with its lineage")
     p.add_argument("--key-file", help="file with the master secret (32+ random bytes) for keyed operators")
     p.add_argument("--workers", type=int, default=None, help="processes for the NER (default: one per core)")
     p.add_argument("--force", action="store_true", help="replace an existing output file (never the input)")

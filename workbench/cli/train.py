@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
+
+from workbench.cli._common import (
+    UsageError,
+    add_load_options,
+    dataset_source_options,
+    drive_with_progress,
+    open_session_cli,
+    resolve_dataset_input,
+)
 
 
 def register(sub: Any) -> None:
@@ -20,8 +30,6 @@ def register(sub: Any) -> None:
             "reserved from, then committed to, the dataset's privacy budget (set one with `workbench budget`)."
         ),
     )
-    from workbench.cli import dataset_source_options
-
     dataset_source_options(p, "dataset file (CSV, JSONL, Parquet)")
     p.add_argument("--task", choices=["text", "tabular"], required=True)
     p.add_argument("--label", required=True, help="label column")
@@ -53,6 +61,8 @@ def register(sub: Any) -> None:
     p.add_argument("--max-rows", type=int, help="use a seeded sample of at most N labelled rows")
     p.add_argument("--project", help="project folder: record the run and use the dataset's privacy budget")
     p.add_argument("--model", help="local Hugging Face encoder folder (text task; default: bundled MiniLM-L6)")
+    # The names of workbench.core.train.text_model.RECIPES (tests/core/test_cli_structure.py checks they agree):
+    # importing it would load the whole workbench.core.train package and double the start-up time of --help.
     p.add_argument("--recipe", choices=["lora", "top_layers", "head", "full"], default="lora", help="text recipe")
     p.add_argument("--max-length", type=int, default=64, help="text: tokens per row")
     p.add_argument(
@@ -61,9 +71,7 @@ def register(sub: Any) -> None:
         "the application's, else auto)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--format", choices=["csv", "jsonl", "parquet", "text"], help="skip format detection")
-    p.add_argument("--encoding", help="skip encoding detection")
-    p.add_argument("--delimiter", help="skip delimiter detection")
+    add_load_options(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("budget", help="show or set a dataset's privacy budget in a project")
@@ -76,9 +84,6 @@ def register(sub: Any) -> None:
 
 def _fingerprint(args: argparse.Namespace, session: Any) -> str:
     """The fingerprint of the dataset named by ``--dataset`` (from the project) or by a file (hashed here)."""
-    from pathlib import Path
-
-    from workbench.cli import UsageError
     from workbench.core.data.fingerprint import sha256_file
     from workbench.core.jobs import CancelToken, drive
 
@@ -115,7 +120,6 @@ def _budget_json(summary: Any, runs: list[Any]) -> dict[str, Any]:
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
-    from workbench.cli import open_session_cli
     from workbench.core.dp.ledger import PrivacyLedger
     from workbench.core.dp.runs import RunStore
 
@@ -153,9 +157,6 @@ def cmd_budget(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from workbench.cli import UsageError, drive_with_progress, open_session_cli, resolve_dataset_input
     from workbench.core.settings import resolve
     from workbench.core.train.tasks import (
         RECOMMENDED_BATCH_SIZE,

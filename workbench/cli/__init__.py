@@ -1,0 +1,78 @@
+"""The ``workbench`` command: everything the GUI does, headless.
+
+The commands live in one module per group, each adding its subcommands with ``register(subparsers)``:
+
+    datasets   info, demo, demo-data, add, datasets, roles, export
+    project    project init | encrypt | passphrase
+    pii        scan, policy-template, anonymize, pii-eval
+    crypto     encrypt, decrypt, keygen, share, open, sign, verify, fingerprint
+    train      train, budget
+
+What they share (the user-error type, progress, tables, load options, passphrases, opening a project, naming a
+dataset) is in :mod:`workbench.cli._common`, the only module of this package they import; none imports this
+package or a sibling, so there is no import cycle (``tests/core/test_cli_structure.py``).
+
+Heavy modules (pyarrow, torch, presidio, opacus, cryptography) are imported inside the commands, so
+``workbench --help`` starts fast and loads neither Qt nor torch (``tests/core/test_architecture.py``).
+
+Exit codes: 0 success; 2 bad input or a problem the user can fix (one line on stderr naming the file and the
+problem); 1 an internal error (one line on stderr; the details go to the log file, never with dataset values);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Sequence
+
+from workbench.cli import crypto, datasets, pii, project, train
+from workbench.cli._common import PROG, print_error
+from workbench.core.errors import WorkbenchError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Privacy Workbench, headless.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    # The order here is the order of the commands in `workbench --help`.
+    datasets.register_inspection(sub)  # info, demo, demo-data
+    project.register(sub)  # project init | encrypt | passphrase
+    datasets.register(sub)  # add, datasets, roles, export
+    pii.register(sub)  # scan, policy-template, anonymize, pii-eval
+    crypto.register(sub)  # encrypt, decrypt, keygen, share, open, sign, verify, fingerprint
+    train.register(sub)  # train, budget
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    import logging
+    import os
+
+    from workbench.core.logging_setup import configure_logging
+
+    with contextlib.suppress(OSError):  # an unwritable log folder must not stop a batch job
+        configure_logging(os.environ.get("WORKBENCH_LOG_LEVEL", "INFO"))
+    logging.getLogger("workbench.cli").info("command: %s", args.command)
+    try:
+        return int(args.func(args))
+    except WorkbenchError as exc:  # a UsageError too: a problem the user can fix
+        print_error(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the frames for the log
+        import traceback
+
+        logging.getLogger("workbench.cli").error(
+            "internal error %s (message withheld)\n%s",
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        print_error(f"internal error ({type(exc).__name__}); details are in the log file")
+        return 1

@@ -1,0 +1,210 @@
+"""What every group of ``workbench`` commands shares: the user-error type, the progress driver, the table
+printer, the load options, passphrases, opening a project and naming a dataset.
+
+This module imports nothing from ``workbench.cli`` (the command modules import it, never each other), and
+nothing heavy at its top: pyarrow, torch and the rest are imported inside the functions that need them, so
+``workbench --help`` stays fast (``tests/core/test_architecture.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench.core.errors import WorkbenchError
+
+PROG = "workbench"
+PASSPHRASE_ENV = "WORKBENCH_PASSPHRASE"
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+class UsageError(WorkbenchError):
+    """A problem with the command line itself (exit 2, like every other :class:`WorkbenchError`)."""
+
+
+# --- output -----------------------------------------------------------------------------------------------------
+
+
+def print_error(message: str) -> None:
+    """One ``workbench: error: ...`` line on stderr."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _progress_printer(enabled: bool) -> Any:
+    """A progress callback that redraws one line on a terminal's stderr; silent otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+
+    def show(progress: Any) -> None:
+        frac = progress.fraction
+        text = f"{progress.phase} {frac * 100:5.1f}%" if frac is not None else progress.phase
+        print(f"\r{text:<40}", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def drive_with_progress(gen: Any, show: bool = True) -> Any:
+    """Run a core job generator to its end, redrawing one progress line on a terminal's stderr (shared by every
+    room's commands); silent when ``show`` is false or stderr is not a terminal."""
+    from workbench.core.jobs import drive
+
+    printer = _progress_printer(show)
+    try:
+        return drive(gen, printer)
+    finally:
+        if printer is not None:
+            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print rows as aligned plain-text columns under a dashed header (shared by every room's commands)."""
+    cells = [[str(h) for h in headers]] + [[str(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+# --- load options -----------------------------------------------------------------------------------------------
+
+
+def add_load_options(p: argparse.ArgumentParser) -> None:
+    """``--format`` (one of the loader registry's formats), ``--encoding`` and ``--delimiter``."""
+    from workbench.core.data.loaders import available_formats  # the registry names modules; imports no loader
+
+    p.add_argument("--format", choices=list(available_formats()), help="skip format detection")
+    p.add_argument("--encoding", help="skip encoding detection (e.g. utf-8, utf-16, gb18030, latin-1)")
+    p.add_argument("--delimiter", help="skip delimiter detection: one character, or tab/comma/semicolon/pipe")
+
+
+def parse_delimiter(text: str | None) -> str | None:
+    """The ``--delimiter`` value: one character, or a name (tab, comma, semicolon, pipe)."""
+    if text is None:
+        return None
+    value = _DELIMITER_NAMES.get(text.lower(), text)
+    if len(value) != 1:
+        raise UsageError(f"--delimiter must be one character or one of: {', '.join(_DELIMITER_NAMES)}")
+    return value
+
+
+def load_options(args: argparse.Namespace) -> Any:
+    """The :class:`~workbench.core.data.dataset.LoadOptions` given by a command's load options."""
+    from workbench.core.data.dataset import LoadOptions
+
+    return LoadOptions(
+        format=getattr(args, "format", None),
+        encoding=getattr(args, "encoding", None),
+        delimiter=parse_delimiter(getattr(args, "delimiter", None)),
+    )
+
+
+def load_file(path: str, args: argparse.Namespace) -> Any:
+    """Load the dataset file ``path`` with the command's load options (progress unless ``--json``)."""
+    from workbench.core.data.load import load_dataset
+    from workbench.core.jobs import CancelToken
+
+    options = load_options(args)
+    return drive_with_progress(load_dataset(path, options, CancelToken()), not getattr(args, "json", False))
+
+
+# --- passphrases and key derivation -----------------------------------------------------------------------------
+
+
+def read_passphrase(what: str, *, confirm: bool) -> str:
+    """The passphrase from ``$WORKBENCH_PASSPHRASE`` or a terminal prompt; never read from a pipe."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is not None:
+        if not value:
+            raise WorkbenchError(f"{PASSPHRASE_ENV} is set but empty; set it to the passphrase or unset it")
+        return value
+    if not sys.stdin.isatty():
+        raise WorkbenchError(
+            f"no passphrase: set {PASSPHRASE_ENV} or run the command in a terminal to be asked for the {what}"
+        )
+    import getpass
+
+    first = getpass.getpass(f"{what}: ")
+    if not first:
+        raise WorkbenchError("the passphrase is empty")
+    if confirm and getpass.getpass(f"{what} (again): ") != first:
+        raise WorkbenchError("the two passphrases differ; nothing was written")
+    return first
+
+
+def parse_kdf(spec: str | None) -> Any:
+    """The key-derivation parameters of a ``--kdf SPEC`` option (``None``: tuned on this machine)."""
+    if spec is None:
+        return None
+    from workbench.core.crypto import kdf
+
+    return kdf.parse_spec(spec)
+
+
+# --- projects and datasets --------------------------------------------------------------------------------------
+
+
+def open_session_cli(folder: str | Path) -> Any:
+    """The project in ``folder``, unlocked with the passphrase from the environment or a prompt when it is
+    encrypted (every command that reads or changes a project opens it here)."""
+    from workbench.services.opening import open_session
+
+    session = open_session(
+        folder, lambda: read_passphrase(f"passphrase of the project {Path(folder).name}", confirm=False)
+    )
+    for note in session.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    return session
+
+
+def dataset_source_options(p: argparse.ArgumentParser, what: str = "dataset file") -> None:
+    """A dataset given as a file path, or as one of a project's datasets with ``--dataset NAME|ID``."""
+    p.add_argument("path", nargs="?", help=f"{what} (or name a project's dataset with --dataset and --project)")
+    p.add_argument(
+        "--dataset",
+        metavar="NAME|ID",
+        help="a dataset of the project given with --project: its id or name (see: workbench datasets)",
+    )
+
+
+def resolve_dataset_input(args: argparse.Namespace, session: Any) -> tuple[Any, Any]:
+    """The dataset a command works on, and the project's record of it (``None`` when the project does not know
+    it or there is no project): from ``--dataset`` (decrypted into memory in an encrypted project) or a file."""
+    show = not getattr(args, "json", False)
+    if getattr(args, "dataset", None):
+        if session is None:
+            raise UsageError("--dataset names one of a project's datasets: add --project DIR")
+        if args.path:
+            raise UsageError("give either a file path or --dataset, not both")
+        record = session.resolve_dataset(args.dataset)
+        return drive_with_progress(session.load_dataset_job(record), show), record
+    if not args.path:
+        raise UsageError("name the dataset: a file path, or --dataset NAME|ID with --project DIR")
+    if session is not None and not Path(args.path).exists():
+        raise UsageError(
+            f"{args.path}: no such file; a dataset stored in the project is named with --dataset NAME|ID "
+            "(see: workbench datasets --project DIR)"
+        )
+    ds = load_file(args.path, args)
+    record = session.project.dataset_by_fingerprint(ds.fingerprint) if session is not None else None
+    return ds, record
+
+
+def parse_roles(pairs: Sequence[str]) -> dict[str, str]:
+    """``--role COLUMN=ROLE`` options as a column -> role value mapping."""
+    from workbench.core.data.dataset import ColumnRole
+
+    roles: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, role = pair.rpartition("=")
+        if not sep or not column:
+            raise UsageError(f"--role expects COLUMN=ROLE, got {pair!r}")
+        try:
+            roles[column] = ColumnRole.parse(role).value
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return roles
