@@ -175,44 +175,52 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
 # --- parser ---------------------------------------------------------------------------------------------------
 
 
+_PASSPHRASE_NOTE = f"The passphrase comes from ${PASSPHRASE_ENV} or a prompt."
+_KDF_HELP = (
+    "key-derivation parameters, e.g. argon2id:m=65536,t=3,p=4 (m in KiB) or scrypt:n=17,r=8,p=1 "
+    "(default: tuned to about 0.5 s on this machine; never below the built-in minimum)"
+)
+
+
 def register(sub: Any) -> None:
     """Add this room's subcommands to the `workbench` parser's subparsers object."""
-    passphrase_note = f"The passphrase comes from ${PASSPHRASE_ENV} or a prompt."
-    kdf_help = (
-        "key-derivation parameters, e.g. argon2id:m=65536,t=3,p=4 (m in KiB) or scrypt:n=17,r=8,p=1 "
-        "(default: tuned to about 0.5 s on this machine; never below the built-in minimum)"
-    )
+    _register_passphrase_commands(sub)  # encrypt, decrypt
+    _register_key_commands(sub)  # keygen, share, open, sign, verify, fingerprint
 
+
+def _register_passphrase_commands(sub: Any) -> None:
     p = sub.add_parser(
         "encrypt",
         help="encrypt a file with a passphrase",
-        description="Encrypt IN into OUT (streaming AES-256-GCM, Argon2id). " + passphrase_note,
+        description="Encrypt IN into OUT (streaming AES-256-GCM, Argon2id). " + _PASSPHRASE_NOTE,
     )
     p.add_argument("input", metavar="IN")
     p.add_argument("output", metavar="OUT")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--kdf", metavar="SPEC", help=kdf_help)
+    p.add_argument("--kdf", metavar="SPEC", help=_KDF_HELP)
     p.set_defaults(func=cmd_encrypt)
 
     p = sub.add_parser(
         "decrypt",
         help="decrypt a passphrase-encrypted file",
-        description="Decrypt IN into OUT; OUT appears only if every chunk authenticated. " + passphrase_note,
+        description="Decrypt IN into OUT; OUT appears only if every chunk authenticated. " + _PASSPHRASE_NOTE,
     )
     p.add_argument("input", metavar="IN")
     p.add_argument("output", metavar="OUT")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists (only on success)")
     p.set_defaults(func=cmd_decrypt)
 
+
+def _register_key_commands(sub: Any) -> None:
     p = sub.add_parser(
         "keygen",
         help="make a key pair for sharing and signing",
-        description="Write DIR/NAME.pub and DIR/NAME.key (the private key, encrypted). " + passphrase_note,
+        description="Write DIR/NAME.pub and DIR/NAME.key (the private key, encrypted). " + _PASSPHRASE_NOTE,
     )
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--name", default="workbench", help="key name, also the file name (default: workbench)")
     p.add_argument("--rsa", action="store_true", help="RSA-3072 (OAEP, PSS) instead of X25519 + Ed25519")
-    p.add_argument("--kdf", metavar="SPEC", help=kdf_help)
+    p.add_argument("--kdf", metavar="SPEC", help=_KDF_HELP)
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser(
@@ -229,7 +237,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "open",
         help="open a file shared with you",
-        description="Decrypt IN with your private key into OUT (all or nothing). " + passphrase_note,
+        description="Decrypt IN with your private key into OUT (all or nothing). " + _PASSPHRASE_NOTE,
     )
     p.add_argument("input", metavar="IN")
     p.add_argument("--key", required=True, metavar="PRIVKEY")
@@ -240,7 +248,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "sign",
         help="sign a file (detached signature)",
-        description="Write a detached signature of FILE (default FILE.sig). " + passphrase_note,
+        description="Write a detached signature of FILE (default FILE.sig). " + _PASSPHRASE_NOTE,
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("--key", required=True, metavar="PRIVKEY")
