@@ -1,8 +1,9 @@
 """Training configuration (frozen dataclasses) and the task registry (text and tabular classification).
 
 A :class:`Task` turns a dataset table into tensors (:meth:`Task.prepare`) and builds the model for them
-(:meth:`Task.build_model`). Tasks register under a name (``"text"``, ``"tabular"``), after Opacus's accountant
-registry: the loop, the CLI and the GUI only ever look a task up by name.
+(:meth:`Task.build_model`). Tasks register under a name (``"text"``, ``"tabular"``) in :data:`TASKS`, a
+:class:`workbench.core.registry.Registry`, by module path: the loop, the CLI and the GUI only ever look a task up
+by name, and :func:`task_names` imports no task module.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.registry import Registry
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -157,40 +159,49 @@ class Task(abc.ABC):
         """A fresh model for ``data`` (a new one for every run: Opacus must not wrap a model twice)."""
 
 
+TASKS: Registry[type[Task] | Task] = Registry("task")
+"""The task registry: name -> ``"module:TaskClass"`` (or a Task instance given to :func:`register_task`). The
+built-in tasks are registered by module path, so this module imports neither
+:mod:`~workbench.core.train.text_model` nor :mod:`~workbench.core.train.tabular_model` (they import it)."""
+
+TASKS.register("text", "workbench.core.train.text_model:TextClassificationTask")
+TASKS.register("tabular", "workbench.core.train.tabular_model:TabularClassificationTask")
+
 _TASKS: dict[str, Task] = {}
-_TASKS_LOCK = threading.RLock()  # two training jobs may ask for the registry at once, each in its own thread
+"""Every registered task, built: filled for all names on the first :func:`get_task` (cheap: the task modules
+import torch and friends only inside their methods)."""
+_TASKS_LOCK = threading.RLock()  # two training jobs may ask for a task at once, each in its own thread
 
 
-def register_task(task: Task, *, force: bool = False) -> None:
-    with _TASKS_LOCK:
-        if task.name in _TASKS and not force:
-            raise ValueError(f"a task named {task.name!r} is already registered")
-        _TASKS[task.name] = task
+def _as_task(obj: type[Task] | Task) -> Task:
+    """A registered task: a :class:`Task` subclass is instantiated; an instance is kept as it is."""
+    task = obj() if isinstance(obj, type) else obj
+    if not isinstance(task, Task):
+        raise TypeError(f"a registered task must be a Task subclass or instance, not {type(task).__name__}")
+    return task
+
+
+def register_task(task: Task) -> None:
+    """Add a task instance under ``task.name``; raises ValueError when the name is taken (nothing is replaced)."""
+    TASKS.add(task.name, task)
 
 
 def get_task(name: str) -> Task:
-    _ensure_builtin()
-    try:
-        return _TASKS[name]
-    except KeyError:
-        raise TrainConfigError(f"unknown task {name!r}; choose one of: {', '.join(sorted(_TASKS))}") from None
+    """The task called ``name``; raises :class:`TrainConfigError` naming the known tasks."""
+    entry = TASKS.find(name)
+    if entry is None:
+        raise TrainConfigError(f"unknown task {name!r}; choose one of: {', '.join(task_names())}")
+    with _TASKS_LOCK:
+        if entry.name not in _TASKS:
+            for known in TASKS.names():
+                if known not in _TASKS:
+                    _TASKS[known] = _as_task(TASKS.get(known))
+        return _TASKS[entry.name]
 
 
 def task_names() -> tuple[str, ...]:
-    _ensure_builtin()
-    return tuple(sorted(_TASKS))
-
-
-def _ensure_builtin() -> None:
-    with _TASKS_LOCK:
-        if "text" not in _TASKS:
-            from workbench.core.train.text_model import TextClassificationTask
-
-            register_task(TextClassificationTask())
-        if "tabular" not in _TASKS:
-            from workbench.core.train.tabular_model import TabularClassificationTask
-
-            register_task(TabularClassificationTask())
+    """The registered task names, sorted; imports no task module."""
+    return tuple(sorted(TASKS.names()))
 
 
 # ---- shared helpers ------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The loader contract, the format registry and the byte-level helpers every text loader shares.
 
 A format is one module under :mod:`workbench.core.data.loaders` with one :class:`Loader` subclass. The
-registry knows each format by name, file extensions and a cheap sniff on the first bytes, and imports the
-module only when a file of that format is loaded: importing this module (or the package) imports neither
-pyarrow nor any loader.
+registry (:data:`FORMATS`, a :class:`workbench.core.registry.Registry`) knows each format by name, file
+extensions and a cheap sniff on the first bytes, and imports the module only when a file of that format is
+loaded: importing this module (or the package) imports neither pyarrow nor any loader.
 
 Loaders are job generators (see :mod:`workbench.core.jobs`): ``load`` yields ``Progress(phase="parse")``
 snapshots, at least one of them early with a small ``pa.Table`` of the first rows as ``payload``, and returns
@@ -15,7 +15,6 @@ either.
 from __future__ import annotations
 
 import codecs
-import importlib
 import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from workbench.core.data import detect
 from workbench.core.data.dataset import LoadOptions
 from workbench.core.errors import DatasetError
 from workbench.core.jobs import CancelToken, JobGenerator
+from workbench.core.registry import Registry
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -87,19 +87,8 @@ class Loader(ABC):
 # Registry
 
 
-@dataclass(frozen=True, slots=True)
-class LoaderSpec:
-    """A registered format: where its loader lives and how to recognise its files."""
-
-    name: str
-    module: str
-    attr: str
-    extensions: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
-
-
-_REGISTRY: dict[str, LoaderSpec] = {}
-_ALIASES: dict[str, str] = {}
+FORMATS: Registry[type[Loader]] = Registry("format")
+"""The registered formats: name -> ``"module:LoaderClass"``, with aliases and ``metadata["extensions"]``."""
 
 
 def register_loader(
@@ -122,25 +111,39 @@ def register_loader(
         File name endings, lower case with the dot (``".csv"``), that select this format.
     aliases:
         Other names accepted for ``LoadOptions.format`` (``"tsv"`` for ``"csv"``).
+
+    Raises
+    ------
+    ~workbench.core.registry.DuplicateNameError
+        When the name or an alias is already registered (a format is never replaced).
     """
-    key = name.lower()
-    _REGISTRY[key] = LoaderSpec(key, module, attr, tuple(e.lower() for e in extensions), tuple(aliases))
-    _ALIASES[key] = key
-    for alias in aliases:
-        _ALIASES[alias.lower()] = key
+    FORMATS.register(
+        name.lower(),
+        f"{module}:{attr}",
+        aliases=tuple(alias.lower() for alias in aliases),
+        metadata={"extensions": tuple(e.lower() for e in extensions)},
+    )
 
 
 def available_formats() -> tuple[str, ...]:
     """Names of the registered formats, in registration order."""
-    return tuple(_REGISTRY)
+    return FORMATS.names()
+
+
+def format_names(*, include_aliases: bool = False) -> tuple[str, ...]:
+    """The format names (for ``--format`` choices and menus), in registration order; imports no loader and no
+    pyarrow. ``include_aliases`` adds each format's aliases after its name (``csv, tsv, jsonl, json, ...``)."""
+    if not include_aliases:
+        return FORMATS.names()
+    return tuple(name for entry in FORMATS.entries() for name in (entry.name, *entry.aliases))
 
 
 def resolve_format(name: str) -> str:
     """Map a format name or alias to its registered name; raise ValueError naming the choices."""
-    key = _ALIASES.get(name.strip().lower())
-    if key is None:
+    entry = FORMATS.find(name.strip().lower())
+    if entry is None:
         raise ValueError(f"unknown format {name!r}; choose one of: {', '.join(available_formats())}")
-    return key
+    return entry.name
 
 
 def format_for(path: str | Path, head_bytes: bytes, options: LoadOptions, *, complete: bool = False) -> str:
@@ -151,17 +154,18 @@ def format_for(path: str | Path, head_bytes: bytes, options: LoadOptions, *, com
     """
     if options.format:
         return resolve_format(options.format)
+    names = FORMATS.names()
     magic = detect.magic_format(head_bytes)
-    if magic is not None and magic in _REGISTRY:
+    if magic is not None and magic in names:
         return magic
     suffix = Path(path).suffix.lower()
-    for spec in _REGISTRY.values():
-        if suffix and suffix in spec.extensions:
-            return spec.name
+    for entry in FORMATS.entries():
+        if suffix and suffix in entry.metadata.get("extensions", ()):
+            return entry.name
     if detect.magic_problem(head_bytes) is not None:
-        return "text" if "text" in _REGISTRY else next(iter(_REGISTRY))  # the text loader reports the problem
+        return "text" if "text" in names else names[0]  # the text loader reports the problem
     sniffed = detect.sniff_text_format(head_bytes, complete=complete)
-    return sniffed if sniffed in _REGISTRY else next(iter(_REGISTRY))
+    return sniffed if sniffed in names else names[0]
 
 
 def loader_for(path: str | Path, head_bytes: bytes, options: LoadOptions) -> Loader:
@@ -176,9 +180,7 @@ def loader_for(path: str | Path, head_bytes: bytes, options: LoadOptions) -> Loa
         name = format_for(path, head_bytes, options)
     except ValueError as exc:
         raise DatasetError(path, str(exc)) from None
-    spec = _REGISTRY[name]
-    loader_cls = getattr(importlib.import_module(spec.module), spec.attr)
-    loader: Loader = loader_cls()
+    loader: Loader = FORMATS.get(name)()
     return loader
 
 
