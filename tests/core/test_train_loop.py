@@ -259,3 +259,35 @@ def test_rows_in_memory_gives_the_same_non_private_training(demo) -> None:  # ty
     assert acc_pieces == pytest.approx(acc_whole)
     with pytest.raises(TrainConfigError, match="rows in memory"):
         drive(train(_tabular(demo, max_physical_batch_size=0), demo.table, CancelToken()))
+
+
+def test_physical_sub_batches_are_not_counted_as_steps(demo, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """With fewer rows in memory than the batch, BatchMemoryManager splits every logical batch; only its last
+    sub-batch updates the weights, and only that counts as a step: for the plan, the accountant and the plots."""
+    from opacus.optimizers import DPOptimizer
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    physical_steps: list[int] = []
+    dp_step = DPOptimizer.step
+
+    def counting_step(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        physical_steps.append(1)
+        return dp_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(DPOptimizer, "step", counting_step)
+    updates: list[str] = []  # every real weight update: the AdamW inside Opacus's DPOptimizer steps
+    handle = register_optimizer_step_post_hook(lambda opt, args, kwargs: updates.append(type(opt).__name__))
+    metrics = RunMetrics()
+    cfg = _tabular(demo, epochs=2, batch_size=40, max_physical_batch_size=7, save_model=False)
+    try:
+        result = drive(train(cfg, demo.table, CancelToken(), metrics=metrics))
+    finally:
+        handle.remove()
+    planned = 2 * 9
+    assert result.steps == planned, "the accountant's history counts exactly the planned logical steps"
+    assert updates.count("AdamW") == planned, "one weight update per logical step"
+    assert list(metrics.snapshot().steps) == list(range(1, planned + 1)), "one plotted point per logical step"
+    assert len(physical_steps) > 3 * planned, "the batches were really split"
+    assert result.epsilon_spent == pytest.approx(
+        epsilon_for(result.noise_multiplier, result.sample_rate, planned, result.delta, "rdp")
+    )
