@@ -68,16 +68,16 @@ def plain_store_through_sqlcipher() -> Iterator[None]:
     """Make plain projects connect with sqlcipher3 (no key): the same SQLite as SQLCipher, without encryption."""
     import sqlcipher3.dbapi2 as cipher
 
-    from workbench.core.project import store
+    from workbench.core.project import connection
 
-    saved = store.sqlite3
-    store.sqlite3 = types.SimpleNamespace(  # type: ignore[assignment]
+    saved = connection.sqlite3
+    connection.sqlite3 = types.SimpleNamespace(  # type: ignore[assignment]
         connect=cipher.connect, Error=cipher.Error, complete_statement=sqlite3.complete_statement
     )
     try:
         yield
     finally:
-        store.sqlite3 = saved
+        connection.sqlite3 = saved
 
 
 def one_run(base: Path, key: bytes | None, *, convert: bool = True) -> dict[str, float]:

@@ -19,7 +19,7 @@ import pytest
 
 from workbench.core.data.dataset import ColumnRole
 from workbench.core.errors import ProjectError, WorkbenchError
-from workbench.core.project import store
+from workbench.core.project import migrations, store
 from workbench.core.project.store import (
     DB_FILE_NAME,
     SCHEMA_VERSION,
@@ -229,8 +229,8 @@ def test_a_new_migration_is_applied_when_an_old_project_is_opened(
         register(p, "fp")
     nxt = SCHEMA_VERSION + 1
     new = (nxt, "CREATE TABLE test_runs (id INTEGER PRIMARY KEY, dataset_id INTEGER REFERENCES datasets(id));")
-    monkeypatch.setattr(store, "MIGRATIONS", [*store.MIGRATIONS, new])
-    monkeypatch.setattr(store, "SCHEMA_VERSION", nxt)
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, new])
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", nxt)
     with Project.open(tmp_path / "p") as p:
         assert p.schema_version == nxt
         with p._read("test") as conn:
@@ -246,8 +246,8 @@ def test_a_failing_migration_leaves_the_previous_version_intact(
     Project.create(tmp_path / "p").close()
     nxt = SCHEMA_VERSION + 1
     broken = (nxt, "CREATE TABLE test_runs (id INTEGER PRIMARY KEY); CREATE TABLE test_runs (id INTEGER);")
-    monkeypatch.setattr(store, "MIGRATIONS", [*store.MIGRATIONS, broken])
-    monkeypatch.setattr(store, "SCHEMA_VERSION", nxt)
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", nxt)
     with pytest.raises(ProjectError):
         Project.open(tmp_path / "p")
     monkeypatch.undo()

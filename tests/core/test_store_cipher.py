@@ -23,7 +23,7 @@ from workbench.core.crypto import kdf  # noqa: E402
 from workbench.core.crypto.vault import ProjectVault  # noqa: E402
 from workbench.core.dp.ledger import PrivacyLedger  # noqa: E402
 from workbench.core.errors import ProjectError  # noqa: E402
-from workbench.core.project import store  # noqa: E402
+from workbench.core.project import connection, store  # noqa: E402
 from workbench.core.project.store import DB_FILE_NAME, SCHEMA_VERSION, Project  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -228,7 +228,7 @@ def test_errors_inside_transactions_are_translated_for_sqlcipher_connections(
             p.read_connection("read junk") as conn,
         ):
             conn.execute("SELECT * FROM junk")
-        monkeypatch.setattr(store, "BUSY_TIMEOUT_S", 0.2)
+        monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.2)
         with (
             Project.open(folder, key=key) as other,
             p.write_transaction("hold the write lock"),
@@ -314,7 +314,7 @@ def test_encrypt_store_refuses_a_project_open_elsewhere_and_changes_nothing(
 ) -> None:
     folder = tmp_path / "proj"
     expected = make_plain_project(folder, n=2)
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.2)
     with Project.open(folder) as p:
         with pytest.raises(ProjectError, match="open in another window or program"):
             Project.encrypt_store(folder, os.urandom(32))
@@ -351,13 +351,10 @@ def test_two_conversions_at_once_convert_once(tmp_path: Path) -> None:
 
 KILLED_CONVERTER = textwrap.dedent(
     """
-    import os, signal, sys
+    import os, sys
     from workbench.core.project import store
     folder, key, kill_at = sys.argv[1], bytes.fromhex(sys.argv[2]), sys.argv[3]
-    def step(name):
-        if name == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-    store._encrypt_step = step
+    os.environ["WORKBENCH_FAULT_KILL_AT"] = "store." + kill_at  # workbench.core.faults: SIGKILL at that step
     import sqlcipher3.dbapi2  # imported before "ready": the timed kills land in the conversion itself
     print("ready", flush=True)
     store.Project.encrypt_store(folder, key)

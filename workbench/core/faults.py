@@ -3,7 +3,8 @@
 Code that must survive a kill anywhere (encrypting a project, moving files into the vault) calls
 :func:`crash_point` between its steps. Nothing happens unless ``WORKBENCH_FAULT_KILL_AT`` is set (the tests set it in
 a child process): then the process kills itself, with SIGKILL so that no handler or ``finally`` runs, when it
-reaches the crash point with that number (counted from 1 in this process). ``WORKBENCH_FAULT_TRACE`` names a file
+reaches the crash point with that number (counted from 1 in this process) or, when the value is not a number, the
+first crash point with that name (``store.exported``). ``WORKBENCH_FAULT_TRACE`` names a file
 that receives one line per crash point reached, so a test can first count the points of a run, then kill at each.
 """
 
@@ -33,5 +34,5 @@ def crash_point(name: str) -> None:
     if trace:
         with open(trace, "a", encoding="utf-8") as f:
             f.write(f"{number} {name}\n")
-    if kill_at and number == int(kill_at):
+    if kill_at and (number == int(kill_at) if kill_at.isdigit() else name == kill_at):
         os.kill(os.getpid(), signal.SIGKILL)

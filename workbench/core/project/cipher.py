@@ -3,7 +3,8 @@
 
 :func:`conversion_lock` serialises conversions of one folder across processes; :func:`replace_with_encrypted_copy`
 folds the WAL in, exports an encrypted copy, checks nobody touched the plaintext file meanwhile, and swaps the copy
-in. :func:`_encrypt_step` is the crash tests' hook between the steps.
+in. :func:`~workbench.core.faults.crash_point` marks the steps for the kill tests (``store.folded``, ``store.exported``,
+``store.synced``, ``store.replaced``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workbench.core.errors import ProjectError
+from workbench.core.faults import crash_point
 from workbench.core.project.connection import (
     DB_FILE_NAME,
     busy_timeout_pragma,
@@ -30,11 +32,6 @@ from workbench.core.project.connection import (
 ENCRYPTING_SUFFIX = ".encrypting"
 """``workbench.sqlite.encrypting``: the encrypted copy that :meth:`Project.encrypt_store` writes before the swap."""
 _CONVERSION_LOCK_TIMEOUT_S = 30.0
-
-
-def _encrypt_step(step: str) -> None:
-    """Called between the steps of :meth:`Project.encrypt_store`; the crash tests replace it to kill the process
-    at each step ("folded", "exported", "synced", "replaced")."""
 
 
 def _try_lock(fd: int) -> bool:
@@ -128,9 +125,9 @@ def replace_with_encrypted_copy(
         _remove_with_journals(tmp_path)  # left by a conversion that was killed
         _fold_wal(folder, check_store)
         signature = _export_encrypted(folder, tmp_path, literal)
-        _encrypt_step("exported")
+        crash_point("store.exported")
         _fsync_path(tmp_path)
-        _encrypt_step("synced")
+        crash_point("store.synced")
         leftovers = [
             name
             for name in (f"{DB_FILE_NAME}-wal", f"{DB_FILE_NAME}-shm", f"{DB_FILE_NAME}-journal")
@@ -143,7 +140,7 @@ def replace_with_encrypted_copy(
                 "project everywhere else and try again."
             )
         os.replace(tmp_path, db_path)
-        _encrypt_step("replaced")
+        crash_point("store.replaced")
         _fsync_path(folder, directory=True)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -176,7 +173,7 @@ def _fold_wal(folder: Path, check_store: Callable[[sqlite3.Connection, Path], No
         raise translate(exc, doing) from None
     finally:
         conn.close()
-    _encrypt_step("folded")
+    crash_point("store.folded")
 
 
 def _export_encrypted(folder: Path, tmp_path: Path, literal: str) -> tuple[int, int, int]:

@@ -20,9 +20,8 @@ Layout
   :mod:`~workbench.core.project.records` holds what they share. The training tables belong to
   :mod:`workbench.core.dp.runs` and :mod:`workbench.core.dp.ledger`, which use :meth:`Project.write_transaction`.
 
-This module is the public face: import :class:`Project`, the records and the constants from here. Rebinding one of
-its names (tests patch ``BUSY_TIMEOUT_S``, ``MIGRATIONS``, ``SCHEMA_VERSION``, ``_encrypt_step``, ``sqlite3``)
-rebinds it in the module above that uses it, as when all of this was one module.
+This module is the public face: import :class:`Project`, the records and the constants from here (a test that
+changes a module-level value, such as ``BUSY_TIMEOUT_S`` or ``MIGRATIONS``, patches the module that owns it).
 
 Concurrency
 -----------
@@ -63,16 +62,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3  # also rebound by benchmarks/bench_store_cipher.py (see "Layout")
-import sys
-import types
+import sqlite3
 from pathlib import Path
 
 from workbench.core.errors import ProjectError
-from workbench.core.project import audit, cipher, connection, datasets, lineage, migrations, policies, records, settings
+from workbench.core.project import connection
 from workbench.core.project.audit import AuditEntry, AuditMixin
 from workbench.core.project.cipher import ENCRYPTING_SUFFIX, conversion_lock, replace_with_encrypted_copy
-from workbench.core.project.cipher import _encrypt_step as _encrypt_step  # the crash tests' hook
 from workbench.core.project.connection import (
     BUSY_TIMEOUT_S,
     DATA_DIR_NAME,
@@ -344,27 +340,3 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
         """The database's schema version (``PRAGMA user_version``)."""
         with self._read("read the schema version") as conn:
             return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Rebinding a name of this module rebinds it where it is used
-# ----------------------------------------------------------------------------------------------------------
-
-_PARTS = (connection, migrations, cipher, records, audit, settings, datasets, policies, lineage)
-_MISSING = object()
-
-
-class _StoreModule(types.ModuleType):
-    """This module's type: setting one of its names also sets it in each of :data:`_PARTS` that holds the same
-    object under that name (``store.BUSY_TIMEOUT_S = 0.2`` changes the timeout :mod:`.connection` uses)."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        old = self.__dict__.get(name, _MISSING)
-        if old is not _MISSING:
-            for part in _PARTS:
-                if part.__dict__.get(name, _MISSING) is old:
-                    setattr(part, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _StoreModule
