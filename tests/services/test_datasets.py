@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.conftest import CANARY_NAME, PASSPHRASE, canary_csv, files_holding
+from tests.support.planted import CANARY_NAME, PASSPHRASE, canary_csv, files_holding
 from workbench.core.crypto.primitives import VaultLockedError
 from workbench.core.data.dataset import LoadOptions
 from workbench.core.errors import DatasetError, ProjectError

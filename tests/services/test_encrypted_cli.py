@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.conftest import FAST_KDF_SPEC, PASSPHRASE, canary_csv, files_holding, plaintext_outside_vault
+from tests.support.planted import FAST_KDF_SPEC, PASSPHRASE, canary_csv, files_holding, plaintext_outside_vault
 
 
 @pytest.mark.slow

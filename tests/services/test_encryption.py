@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.conftest import (
+from tests.support.planted import (
     CANARY_NAME,
     FAST_KDF_SPEC,
     PASSPHRASE,

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("opacus", reason="training needs torch and opacus")
 
-from tests.services.conftest import PASSPHRASE, canary_csv  # noqa: E402
+from tests.support.planted import PASSPHRASE, canary_csv  # noqa: E402
 from workbench.core.data.dataset import ColumnRole  # noqa: E402
 from workbench.core.dp.runs import RunStore  # noqa: E402
 from workbench.core.errors import ProjectError  # noqa: E402

@@ -22,15 +22,6 @@ def no_thread_left_running(qapp: object) -> Iterator[None]:
         pytest.fail(f"test left QThreads running: {names}")
 
 
-@pytest.fixture
-def project(tmp_path):  # noqa: ANN001, ANN201
-    from workbench.core.project.store import Project
-
-    p = Project.create(tmp_path / "proj")
-    yield p
-    p.close()
-
-
 @pytest.fixture(autouse=True)
 def never_block_on_the_quit_question(monkeypatch: pytest.MonkeyPatch) -> None:
     """pytest-qt closes leftover windows after a test; a modal "jobs are running, quit?" box would block there.
@@ -38,13 +29,3 @@ def never_block_on_the_quit_question(monkeypatch: pytest.MonkeyPatch) -> None:
     from workbench.ui.qt_main_window import QtMainWindow
 
     monkeypatch.setattr(QtMainWindow, "confirm_close_with_jobs", lambda self, count: True)
-
-
-def wait_for_job(qtbot, runner, job_id: int, timeout: int = 60_000) -> None:  # noqa: ANN001
-    """Wait until one job has ended and its outcome was delivered (other jobs may come and go meanwhile)."""
-    ended: set[int] = set()
-    runner.sig_job_ended.connect(ended.add)
-    try:
-        qtbot.waitUntil(lambda: job_id in ended, timeout=timeout)
-    finally:
-        runner.sig_job_ended.disconnect(ended.add)

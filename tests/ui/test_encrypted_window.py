@@ -16,13 +16,13 @@ import pytest
 
 pytest.importorskip("opacus", reason="training needs torch and opacus")
 
-from tests.services.conftest import (  # noqa: E402
+from tests.support.planted import (  # noqa: E402
     PASSPHRASE,
     canary_csv,
     files_holding,
     plaintext_outside_vault,
 )
-from tests.ui.conftest import wait_for_job  # noqa: E402
+from tests.support.qt import wait_for_job  # noqa: E402
 from workbench.core.paths import user_data_dir  # noqa: E402
 from workbench.ui.qt_main_window import QtMainWindow  # noqa: E402
 from workbench.ui.qt_train_page import epsilon_to_slider  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from tests.ui.conftest import wait_for_job
+from tests.support.qt import wait_for_job
 from workbench.core.data.dataset import ColumnRole
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.ui.qt_main_window import QtMainWindow

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("opacus", reason="training needs torch and opacus")
 
-from tests.ui.conftest import wait_for_job  # noqa: E402
+from tests.support.qt import wait_for_job  # noqa: E402
 from workbench.core.demo import clinic_intake_csv_text  # noqa: E402
 from workbench.ui.qt_main_window import QtMainWindow  # noqa: E402
 from workbench.ui.qt_train_page import epsilon_to_slider, slider_to_epsilon  # noqa: E402

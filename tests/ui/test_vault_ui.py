@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import wait_for_job
+from tests.support.qt import wait_for_job
 from workbench.core.crypto import kdf
 from workbench.core.project.secure_data import is_vault_path
 from workbench.ui.qt_data_page import LOCKED_MESSAGE

@@ -10,7 +10,7 @@ The commands live in one module per group, each adding its subcommands with ``re
 
 What they share (the user-error type, progress, tables, load options, passphrases, opening a project, naming a
 dataset) is in :mod:`workbench.cli._common`, the only module of this package they import; none imports this
-package or a sibling, so there is no import cycle (``tests/core/test_cli_structure.py``).
+package or a sibling, so there is no import cycle (``tests/cli/test_cli_structure.py``).
 
 Heavy modules (pyarrow, torch, presidio, opacus, cryptography) are imported inside the commands, so
 ``workbench --help`` starts fast and loads neither Qt nor torch (``tests/core/test_architecture.py``).

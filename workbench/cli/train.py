@@ -61,7 +61,7 @@ def register(sub: Any) -> None:
     p.add_argument("--max-rows", type=int, help="use a seeded sample of at most N labelled rows")
     p.add_argument("--project", help="project folder: record the run and use the dataset's privacy budget")
     p.add_argument("--model", help="local Hugging Face encoder folder (text task; default: bundled MiniLM-L6)")
-    # The names of workbench.core.train.text_model.RECIPES (tests/core/test_cli_structure.py checks they agree):
+    # The names of workbench.core.train.text_model.RECIPES (tests/cli/test_cli_structure.py checks they agree):
     # importing it would load the whole workbench.core.train package and double the start-up time of --help.
     p.add_argument("--recipe", choices=["lora", "top_layers", "head", "full"], default="lora", help="text recipe")
     p.add_argument("--max-length", type=int, default=64, help="text: tokens per row")

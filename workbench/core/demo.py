@@ -44,7 +44,7 @@ The label
     follow_up = "yes" if logit > 0 else "no", then flipped for 10 % of rows (label noise)
 
 so about 43 % of rows are ``yes`` (a majority baseline near 57 %), while a keyword rule or a bag-of-words
-logistic regression on the note reaches about 80 % (``tests/core/test_demo.py`` checks both).
+logistic regression on the note reaches about 80 % (``tests/data/test_demo.py`` checks both).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from workbench.core.project.store import DatasetRecord, Project
 DEMO_FILE = "clinic_intake.csv"
 
 # The roles an analyst would give the demo's columns. Detection suggests the same for all but the label, which is
-# the analyst's choice (tests/core/test_demo_project.py); they are set explicitly so the demo stays right even if
+# the analyst's choice (tests/data/test_demo_project.py); they are set explicitly so the demo stays right even if
 # a site tunes the suggestion rules.
 DEMO_ROLES: dict[str, ColumnRole] = {
     "record_id": ColumnRole.DIRECT_IDENTIFIER,

@@ -116,23 +116,15 @@ def export_dataset_job(
     ProjectError
         An encrypted project without ``in_clear``, or ``out`` exists without ``overwrite``.
     """
-    from workbench.core.crypto import stream
-
     token = token if token is not None else CancelToken()
     target = Path(out).expanduser()
     if session.encrypted and not in_clear:
         raise ProjectError(IN_CLEAR_REFUSAL.format(what=f"dataset {record.id}"))
     if target.exists() and not overwrite:
         raise ProjectError(f"{target} already exists; choose another path or allow replacing it")
-    if is_vault_location(record.path):
-        vault = session.unlocked_vault()
-        yield from vault.export_file_job(record.path[len(VAULT_PREFIX) :], target, token=token, overwrite=overwrite)
-    else:
-        data = session.read_bytes(record.path)
-        if hashlib.sha256(data).hexdigest() != record.fingerprint:
-            raise DatasetError(record.path, "the file no longer has the bytes registered; it was not exported")
-        with stream.atomic_output(target, overwrite=overwrite) as f:
-            f.write(data)
+    yield from session.export_job(
+        record.path, target, overwrite=overwrite, token=token, expected_sha256=record.fingerprint
+    )
     session.project.audit(
         "dataset.exported",
         dataset_id=record.id,

@@ -113,6 +113,30 @@ class ProjectSession:
         except OSError as exc:
             raise ProjectError(f"{location}: cannot be read ({exc.strerror or type(exc).__name__})") from None
 
+    def export_job(
+        self,
+        location: str,
+        target: Path,
+        *,
+        overwrite: bool,
+        token: CancelToken,
+        expected_sha256: str | None = None,
+    ) -> JobGenerator[Path]:
+        """Write the bytes at a stored location to ``target``, all or nothing: decrypted from the vault by the
+        streaming format, or copied from a plain file (checked against ``expected_sha256`` when given)."""
+        if is_vault_location(location):
+            vault = self.unlocked_vault()
+            yield from vault.export_file_job(location[len(VAULT_PREFIX) :], target, token=token, overwrite=overwrite)
+            return target
+        from workbench.core.crypto import stream
+
+        data = self.read_bytes(location)
+        if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+            raise DatasetError(location, "the file no longer has the bytes registered; it was not exported")
+        with stream.atomic_output(target, overwrite=overwrite) as f:
+            f.write(data)
+        return target
+
     # ---- datasets ---------------------------------------------------------------------------------------------
 
     def resolve_dataset(self, ref: str | int) -> DatasetRecord:

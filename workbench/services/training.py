@@ -18,7 +18,7 @@ from workbench.core.data.dataset import ColumnRole, Dataset
 from workbench.core.errors import ProjectError
 from workbench.core.jobs import CancelToken, JobGenerator
 from workbench.services.datasets import IN_CLEAR_REFUSAL
-from workbench.services.session import ProjectSession, is_vault_location
+from workbench.services.session import ProjectSession
 
 if TYPE_CHECKING:
     from workbench.core.dp.runs import RunMetrics
@@ -135,7 +135,6 @@ def export_model_job(
 ) -> JobGenerator[Path]:
     """Write a run's checkpoint to ``out`` (all or nothing); audited. From an encrypted project it needs
     ``in_clear``."""
-    from workbench.core.crypto import stream
     from workbench.core.dp.runs import RunStore
 
     token = token if token is not None else CancelToken()
@@ -147,14 +146,7 @@ def export_model_job(
         raise ProjectError(IN_CLEAR_REFUSAL.format(what=f"the model of run {run_id}"))
     if target.exists() and not overwrite:
         raise ProjectError(f"{target} already exists; choose another path or allow replacing it")
-    if is_vault_location(run.model_path):
-        vault = session.unlocked_vault()
-        name = run.model_path.split(":", 1)[1]
-        yield from vault.export_file_job(name, target, token=token, overwrite=overwrite)
-    else:
-        data = session.read_bytes(run.model_path)
-        with stream.atomic_output(target, overwrite=overwrite) as f:
-            f.write(data)
+    yield from session.export_job(run.model_path, target, overwrite=overwrite, token=token)
     session.project.audit(
         "model.exported",
         run_id=int(run_id),

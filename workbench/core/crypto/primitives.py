@@ -3,7 +3,7 @@
 Everything above this module (the streaming format, key wrapping, the vault) calls AES-GCM only through
 :func:`aes_gcm_encrypt` / :func:`aes_gcm_decrypt` (single-shot) or an :class:`AesGcm` object (one key, many
 messages, with ``*_into`` variants that write into caller-owned buffers so a streaming loop allocates nothing per
-chunk). The Wycheproof AES-GCM vectors run against exactly these functions (``tests/core/test_crypto_primitives.py``).
+chunk). The Wycheproof AES-GCM vectors run against exactly these functions (``tests/crypto/test_crypto_primitives.py``).
 
 The layer is thin on purpose: it adds no cryptography, only
 

@@ -10,7 +10,7 @@ tables are immutable; a new table is returned) and does the expensive work once 
   non-deterministic ``encrypt``, so equal values do not give equal tokens).
 
 The output text of a free-text cell is what Presidio's ``AnonymizerEngine.anonymize`` gives on the same spans
-with the same operators (``tests/core/test_pii_engine.py`` checks it against a per-record loop).
+with the same operators (``tests/pii/test_pii_engine.py`` checks it against a per-record loop).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ Concurrency
   needs a local file system: a project on a network share is not supported.
 * **Crashes.** Every change, with its audit-log entry, is one transaction. WAL with ``synchronous=NORMAL`` may
   lose the last transactions on power loss, but never corrupts the database, and a killed process loses only
-  its uncommitted transaction. ``tests/core/test_project_store.py`` SIGKILLs a writer repeatedly to check
+  its uncommitted transaction. ``tests/project/test_project_store.py`` SIGKILLs a writer repeatedly to check
   this.
 
 Encryption (SQLCipher)

@@ -10,7 +10,7 @@ import pytest
 from workbench.core.demo import generate_clinic_intake
 from workbench.core.errors import JobCancelled
 from workbench.core.jobs import CancelToken, Progress, drive
-from workbench.core.pii.analyzer import AnalyzerHandle, get_analyzer
+from workbench.core.pii.analyzer import AnalyzerHandle
 from workbench.core.pii.engine import (
     OutputError,
     anonymize_table,
@@ -24,11 +24,6 @@ from workbench.core.pii.policy import ColumnPolicy, ColumnTreatment, Policy, Pol
 from workbench.core.pii.postprocess import resolve_spans
 
 KEYS = AnonymizationKeys.derive(b"k" * 32)
-
-
-@pytest.fixture(scope="module")
-def analyzer() -> AnalyzerHandle:
-    return get_analyzer()
 
 
 @pytest.fixture(scope="module")

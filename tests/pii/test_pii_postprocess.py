@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from faker import Faker
 
 from workbench.core.demo import generate_clinic_intake
 from workbench.core.pii.analyzer import AnalyzerHandle, AnalyzerSettings, configure_offline, get_analyzer
 from workbench.core.pii.postprocess import DetectedSpan, DetectionSettings, remove_duplicates, resolve_spans
-
-
-@pytest.fixture(scope="module")
-def analyzer() -> AnalyzerHandle:
-    return get_analyzer()
 
 
 def _tuples(results: list) -> set:  # type: ignore[type-arg]

@@ -8,14 +8,9 @@ import pytest
 from workbench.core.demo import generate_clinic_intake
 from workbench.core.errors import JobCancelled
 from workbench.core.jobs import CancelToken, drive
-from workbench.core.pii.analyzer import AnalyzerHandle, get_analyzer
+from workbench.core.pii.analyzer import AnalyzerHandle
 from workbench.core.pii.column_detect import ColumnKind, detect_columns, detect_columns_job, name_hint
 from workbench.core.pii.policy import ColumnTreatment, policy_template
-
-
-@pytest.fixture(scope="module")
-def analyzer() -> AnalyzerHandle:
-    return get_analyzer()
 
 
 @pytest.fixture(scope="module")

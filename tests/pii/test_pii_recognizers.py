@@ -5,9 +5,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
-import pytest
-
-from workbench.core.pii.analyzer import AnalyzerHandle, get_analyzer
+from workbench.core.pii.analyzer import AnalyzerHandle
 from workbench.core.pii.postprocess import DetectionSettings, resolve_spans
 from workbench.core.pii.recognizers import (
     BankCardRecognizer,
@@ -31,11 +29,6 @@ def make_cn_id(region: str, born: date, sequence: int) -> str:
 def found(recognizer: object, text: str) -> list[tuple[str, float]]:
     results = recognizer.analyze(text, entities=[])  # type: ignore[attr-defined]
     return [(text[r.start : r.end], r.score) for r in results]
-
-
-@pytest.fixture(scope="module")
-def analyzer() -> AnalyzerHandle:
-    return get_analyzer()  # cached per process: loaded once per test session
 
 
 def test_cn_resident_id_check_digit_and_birth_date() -> None:

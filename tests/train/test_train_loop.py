@@ -29,12 +29,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     return load_dataset_sync(folder / "clinic.csv")
 
 
-@pytest.fixture
-def project(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with Project.create(tmp_path / "proj") as p:
-        yield p
-
-
 def _tabular(demo, **kw) -> TrainConfig:  # type: ignore[no-untyped-def]
     base = dict(
         task="tabular",

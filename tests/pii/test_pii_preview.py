@@ -10,7 +10,7 @@ import pytest
 from workbench.core.demo import generate_clinic_intake
 from workbench.core.errors import JobCancelled
 from workbench.core.jobs import CancelToken
-from workbench.core.pii.analyzer import AnalyzerHandle, get_analyzer
+from workbench.core.pii.analyzer import AnalyzerHandle
 from workbench.core.pii.keys import AnonymizationKeys
 from workbench.core.pii.operators import OperatorConfig
 from workbench.core.pii.policy import ColumnPolicy, ColumnTreatment, Policy
@@ -23,11 +23,6 @@ POLICY = (
     .with_column("name", ColumnPolicy(ColumnTreatment.ENTITY, "PERSON"))
     .with_column("national_id", ColumnPolicy(ColumnTreatment.DROP))
 )
-
-
-@pytest.fixture(scope="module")
-def analyzer() -> AnalyzerHandle:
-    return get_analyzer()
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,6 @@ FP = "f" * 64
 TOL = 1e-9
 
 
-@pytest.fixture
-def project(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with Project.create(tmp_path / "proj") as p:
-        yield p
-
-
 def test_reserve_commit_release_and_summary(project: Project) -> None:
     ledger = PrivacyLedger(project)
     with pytest.raises(BudgetExceeded, match="no privacy budget yet"):

@@ -1,0 +1,1 @@
+"""The `workbench` command, run as a user would."""

@@ -1,0 +1,1 @@
+"""Encryption formats, keys, sharing, signatures, the vault."""

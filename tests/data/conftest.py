@@ -1,0 +1,1 @@
+"""Datasets: loaders, detection, schema and roles, the demo data."""

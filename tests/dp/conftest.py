@@ -1,0 +1,1 @@
+"""The privacy accountant and the privacy-budget ledger."""

@@ -1,0 +1,1 @@
+"""The project store (SQLite and SQLCipher) and the recent-projects list."""

@@ -1,0 +1,1 @@
+"""Training: the DP loop, tasks and models, heavy imports."""
