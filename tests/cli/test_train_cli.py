@@ -82,7 +82,7 @@ def test_train_and_budget_json(setup: tuple[Path, Path]) -> None:
 
 
 def test_train_text_no_dp_with_local_model(setup: tuple[Path, Path], tmp_path: Path) -> None:
-    from workbench.core.train.text_model import make_tiny_text_model
+    from tests.support.models import make_tiny_text_model
 
     csv, _ = setup
     model = make_tiny_text_model(tmp_path / "bert", ["patient", "worse", "stable"])

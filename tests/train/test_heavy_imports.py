@@ -43,7 +43,7 @@ RACE = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):  # noqa: ANN001, ANN201
-    from workbench.core.train.text_model import make_tiny_text_model
+    from tests.support.models import make_tiny_text_model
 
     return make_tiny_text_model(tmp_path_factory.mktemp("tiny") / "bert", ["patient", "stable"])
 

@@ -121,7 +121,7 @@ def test_refusals_explain_the_fix(demo) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from workbench.core.train.text_model import make_tiny_text_model
+    from tests.support.models import make_tiny_text_model
 
     words = [
         "worse",

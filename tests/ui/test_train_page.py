@@ -107,7 +107,7 @@ def test_two_runs_at_once_and_cancel_one(qtbot, window) -> None:  # noqa: ANN001
 
 
 def test_recipe_settings_reach_the_run_and_bad_ones_are_refused(qtbot, window, tmp_path) -> None:  # noqa: ANN001
-    from workbench.core.train.text_model import make_tiny_text_model
+    from tests.support.models import make_tiny_text_model
 
     page = window.train_page
     page.set_total_budget(20.0)
