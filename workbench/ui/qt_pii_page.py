@@ -10,88 +10,58 @@ Keys: keyed operators (``keyed_hash``, ``pseudonym``, ``encrypt``) need the proj
 the keys are derived from its ``anonymization-master`` secret; otherwise the preview uses temporary keys (kept in
 memory for the page's lifetime, never written anywhere) and applying a policy that needs keys is refused.
 
+This page wires its parts (``qt_pii_entity_table``, ``qt_pii_column_table``, ``qt_pii_detection``, ``qt_pii_preview``,
+``qt_pii_keys``), holds the policy being edited and runs the preview, policy-file and apply use cases.
+
 Applying writes the anonymized copy next to the original (never over it) as CSV, Parquet or JSON Lines, or, in an
 encrypted project, into the vault (never in clear), registers it in the project and records its lineage.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSlider,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.core.data.dataset import ColumnRole, Dataset
 from workbench.core.errors import WorkbenchError
-from workbench.core.jobs import CancelToken, JobGenerator, Progress
-from workbench.ui.qt_highlight import HTML_ROLE, HtmlDelegate, QtLegend, spans_to_html
+from workbench.core.jobs import CancelToken, JobGenerator
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_latest_job import QtLatestJob
+from workbench.ui.qt_pii_column_table import BY_ENTITY, QtColumnTable
+from workbench.ui.qt_pii_detection import QtColumnDetection
+from workbench.ui.qt_pii_entity_table import COMMON_ENTITIES, QtEntityOperatorTable, entity_types, operator_presets
+from workbench.ui.qt_pii_keys import PageKeys, keyless_refusal, uses_temporary_keys
+from workbench.ui.qt_pii_preview import TEMP_KEY_NOTE, QtPiiPreview, anonymized_texts, preview_columns
 
 if TYPE_CHECKING:
     from workbench.core.crypto.vault import ProjectVault
     from workbench.core.pii.column_detect import ColumnDetection
     from workbench.core.pii.keys import AnonymizationKeys
-    from workbench.core.pii.operators import OperatorConfig
     from workbench.core.pii.policy import ColumnPolicy, Policy
     from workbench.core.pii.preview import PreviewResult
     from workbench.core.project.store import Project
 
-log = logging.getLogger("workbench.ui.pii")
-
 PREVIEW_ROWS = 50
-COMMON_ENTITIES = (
-    "PERSON", "LOCATION", "PHONE_NUMBER", "EMAIL_ADDRESS", "DATE_TIME", "US_SSN", "CREDIT_CARD", "IP_ADDRESS",
-    "URL", "ZIP_CODE", "AGE", "ORGANIZATION", "NRP", "TITLE",
-)  # fmt: skip
 FORMATS = (("CSV", "csv"), ("Parquet", "parquet"), ("JSON Lines", "jsonl"))
-TEMP_KEY_NOTE = "Preview uses a temporary key; encrypt the project to keep keyed tokens consistent across runs."
-BY_ENTITY = "(entity type's operator)"
 
-# Treatments as shown in the column table; "entity:TYPE" items are added per entity type.
-_TREATMENTS = (("Keep", "keep"), ("Drop column", "drop"), ("Free text (detect inside)", "free_text"))
-
-
-def operator_presets(name: str) -> list[tuple[str, dict[str, Any]]]:
-    """Simple parameter choices for an operator's second combo: (label, params); the first is the defaults."""
-    from workbench.core.pii.operators import get_operator
-
-    if name == "mask":
-        return [
-            ("all characters", {}),
-            ("last 4 characters", {"chars_to_mask": 4, "from_end": True}),
-            ("first 4 characters", {"chars_to_mask": 4}),
-            ("letters and digits only", {"skip_separators": True}),
-        ]
-    presets: list[tuple[str, dict[str, Any]]] = []
-    for param in get_operator(name).params:
-        if param.kind == "choice" and param.name != "kind":
-            for choice in param.choices:
-                label = f"{param.name.replace('_', ' ')}: {choice}"
-                presets.append((label, {} if choice == param.default else {param.name: choice}))
-    if presets:
-        # Defaults first.
-        presets.sort(key=lambda p: bool(p[1]))
-    return presets
+# Names other modules and the tests import from here.
+__all__ = ["BY_ENTITY", "COMMON_ENTITIES", "FORMATS", "PREVIEW_ROWS", "TEMP_KEY_NOTE", "QtPiiPage", "operator_presets"]
 
 
 class QtPiiPage(QWidget):
@@ -108,18 +78,16 @@ class QtPiiPage(QWidget):
         self._policy: Policy | None = None
         self._detections: tuple[ColumnDetection, ...] | None = None
         self._user_columns: set[str] = set()
-        self._temp_keys: AnonymizationKeys | None = None
-        self._vault_keys: tuple[ProjectVault, AnonymizationKeys] | None = None
-        self._detect_job: int | None = None
+        self._keys = PageKeys()
         self._apply_jobs: dict[int, str] = {}
         self._last_preview: PreviewResult | None = None
-        self._entity_rows: dict[str, int] = {}
-        self._column_rows: dict[str, int] = {}
         self._filling = False
         self.last_output: dict[str, Any] | None = None
         self._preview_job = QtLatestJob(runner, "Anonymization preview", debounce_ms=120, parent=self)
         self._preview_job.sig_result.connect(self._on_preview)
         self._preview_job.sig_failed.connect(self._on_preview_failed)
+        self._detection = QtColumnDetection(runner, parent=self)
+        self._detection.sig_detected.connect(self._on_detected)
         self._build()
         runner.sig_job_succeeded.connect(self._on_job_succeeded)
         runner.sig_job_failed.connect(self._on_job_failed)
@@ -153,26 +121,17 @@ class QtPiiPage(QWidget):
 
         ent_box = QGroupBox("Operator per entity type (in free text)")
         el = QVBoxLayout(ent_box)
-        self.entity_table = QTableWidget(0, 3)
-        self.entity_table.setHorizontalHeaderLabels(["Entity type", "Operator", "Parameters"])
-        self.entity_table.verticalHeader().hide()
-        self.entity_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.entity_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.entity_table.horizontalHeader().setStretchLastSection(True)
-        self.entity_table.setItemDelegateForColumn(0, HtmlDelegate(self.entity_table))
+        self.entity_table = QtEntityOperatorTable()
+        self.entity_table.sig_edited.connect(self._on_entity_edited)
         el.addWidget(self.entity_table)
         left.addWidget(ent_box, 1)
 
         col_box = QGroupBox("Columns")
         cl = QVBoxLayout(col_box)
-        self.detect_label = QLabel("")
-        self.detect_label.setWordWrap(True)
+        self.detect_label = self._detection.label
         cl.addWidget(self.detect_label)
-        self.column_table = QTableWidget(0, 4)
-        self.column_table.setHorizontalHeaderLabels(["Column", "Detected", "Treatment", "Operator"])
-        self.column_table.verticalHeader().hide()
-        self.column_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.column_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.column_table = QtColumnTable()
+        self.column_table.sig_edited.connect(self._on_column_edited)
         cl.addWidget(self.column_table)
         left.addWidget(col_box, 1)
 
@@ -203,29 +162,15 @@ class QtPiiPage(QWidget):
         self.message.hide()
         left.addWidget(self.message)
 
-        right_widget = QWidget()
-        right = QVBoxLayout(right_widget)
-        right.setContentsMargins(0, 0, 0, 0)
-        self.legend = QtLegend()
-        right.addWidget(self.legend)
-        status = QHBoxLayout()
-        self.preview_status = QLabel("No preview yet.")
-        self.key_note = QLabel(TEMP_KEY_NOTE)
-        self.key_note.setStyleSheet("color:#663c00; font-size:small;")
-        self.key_note.setWordWrap(True)
-        status.addWidget(self.preview_status, 1)
-        right.addLayout(status)
-        right.addWidget(self.key_note)
-        self.preview_table = QTableWidget(0, 0)
-        self.preview_table.setItemDelegate(HtmlDelegate(self.preview_table))
-        self.preview_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.preview_table.setWordWrap(True)
-        self.preview_table.horizontalHeader().setDefaultSectionSize(220)
-        right.addWidget(self.preview_table, 1)
+        self.preview = QtPiiPreview()
+        self.legend = self.preview.legend
+        self.preview_status = self.preview.status
+        self.key_note = self.preview.key_note
+        self.preview_table = self.preview.table
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left_widget)
-        split.addWidget(right_widget)
+        split.addWidget(self.preview)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
         outer.addWidget(split)
@@ -238,7 +183,7 @@ class QtPiiPage(QWidget):
 
     def set_vault(self, vault: ProjectVault | None) -> None:
         self._vault = vault
-        self._vault_keys = None
+        self._keys.forget_derived()
         self._update_form()
         self.request_preview()
 
@@ -251,17 +196,12 @@ class QtPiiPage(QWidget):
         self._user_columns = set()
         self._last_preview = None
         self._preview_job.cancel()
-        if self._detect_job is not None:
-            self._runner.cancel(self._detect_job)
-            self._detect_job = None
+        self._detection.cancel()
         if ds is None:
             self._policy = None
             self.dataset_label.setText("Load a dataset on the Data page first.")
-            self.preview_table.setRowCount(0)
-            self.preview_table.setColumnCount(0)
             self.column_table.setRowCount(0)
-            self.legend.set_counts({})
-            self.preview_status.setText("No preview yet.")
+            self.preview.clear()
             self._update_form()
             return
         self.dataset_label.setText(f"<b>{ds.name}</b> · {ds.num_rows:,} rows · SHA-256 {ds.fingerprint[:12]}…")
@@ -288,7 +228,7 @@ class QtPiiPage(QWidget):
         if ds is None:
             return
         if self._runner.accepting:
-            self._start_background(ds)
+            self._detection.start(ds, self._policy)
         self.request_preview(immediate=True)
 
     def _saved_policy(self, ds: Dataset) -> Policy | None:
@@ -317,56 +257,17 @@ class QtPiiPage(QWidget):
                 policy = policy.with_column(name, ColumnPolicy(ColumnTreatment.FREE_TEXT))
         return policy
 
-    def _start_background(self, ds: Dataset) -> None:
-        table = ds.table
-        policy = self._policy
-
-        def warm(token: CancelToken) -> JobGenerator[Any]:
-            from workbench.core.pii.preview import warm_up
-
-            yield Progress("loading the personal-data analyzer", 0, None, "")
-            warm_up(policy)
-            return None
-
-        def detect(token: CancelToken) -> JobGenerator[Any]:
-            from workbench.core.pii.column_detect import detect_columns_job
-
-            return (yield from detect_columns_job(table, token))
-
-        self._runner.submit("Warm up the personal-data analyzer", warm, kind="preview")
-        self._detect_job = self._runner.submit(f"Detect personal data in the columns of {ds.name}", detect, "preview")
-        self.detect_label.setText("Detecting personal data in the columns…")
-
     # --- keys -----------------------------------------------------------------------------------------------
 
     def _project_keys(self) -> AnonymizationKeys | None:
         """Keys derived from the unlocked vault's secret, or ``None`` (no vault, or locked)."""
-        vault = self._vault
-        if vault is None or not vault.is_unlocked or self._project is None:
-            return None
-        if self._vault_keys is not None and self._vault_keys[0] is vault:
-            return self._vault_keys[1]
-        keys = self._session().anonymization_keys()
-        assert keys is not None
-        self._vault_keys = (vault, keys)
-        return keys
+        return self._keys.project_keys(self._project, self._vault)
 
     def _preview_keys(self) -> AnonymizationKeys:
-        from workbench.core.pii.keys import AnonymizationKeys
-
-        try:
-            keys = self._project_keys()
-        except WorkbenchError as exc:
-            log.warning("project keys unavailable for the preview: %s", type(exc).__name__)
-            keys = None
-        if keys is not None:
-            return keys
-        if self._temp_keys is None:
-            self._temp_keys = AnonymizationKeys.generate()
-        return self._temp_keys
+        return self._keys.preview_keys(self._project, self._vault)
 
     def uses_temporary_keys(self) -> bool:
-        return self._vault is None or not self._vault.is_unlocked
+        return uses_temporary_keys(self._vault)
 
     # --- the policy -----------------------------------------------------------------------------------------
 
@@ -408,17 +309,7 @@ class QtPiiPage(QWidget):
         self.request_preview()
 
     def _entity_types(self) -> list[str]:
-        found: list[str] = list(COMMON_ENTITIES)
-        extra: set[str] = set()
-        if self._policy is not None:
-            extra.update(k for k, _ in self._policy.entities)
-            extra.update(p.entity_type for _, p in self._policy.columns if p.entity_type)
-        if self._last_preview is not None:
-            extra.update(self._last_preview.legend_counts)
-        for d in self._detections or ():
-            if d.entity_type:
-                extra.add(d.entity_type)
-        return found + sorted(extra - set(found))
+        return entity_types(self._policy, self._last_preview, self._detections)
 
     def _sync_controls(self) -> None:
         """Make the combos, the slider and the tables show the policy (no previews are requested meanwhile)."""
@@ -428,172 +319,41 @@ class QtPiiPage(QWidget):
             if policy is not None:
                 self.threshold_slider.setValue(round(policy.threshold * 100))
                 self.threshold_value.setText(f"{policy.threshold:.2f}")
-            self._sync_entity_table()
-            self._sync_column_table()
+            self.entity_table.show_policy(self._entity_types(), policy)
+            if self._dataset is None or policy is None:
+                self.column_table.clear_rows()
+            else:
+                columns = self._dataset.column_names
+                self.column_table.show_policy(columns, policy, self._detections, self._entity_types())
         finally:
             self._filling = False
 
-    def _sync_entity_table(self) -> None:
-        from workbench.core.pii.operators import operator_specs
-
-        policy = self._policy
-        for entity in self._entity_types():
-            if entity in self._entity_rows:
-                continue
-            row = self.entity_table.rowCount()
-            self.entity_table.insertRow(row)
-            item = QTableWidgetItem(entity)
-            item.setData(HTML_ROLE, spans_to_html(entity, [(0, len(entity), entity)], title=False))
-            self.entity_table.setItem(row, 0, item)
-            op_box = QComboBox()
-            for spec in operator_specs():
-                suffix = " (needs the project key)" if spec.needs_keys else ""
-                op_box.addItem(spec.label + suffix, spec.name)
-                op_box.setItemData(op_box.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
-            op_box.setProperty("entity", entity)
-            op_box.currentIndexChanged.connect(self._on_entity_combo)
-            param_box = QComboBox()
-            param_box.setProperty("entity", entity)
-            param_box.currentIndexChanged.connect(self._on_entity_combo)
-            self.entity_table.setCellWidget(row, 1, op_box)
-            self.entity_table.setCellWidget(row, 2, param_box)
-            self._entity_rows[entity] = row
-        if policy is None:
-            return
-        for entity, row in self._entity_rows.items():
-            config = policy.operator_for(entity)
-            op_box = _combo(self.entity_table, row, 1)
-            param_box = _combo(self.entity_table, row, 2)
-            op_box.blockSignals(True)
-            param_box.blockSignals(True)
-            op_box.setCurrentIndex(max(0, op_box.findData(config.operator)))
-            _fill_presets(param_box, config)
-            op_box.blockSignals(False)
-            param_box.blockSignals(False)
-
     def entity_combo(self, entity_type: str) -> QComboBox | None:
-        row = self._entity_rows.get(entity_type)
-        return None if row is None else _combo(self.entity_table, row, 1)
+        return self.entity_table.operator_combo(entity_type)
 
     def entity_param_combo(self, entity_type: str) -> QComboBox | None:
-        row = self._entity_rows.get(entity_type)
-        return None if row is None else _combo(self.entity_table, row, 2)
+        return self.entity_table.param_combo(entity_type)
 
-    @Slot(int)
-    def _on_entity_combo(self, _index: int) -> None:
-        from workbench.core.pii.operators import OperatorConfig
-
+    @Slot(str, bool)
+    def _on_entity_edited(self, entity: str, operator_changed: bool) -> None:
         if self._filling or self._policy is None:
             return
-        sender = self.sender()
-        entity = sender.property("entity") if sender is not None else None
-        row = self._entity_rows.get(entity) if entity else None
-        if row is None:
-            return
-        op_box = _combo(self.entity_table, row, 1)
-        param_box = _combo(self.entity_table, row, 2)
-        name = op_box.currentData()
-        params = param_box.currentData() if sender is param_box else None
-        if sender is op_box:
-            # A new operator starts from its defaults.
-            param_box.blockSignals(True)
-            _fill_presets(param_box, OperatorConfig.create(name))
-            param_box.blockSignals(False)
-        self.set_entity_operator(entity, name, **(params or {}))
-
-    def _sync_column_table(self) -> None:
-        from workbench.core.pii.operators import operator_specs
-        from workbench.core.pii.policy import ColumnTreatment
-
-        ds, policy = self._dataset, self._policy
-        if ds is None or policy is None:
-            self.column_table.setRowCount(0)
-            self._column_rows = {}
-            return
-        detections = {d.column: d for d in self._detections or ()}
-        names = list(ds.column_names)
-        widgets_lost = any(
-            _combo(self.column_table, row, 2) is None or _combo(self.column_table, row, 3) is None
-            for row in self._column_rows.values()
-        )
-        if list(self._column_rows) != names or widgets_lost or self.column_table.rowCount() != len(names):
-            self.column_table.setRowCount(0)
-            self._column_rows = {}
-            for name in names:
-                row = self.column_table.rowCount()
-                self.column_table.insertRow(row)
-                self.column_table.setItem(row, 0, QTableWidgetItem(name))
-                self.column_table.setItem(row, 1, QTableWidgetItem(""))
-                treat = QComboBox()
-                treat.setProperty("column", name)
-                treat.currentIndexChanged.connect(self._on_column_combo)
-                op = QComboBox()
-                op.addItem(BY_ENTITY, None)
-                for spec in operator_specs():
-                    op.addItem(spec.label, spec.name)
-                op.setProperty("column", name)
-                op.currentIndexChanged.connect(self._on_column_combo)
-                self.column_table.setCellWidget(row, 2, treat)
-                self.column_table.setCellWidget(row, 3, op)
-                self._column_rows[name] = row
-        entity_types = self._entity_types()
-        for name, row in self._column_rows.items():
-            d = detections.get(name)
-            detected = self.column_table.item(row, 1) or QTableWidgetItem("")
-            if d is None:
-                detected.setText("…" if self._detections is None else "")
-            else:
-                what = d.entity_type or d.kind.value.replace("_", " ")
-                detected.setText(f"{what} ({d.confidence:.0%})")
-                detected.setToolTip(d.reason)
-            cp = policy.column(name)
-            treat = _combo(self.column_table, row, 2)
-            op = _combo(self.column_table, row, 3)
-            treat.blockSignals(True)
-            op.blockSignals(True)
-            treat.clear()
-            for label, value in _TREATMENTS:
-                treat.addItem(label, value)
-            types = list(entity_types)
-            if cp.entity_type and cp.entity_type not in types:
-                types.append(cp.entity_type)
-            for entity in types:
-                treat.addItem(f"Entity: {entity}", f"entity:{entity}")
-            current = f"entity:{cp.entity_type}" if cp.treatment is ColumnTreatment.ENTITY else cp.treatment.value
-            treat.setCurrentIndex(max(0, treat.findData(current)))
-            op.setCurrentIndex(max(0, op.findData(cp.operator.operator if cp.operator else None)))
-            op.setEnabled(cp.treatment is ColumnTreatment.ENTITY)
-            treat.blockSignals(False)
-            op.blockSignals(False)
+        chosen = self.entity_table.chosen(entity, operator_changed)
+        if chosen is not None:
+            name, params = chosen
+            self.set_entity_operator(entity, name, **params)
 
     def column_combos(self, column: str) -> tuple[QComboBox, QComboBox] | None:
         """The (treatment, operator) combos of ``column``'s row."""
-        row = self._column_rows.get(column)
-        if row is None:
-            return None
-        return _combo(self.column_table, row, 2), _combo(self.column_table, row, 3)
+        return self.column_table.combos(column)
 
-    @Slot(int)
-    def _on_column_combo(self, _index: int) -> None:
-        from workbench.core.pii.operators import OperatorConfig
-        from workbench.core.pii.policy import ColumnPolicy, ColumnTreatment
-
+    @Slot(str)
+    def _on_column_edited(self, column: str) -> None:
         if self._filling or self._policy is None:
             return
-        sender = self.sender()
-        column = sender.property("column") if sender is not None else None
-        combos = self.column_combos(column) if column else None
-        if combos is None:
+        column_policy = self.column_table.chosen(column)
+        if column_policy is None:
             return
-        treat, op = combos
-        value = str(treat.currentData())
-        op.setEnabled(value.startswith("entity:"))
-        if value.startswith("entity:"):
-            name = op.currentData()
-            config: OperatorConfig | None = OperatorConfig.create(name) if name else None
-            column_policy = ColumnPolicy(ColumnTreatment.ENTITY, entity_type=value.split(":", 1)[1], operator=config)
-        else:
-            column_policy = ColumnPolicy(ColumnTreatment(value))
         self._user_columns.add(column)
         self._policy = self._policy.with_column(column, column_policy)
         self.request_preview()
@@ -632,14 +392,9 @@ class QtPiiPage(QWidget):
     @Slot(int, object)
     def _on_preview(self, number: int, result: PreviewResult) -> None:
         self._last_preview = result
-        self.legend.set_counts(result.legend_counts)
-        self.preview_status.setText(
-            f"First {len(result.rows)} row(s) · {result.elapsed_ms:.0f} ms"
-            + (f" · {result.texts_analyzed} text(s) analysed" if result.texts_analyzed else "")
-        )
-        if any(e not in self._entity_rows for e in result.legend_counts):
+        if any(not self.entity_table.has_entity(e) for e in result.legend_counts):
             self._sync_controls()
-        self._fill_preview(result)
+        self.preview.show_result(result)
 
     @Slot(int, str)
     def _on_preview_failed(self, _number: int, message: str) -> None:
@@ -648,53 +403,11 @@ class QtPiiPage(QWidget):
 
     def preview_columns(self, result: PreviewResult | None = None) -> list[str]:
         """Columns shown: the free-text ones and those the policy changes."""
-        result = result or self._last_preview
-        if result is None or not result.rows:
-            return []
-        return [c.column for c in result.rows[0].cells if c.treatment != "keep"]
-
-    def _fill_preview(self, result: PreviewResult) -> None:
-        shown = self.preview_columns(result)
-        t = self.preview_table
-        t.setUpdatesEnabled(False)
-        try:
-            t.clearContents()
-            t.setColumnCount(2 * len(shown))
-            t.setRowCount(len(result.rows))
-            headers: list[str] = []
-            for name in shown:
-                headers += [name, f"{name} → anonymized"]
-            t.setHorizontalHeaderLabels(headers)
-            t.setVerticalHeaderLabels([str(r.row + 1) for r in result.rows])
-            for r, row in enumerate(result.rows):
-                cells = {c.column: c for c in row.cells}
-                for i, name in enumerate(shown):
-                    cell = cells[name]
-                    original = cell.original or ""
-                    before = QTableWidgetItem(original)
-                    before.setData(
-                        HTML_ROLE, spans_to_html(original, [(s.start, s.end, s.entity_type) for s in cell.spans])
-                    )
-                    if cell.anonymized is None and cell.treatment == "drop":
-                        after = QTableWidgetItem("(column dropped)")
-                        after.setData(HTML_ROLE, '<span style="color:#888">(column dropped)</span>')
-                    else:
-                        new = cell.anonymized or ""
-                        after = QTableWidgetItem(new)
-                        after.setData(
-                            HTML_ROLE, spans_to_html(new, [(s.start, s.end, s.entity_type) for s in cell.replacements])
-                        )
-                    t.setItem(r, 2 * i, before)
-                    t.setItem(r, 2 * i + 1, after)
-        finally:
-            t.setUpdatesEnabled(True)
-        t.resizeRowsToContents()
+        return preview_columns(result or self._last_preview)
 
     def anonymized_texts(self, column: str) -> list[str | None]:
         """The anonymized cells of ``column`` in the last preview (for tests and reports)."""
-        if self._last_preview is None:
-            return []
-        return [c.anonymized for row in self._last_preview.rows for c in row.cells if c.column == column]
+        return anonymized_texts(self._last_preview, column)
 
     # --- policy files ---------------------------------------------------------------------------------------
 
@@ -797,17 +510,7 @@ class QtPiiPage(QWidget):
             return None
         columns = ds.column_names
         if keys is None and policy.needs_keys(columns):
-            from workbench.core.pii.operators import get_operator
-
-            needing = sorted(
-                {c.operator for c in policy.operators_in_use(columns) if get_operator(c.operator).needs_keys}
-            )
-            self.show_message(
-                "error",
-                f"Not applied: the policy uses {', '.join(needing)}, which need the project's secret key. The preview "
-                "used a temporary key that is not kept. Encrypt the project (so the key is stored safely) or choose "
-                "operators without keys (replace, mask, redact, generalize).",
-            )
+            self.show_message("error", keyless_refusal(policy, columns))
             return None
         try:
             from workbench.core.pii.engine import check_policy_against
@@ -849,6 +552,7 @@ class QtPiiPage(QWidget):
         self.import_button.setEnabled(self._dataset is not None)
         self.key_note.setVisible(self.uses_temporary_keys())
 
+    @Slot(object)
     def _on_detected(self, detections: Sequence[ColumnDetection]) -> None:
         """Column detection finished: columns the analyst has not set follow the detection."""
         from workbench.core.pii.policy import policy_template
@@ -861,19 +565,12 @@ class QtPiiPage(QWidget):
                 if column not in self._user_columns:
                     policy = policy.with_column(column, column_policy)
             self._policy = policy
-        found = [d for d in self._detections if d.entity_type or d.kind.value == "free_text"]
-        self.detect_label.setText(
-            f"{len(found)} of {len(self._detections)} column(s) hold personal data (hover a row for the reason)."
-        )
+        self._detection.show_found(self._detections)
         self._sync_controls()
         self.request_preview()
 
     @Slot(int, object)
     def _on_job_succeeded(self, job_id: int, result: Any) -> None:
-        if job_id == self._detect_job:
-            self._detect_job = None
-            self._on_detected(result)
-            return
         if job_id not in self._apply_jobs:
             return
         self._apply_jobs.pop(job_id)
@@ -888,10 +585,6 @@ class QtPiiPage(QWidget):
 
     @Slot(int, str)
     def _on_job_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._detect_job:
-            self._detect_job = None
-            self.detect_label.setText(f"Column detection failed: {message}")
-            return
         if job_id in self._apply_jobs:
             self._apply_jobs.pop(job_id)
             self._update_form()
@@ -899,41 +592,7 @@ class QtPiiPage(QWidget):
 
     @Slot(int)
     def _on_job_cancelled(self, job_id: int) -> None:
-        if job_id == self._detect_job:
-            self._detect_job = None
-            self.detect_label.setText("Column detection was cancelled.")
-            return
         if job_id in self._apply_jobs:
             self._apply_jobs.pop(job_id)
             self._update_form()
             self.show_message("warning", "Anonymization cancelled; nothing was written or registered.")
-
-
-def _combo(table: QTableWidget, row: int, column: int) -> QComboBox:
-    return cast(QComboBox, table.cellWidget(row, column))
-
-
-def _fill_presets(box: QComboBox, config: OperatorConfig) -> None:
-    """The operator's parameter presets, the one matching ``config`` selected (or a 'custom' item)."""
-    box.clear()
-    presets = operator_presets(config.operator)
-    defaults = {k: v for k, v in _create_defaults(config.operator).items()}
-    current = config.param_dict
-    selected = -1
-    for label, params in presets:
-        box.addItem(label, params)
-        if {**defaults, **params} == current:
-            selected = box.count() - 1
-    if selected < 0 and current != defaults:
-        box.addItem(config.describe(), {k: v for k, v in current.items() if defaults.get(k) != v})
-        selected = box.count() - 1
-    box.setEnabled(box.count() > 1)
-    if box.count() == 0:
-        box.addItem("—", {})
-    box.setCurrentIndex(max(0, selected))
-
-
-def _create_defaults(operator: str) -> dict[str, Any]:
-    from workbench.core.pii.operators import OperatorConfig
-
-    return OperatorConfig.create(operator).param_dict
