@@ -52,16 +52,16 @@ def main() -> None:
     out_file = Path(__file__).resolve().parent / "out" / "dp_accuracy.jsonl"
     out_file.parent.mkdir(exist_ok=True)
 
-    from workbench.core.data.load import load_dataset_sync
+    from workbench.core.data.load import load_dataset
     from workbench.core.demo import write_clinic_intake_csv
     from workbench.core.jobs import CancelToken, drive
-    from workbench.core.train import TextModelConfig, TrainConfig, configure_torch_threads, train
+    from workbench.core.train import TextModelConfig, TrainConfig, configure_torch_threads, train_model_job
 
     configure_torch_threads(args.threads or len(os.sched_getaffinity(0)))
     quick = args.quick
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "wb_bench_acc"
     tmp.mkdir(exist_ok=True)
-    demo = load_dataset_sync(write_clinic_intake_csv(tmp / "clinic.csv", rows=1500 if quick else 5000))
+    demo = load_dataset(write_clinic_intake_csv(tmp / "clinic.csv", rows=1500 if quick else 5000))
     excluded = ("record_id", "name", "phone", "email", "national_id", "note")
     suites = [
         (
@@ -117,7 +117,7 @@ def main() -> None:
                 private=eps is not None, target_epsilon=eps or 1.0, seed=0, val_fraction=0.1, save_model=False, **kw
             )  # type: ignore[arg-type]
             t0 = time.monotonic()
-            r = drive(train(cfg, table, CancelToken()))
+            r = drive(train_model_job(cfg, table, CancelToken()))
             row = {
                 "suite": name,
                 "epsilon_target": eps,

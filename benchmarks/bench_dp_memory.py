@@ -22,13 +22,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def child(rows: int, batch: int, physical: int) -> dict[str, object]:
     import resource
 
-    from workbench.core.data.load import load_dataset_bytes
+    from workbench.core.data.load import load_dataset_bytes_job
     from workbench.core.demo import clinic_intake_csv_text
     from workbench.core.jobs import CancelToken, drive
-    from workbench.core.train import TextModelConfig, TrainConfig, configure_torch_threads, train
+    from workbench.core.train import TextModelConfig, TrainConfig, configure_torch_threads, train_model_job
 
     configure_torch_threads(len(os.sched_getaffinity(0)))
-    ds = drive(load_dataset_bytes(clinic_intake_csv_text(rows=rows).encode("utf-8"), "clinic.csv"))
+    ds = drive(load_dataset_bytes_job(clinic_intake_csv_text(rows=rows).encode("utf-8"), "clinic.csv"))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cfg = TrainConfig(
         task="text",
@@ -43,7 +43,7 @@ def child(rows: int, batch: int, physical: int) -> dict[str, object]:
         text=TextModelConfig(max_length=64),
     )
     t0 = time.monotonic()
-    result = drive(train(cfg, ds.table, CancelToken()))
+    result = drive(train_model_job(cfg, ds.table, CancelToken()))
     return {
         "rows_in_memory": physical or "whole batch",
         "batch": batch,

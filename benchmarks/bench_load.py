@@ -1,7 +1,7 @@
 """How fast a big CSV loads, how soon its first rows can be shown, and how much memory the load takes.
 
 Generates the deterministic synthetic CSV of ``make_big_csv.py`` (1,000,000 rows, ~110 MB by default) in a
-temporary folder, then loads it with :func:`workbench.core.data.load.load_dataset` in a fresh Python process
+temporary folder, then loads it with :func:`workbench.core.data.load.load_dataset_job` in a fresh Python process
 per run, so every run pays the real cold costs (first use of Arrow's kernels, memory pool growth) and peak
 RSS is the load's own. Each run reports:
 
@@ -47,7 +47,7 @@ def child(path: str, preview_rows: int) -> dict[str, Any]:
 
     sys.path.insert(0, str(ROOT))
     from workbench.core.data.dataset import LoadOptions
-    from workbench.core.data.load import load_dataset
+    from workbench.core.data.load import load_dataset_job
     from workbench.core.jobs import CancelToken, Progress
 
     process = psutil.Process()
@@ -57,7 +57,7 @@ def child(path: str, preview_rows: int) -> dict[str, Any]:
     progress_count = 0
     start = time.perf_counter()
 
-    gen = load_dataset(path, LoadOptions(preview_rows=preview_rows), CancelToken())
+    gen = load_dataset_job(path, LoadOptions(preview_rows=preview_rows), CancelToken())
     while True:
         try:
             progress: Progress = next(gen)

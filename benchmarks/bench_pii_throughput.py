@@ -10,7 +10,7 @@ anonymized note is identical:
   ``AnalyzerEngine.analyze(text, score_threshold=0.4)`` + ``resolve_spans`` + ``AnonymizerEngine.anonymize``;
 * same engine, per record: the same loop on the workbench's own ``AnalyzerEngine`` (spaCy's dependency parser,
   whose output Presidio does not read, switched off), to separate that saving from the others;
-* ours: ``anonymize_table`` on the whole table (distinct texts only, spaCy ``nlp.pipe`` batches, one worker
+* ours: ``anonymize_table_job`` on the whole table (distinct texts only, spaCy ``nlp.pipe`` batches, one worker
   process per core), once with the default workers and once in a single process.
 
 The speed-up that counts is ours against plain Presidio (goal: at least 3x). Analyzers are built and warmed
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from workbench.core.demo import generate_clinic_intake
     from workbench.core.pii.analyzer import default_workers, get_analyzer
-    from workbench.core.pii.engine import anonymize_table_sync
+    from workbench.core.pii.engine import anonymize_table
     from workbench.core.pii.policy import ColumnPolicy, ColumnTreatment, Policy
     from workbench.core.pii.postprocess import resolve_spans
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     def ours(workers: int | None) -> tuple[float, list[str], int]:
         handle.cache.clear()
         t0 = time.perf_counter()
-        result = anonymize_table_sync(table, policy, analyzer=handle, workers=workers)
+        result = anonymize_table(table, policy, analyzer=handle, workers=workers)
         return time.perf_counter() - t0, result.table.column("note").to_pylist(), result.workers
 
     times: dict[str, list[float]] = {"plain": [], "same_engine": [], "ours": [], "single": []}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.core.data.load import load_dataset_sync
+from workbench.core.data.load import load_dataset
 from workbench.core.demo_project import DEMO_ROLES, create_demo_project
 
 
 def test_demo_roles_match_suggestions_and_rerun_registers_nothing_new(tmp_path: Path) -> None:
     project, record = create_demo_project(tmp_path / "demo", rows=400)
     try:
-        ds = load_dataset_sync(record.path)
+        ds = load_dataset(record.path)
         suggested = {c.name: c.suggested_role for c in ds.columns}
         # The label is the analyst's choice (nothing in "follow_up" says "label"); every other role is detected.
         mismatched = {

@@ -22,8 +22,8 @@ import pytest
 
 from workbench.core.data import load as load_module
 from workbench.core.data.dataset import Dataset, LoadOptions
-from workbench.core.data.fingerprint import sha256_file
-from workbench.core.data.load import CHANGED_PROBLEM, clean_column_names, load_dataset, load_dataset_sync
+from workbench.core.data.fingerprint import sha256_file_job
+from workbench.core.data.load import CHANGED_PROBLEM, clean_column_names, load_dataset, load_dataset_job
 from workbench.core.data.loaders import available_formats, format_for, loader_for
 from workbench.core.data.loaders import csv_loader as csv_module
 from workbench.core.errors import DatasetError, JobCancelled
@@ -46,7 +46,7 @@ def run(gen: Any) -> tuple[list[Progress], Any]:
 
 def load_error(path: Path, options: LoadOptions | None = None) -> DatasetError:
     with pytest.raises(DatasetError) as info:
-        load_dataset_sync(path, options or LoadOptions())
+        load_dataset(path, options or LoadOptions())
     return info.value
 
 
@@ -71,7 +71,7 @@ def test_csv_types_and_summaries(tmp_path: Path) -> None:
         "P002,Bob,10115,NA,2,false,2024-02-03,2024-02-03 08:00:00,\n"
         "P003,Cé,75001,51,,TRUE,2024-03-04,2024-03-04T09:30,needs a follow up\n"
     )
-    ds = load_dataset_sync(write(tmp_path / "people.csv", text))
+    ds = load_dataset(write(tmp_path / "people.csv", text))
     assert ds.format == "csv" and ds.encoding == "utf-8" and ds.delimiter == ","
     assert ds.num_rows == 3 and ds.name == "people.csv" and ds.size_bytes == len(text.encode())
     schema = ds.table.schema
@@ -100,7 +100,7 @@ def test_column_that_turns_to_text_after_first_block_stays_string(tmp_path: Path
     rows = [f"{i},{i * 2}" for i in range(3000)]  # ~30 KB, many 4 KiB blocks
     rows.append("unknown,7")
     path = write(tmp_path / "late.csv", "n,m\n" + "\n".join(rows) + "\n")
-    ds = load_dataset_sync(path)
+    ds = load_dataset(path)
     assert ds.num_rows == 3001
     assert ds.table.schema.field("n").type == pa.string()
     assert ds.table.schema.field("m").type == pa.int64()
@@ -111,25 +111,25 @@ def test_column_that_turns_to_text_after_first_block_stays_string(tmp_path: Path
 def test_record_longer_than_a_block(tmp_path: Path, small_blocks: None) -> None:
     long_value = "word " * 30_000  # 150 KB in one quoted field, blocks are 4 KiB
     path = write(tmp_path / "long.csv", f'id,note\n1,"{long_value}"\n2,short\n')
-    ds = load_dataset_sync(path)
+    ds = load_dataset(path)
     assert ds.table.column("note").to_pylist() == [long_value, "short"]
 
 
 def test_numbers_that_would_change_stay_strings(tmp_path: Path) -> None:
     text = "big,code\n99999999999999999999,007\n1,123\n"
-    ds = load_dataset_sync(write(tmp_path / "n.csv", text))
+    ds = load_dataset(write(tmp_path / "n.csv", text))
     assert ds.table.column("big").to_pylist() == ["99999999999999999999", "1"]
     assert ds.table.column("code").to_pylist() == ["007", "123"]
 
 
 def test_null_tokens_kept_in_string_columns(tmp_path: Path) -> None:
-    ds = load_dataset_sync(write(tmp_path / "s.csv", "country\nNA\nFR\nnull\n"))
+    ds = load_dataset(write(tmp_path / "s.csv", "country\nNA\nFR\nnull\n"))
     assert ds.table.column("country").to_pylist() == ["NA", "FR", "null"]
 
 
 def test_quoted_fields_with_delimiters_and_newlines(tmp_path: Path) -> None:
     text = 'id,note\n1,"line one\nline two, with comma"\n2,"say ""hi"""\n'
-    ds = load_dataset_sync(write(tmp_path / "q.csv", text))
+    ds = load_dataset(write(tmp_path / "q.csv", text))
     assert ds.table.column("note").to_pylist() == ["line one\nline two, with comma", 'say "hi"']
 
 
@@ -143,28 +143,28 @@ def test_quoted_fields_with_delimiters_and_newlines(tmp_path: Path) -> None:
     ],
 )
 def test_delimiters(tmp_path: Path, name: str, text: str, delimiter: str) -> None:
-    ds = load_dataset_sync(write(tmp_path / name, text))
+    ds = load_dataset(write(tmp_path / name, text))
     assert ds.format == "csv" and ds.delimiter == delimiter
     assert ds.table.num_columns == text.splitlines()[0].count(delimiter) + 1
 
 
 def test_forced_delimiter_and_format(tmp_path: Path) -> None:
     path = write(tmp_path / "x.txt", "a:b\n1:2\n")
-    ds = load_dataset_sync(path, LoadOptions(format="csv", delimiter=":"))
+    ds = load_dataset(path, LoadOptions(format="csv", delimiter=":"))
     assert ds.column_names == ["a", "b"] and ds.delimiter == ":"
-    ds = load_dataset_sync(write(tmp_path / "y.txt", "a\tb\n1\t2\n"), LoadOptions(format="tsv"))
+    ds = load_dataset(write(tmp_path / "y.txt", "a\tb\n1\t2\n"), LoadOptions(format="tsv"))
     assert ds.column_names == ["a", "b"]
 
 
 def test_single_column_with_commas_in_values(tmp_path: Path) -> None:
-    ds = load_dataset_sync(write(tmp_path / "one.csv", "full_name\nSmith, John\nDoe, Jane\n"))
+    ds = load_dataset(write(tmp_path / "one.csv", "full_name\nSmith, John\nDoe, Jane\n"))
     assert ds.column_names == ["full_name"]
     assert ds.table.column("full_name").to_pylist() == ["Smith, John", "Doe, Jane"]
 
 
 def test_header_clean_up_warnings(tmp_path: Path) -> None:
     path = write(tmp_path / "h.csv", "age,,age,name,age_2, \n1,2,3,4,5,6\n")
-    ds = load_dataset_sync(path)
+    ds = load_dataset(path)
     assert ds.column_names == ["age", "column_2", "age_3", "name", "age_2", "column_6"]
     assert ds.warnings == (
         "column 2 has no name; it was named 'column_2'",
@@ -186,7 +186,7 @@ def test_clean_column_names() -> None:
 
 
 def test_header_only_file_is_empty_table_with_warning(tmp_path: Path) -> None:
-    ds = load_dataset_sync(write(tmp_path / "h.csv", "id,name\n"))
+    ds = load_dataset(write(tmp_path / "h.csv", "id,name\n"))
     assert ds.num_rows == 0 and ds.column_names == ["id", "name"]
     assert ds.warnings == ("the file has a header but no data rows",)
 
@@ -213,7 +213,7 @@ CHINESE = "姓名,城市\n张伟,北京\n王芳,上海\n李娜,广州\n"
     ],
 )
 def test_csv_encodings(tmp_path: Path, data: bytes, expected_encoding: str, text: str) -> None:
-    ds = load_dataset_sync(write(tmp_path / "enc.csv", data))
+    ds = load_dataset(write(tmp_path / "enc.csv", data))
     assert ds.encoding == expected_encoding
     lines = [line.split(",") for line in text.strip().split("\n")]
     assert ds.column_names == lines[0]  # no BOM left in the first name
@@ -223,7 +223,7 @@ def test_csv_encodings(tmp_path: Path, data: bytes, expected_encoding: str, text
 
 def test_forced_encoding_wins(tmp_path: Path) -> None:
     data = "name\nŁukasz\n".encode("cp1250")
-    ds = load_dataset_sync(write(tmp_path / "pl.csv", data), LoadOptions(encoding="cp1250"))
+    ds = load_dataset(write(tmp_path / "pl.csv", data), LoadOptions(encoding="cp1250"))
     assert ds.encoding == "cp1250" and ds.table.column("name").to_pylist() == ["Łukasz"]
 
 
@@ -234,7 +234,7 @@ def test_forced_encoding_wins(tmp_path: Path) -> None:
 def test_preview_arrives_before_the_end(tmp_path: Path, small_blocks: None) -> None:
     text = "id,value\n" + "".join(f"{i},v{i}\n" for i in range(5000))
     path = write(tmp_path / "p.csv", text)
-    seen, ds = run(load_dataset(path, LoadOptions(preview_rows=50)))
+    seen, ds = run(load_dataset_job(path, LoadOptions(preview_rows=50)))
     phases = [p.phase for p in seen]
     assert phases.index("fingerprint") < phases.index("parse") < phases.index("summary")
     previews = [i for i, p in enumerate(seen) if p.payload is not None]
@@ -251,16 +251,16 @@ def test_preview_arrives_before_the_end(tmp_path: Path, small_blocks: None) -> N
 
 
 def test_preview_of_small_file_is_whole_table_with_clean_names(tmp_path: Path) -> None:
-    seen, ds = run(load_dataset(write(tmp_path / "s.csv", "a,a\n1,2\n")))
+    seen, ds = run(load_dataset_job(write(tmp_path / "s.csv", "a,a\n1,2\n")))
     payloads = [p.payload for p in seen if p.payload is not None]
     assert len(payloads) == 1 and payloads[0].column_names == ["a", "a_2"] and payloads[0].num_rows == 1
 
 
 def test_fingerprint_is_sha256_of_bytes_and_content_based(tmp_path: Path) -> None:
     data = b"id,name\n1,Ann\n2,Bob\n"
-    one = load_dataset_sync(write(tmp_path / "one.csv", data))
-    two = load_dataset_sync(write(tmp_path / "sub_two.csv", data))
-    other = load_dataset_sync(write(tmp_path / "three.csv", data.replace(b"Bob", b"Bub")))
+    one = load_dataset(write(tmp_path / "one.csv", data))
+    two = load_dataset(write(tmp_path / "sub_two.csv", data))
+    other = load_dataset(write(tmp_path / "three.csv", data.replace(b"Bob", b"Bub")))
     assert one.fingerprint == two.fingerprint == hashlib.sha256(data).hexdigest()
     assert other.fingerprint != one.fingerprint
 
@@ -268,7 +268,7 @@ def test_fingerprint_is_sha256_of_bytes_and_content_based(tmp_path: Path) -> Non
 def test_sha256_file_progress_and_chunks(tmp_path: Path) -> None:
     data = os.urandom(300_000)
     path = write(tmp_path / "blob.bin", data)
-    seen, digest = run(sha256_file(path, chunk=4096))
+    seen, digest = run(sha256_file_job(path, chunk=4096))
     assert digest == hashlib.sha256(data).hexdigest()
     assert all(p.phase == "fingerprint" and p.unit == "bytes" for p in seen)
     assert seen[-1].done == seen[-1].total == len(data)
@@ -277,7 +277,7 @@ def test_sha256_file_progress_and_chunks(tmp_path: Path) -> None:
 def test_sha256_file_cancel(tmp_path: Path) -> None:
     path = write(tmp_path / "blob.bin", b"x" * 100_000)
     token = CancelToken()
-    gen = sha256_file(path, token, chunk=1024)
+    gen = sha256_file_job(path, token, chunk=1024)
     next(gen)
     token.cancel()
     with pytest.raises(JobCancelled):
@@ -289,7 +289,7 @@ def test_sha256_file_cancel(tmp_path: Path) -> None:
 def test_cancellation_raises_and_leaves_no_open_file(tmp_path: Path, small_blocks: None, cancel_in: str) -> None:
     path = write(tmp_path / "c.csv", "id,value\n" + "".join(f"{i},v{i}\n" for i in range(3000)))
     token = CancelToken()
-    gen = load_dataset(path, LoadOptions(), token)
+    gen = load_dataset_job(path, LoadOptions(), token)
     with pytest.raises(JobCancelled):
         for progress in gen:
             if progress.phase == cancel_in:
@@ -300,7 +300,7 @@ def test_cancellation_raises_and_leaves_no_open_file(tmp_path: Path, small_block
 
 def test_abandoned_load_closes_its_file(tmp_path: Path, small_blocks: None) -> None:
     path = write(tmp_path / "c.csv", "id,value\n" + "".join(f"{i},v{i}\n" for i in range(3000)))
-    gen = load_dataset(path)
+    gen = load_dataset_job(path)
     for progress in gen:
         if progress.payload is not None:
             break
@@ -434,7 +434,7 @@ def test_corrupt_parquet(tmp_path: Path) -> None:
 
 
 def _drive_and_mutate(path: Path, mutate: Callable[[Path], None], when: str) -> DatasetError:
-    gen = load_dataset(path, LoadOptions(preview_rows=10))
+    gen = load_dataset_job(path, LoadOptions(preview_rows=10))
     mutated = False
     with pytest.raises(DatasetError) as info:
         for progress in gen:
@@ -505,7 +505,7 @@ def test_no_error_message_or_log_contains_values(tmp_path: Path, caplog: pytest.
         assert CANARY not in repr(err), name
         assert err.__cause__ is None, name
         assert err.__context__ is None or err.__suppress_context__, name  # no parser message in tracebacks
-    ok = load_dataset_sync(write(tmp_path / "ok.csv", f"name,email\n{CANARY},{CANARY}@example.org\n"))
+    ok = load_dataset(write(tmp_path / "ok.csv", f"name,email\n{CANARY},{CANARY}@example.org\n"))
     assert ok.columns[0].examples == (CANARY,)  # examples are for the analyst ...
     assert caplog.records, "the loader logs what it does"
     for record in caplog.records:
@@ -524,7 +524,7 @@ def test_jsonl_union_of_keys_nested_and_blank_lines(tmp_path: Path) -> None:
         "   ",
         '{"id": 3, "age": 41.5, "flag": true}',
     ]
-    ds = load_dataset_sync(write(tmp_path / "p.jsonl", "\r\n".join(lines) + "\r\n"))
+    ds = load_dataset(write(tmp_path / "p.jsonl", "\r\n".join(lines) + "\r\n"))
     assert ds.format == "jsonl" and ds.num_rows == 3
     assert ds.column_names == ["id", "name", "tags", "address", "age", "flag"]
     assert ds.table.column("tags").to_pylist() == ['["a","b"]', None, None]
@@ -537,7 +537,7 @@ def test_jsonl_union_of_keys_nested_and_blank_lines(tmp_path: Path) -> None:
 
 def test_jsonl_mixed_types_across_batches(tmp_path: Path) -> None:
     lines = [json.dumps({"v": i}) for i in range(30000)] + [json.dumps({"v": "n/a"})]
-    ds = load_dataset_sync(write(tmp_path / "m.jsonl", "\n".join(lines) + "\n"))
+    ds = load_dataset(write(tmp_path / "m.jsonl", "\n".join(lines) + "\n"))
     assert ds.num_rows == 30001
     assert ds.table.schema.field("v").type == pa.string()
     assert ds.table.column("v")[0].as_py() == "0" and ds.table.column("v")[30000].as_py() == "n/a"
@@ -547,20 +547,20 @@ def test_jsonl_mixed_types_across_batches(tmp_path: Path) -> None:
 def test_jsonl_preview_and_progress(tmp_path: Path) -> None:
     lines = [json.dumps({"id": i, "text": "x" * 50}) for i in range(20000)]
     path = write(tmp_path / "big.jsonl", "\n".join(lines))  # no newline at the end
-    seen, ds = run(load_dataset(path, LoadOptions(preview_rows=25)))
+    seen, ds = run(load_dataset_job(path, LoadOptions(preview_rows=25)))
     previews = [p for p in seen if p.payload is not None]
     assert len(previews) == 1 and previews[0].payload.num_rows == 25 and previews[0].done < path.stat().st_size
     assert ds.num_rows == 20000 and ds.table.column("id")[19999].as_py() == 19999
 
 
 def test_json_array(tmp_path: Path) -> None:
-    ds = load_dataset_sync(write(tmp_path / "a.json", '[{"a": 1}, {"a": 2, "b": "x"}]'))
+    ds = load_dataset(write(tmp_path / "a.json", '[{"a": 1}, {"a": 2, "b": "x"}]'))
     assert ds.format == "jsonl" and ds.table.to_pylist() == [{"a": 1, "b": None}, {"a": 2, "b": "x"}]
 
 
 def test_utf16_jsonl(tmp_path: Path) -> None:
     data = '{"name": "Zoë"}\n{"name": "张伟"}\n'.encode("utf-16")
-    ds = load_dataset_sync(write(tmp_path / "u.jsonl", data))
+    ds = load_dataset(write(tmp_path / "u.jsonl", data))
     assert ds.encoding == "utf-16" and ds.table.column("name").to_pylist() == ["Zoë", "张伟"]
 
 
@@ -574,7 +574,7 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
     )
     path = tmp_path / "t.parquet"
     pq.write_table(table, path, row_group_size=20_000)
-    seen, ds = run(load_dataset(path, LoadOptions(preview_rows=10)))
+    seen, ds = run(load_dataset_job(path, LoadOptions(preview_rows=10)))
     assert ds.format == "parquet" and ds.encoding is None and ds.num_rows == 100_000
     assert ds.table.schema.field("id").type == pa.int32()
     assert [c.dtype for c in ds.columns] == ["integer", "date", "string"]
@@ -586,13 +586,13 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
 def test_parquet_detected_by_magic_whatever_the_extension(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     pq.write_table(pa.table({"a": [1, 2]}), path)
-    ds = load_dataset_sync(path)
+    ds = load_dataset(path)
     assert ds.format == "parquet" and ds.table.column("a").to_pylist() == [1, 2]
 
 
 def test_plain_text(tmp_path: Path) -> None:
     data = "Première ligne, avec virgule\r\n\r\n   \nsecond line\nthird\n".encode("latin-1")
-    ds = load_dataset_sync(write(tmp_path / "notes.txt", data))
+    ds = load_dataset(write(tmp_path / "notes.txt", data))
     assert ds.format == "text" and ds.encoding == "latin-1"
     assert ds.column_names == ["text"]
     assert ds.table.column("text").to_pylist() == ["Première ligne, avec virgule", "second line", "third"]
@@ -644,8 +644,8 @@ def test_importing_the_pipeline_does_not_import_pyarrow() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
 
-def test_load_dataset_sync_returns_dataset(tmp_path: Path) -> None:
-    ds = load_dataset_sync(write(tmp_path / "a.csv", "a\n1\n"))
+def test_load_dataset_returns_the_dataset(tmp_path: Path) -> None:
+    ds = load_dataset(write(tmp_path / "a.csv", "a\n1\n"))
     assert isinstance(ds, Dataset) and ds.path == str(tmp_path / "a.csv")
     assert LoadOptions() == load_module.DEFAULT_OPTIONS
 
@@ -663,12 +663,12 @@ def test_load_dataset_sync_returns_dataset(tmp_path: Path) -> None:
     ],
 )
 def test_bytes_source_matches_file_source(tmp_path, name, content) -> None:  # noqa: ANN001
-    from workbench.core.data.load import load_dataset_bytes
+    from workbench.core.data.load import load_dataset_bytes_job
 
     f = tmp_path / name
     f.write_bytes(content)
-    from_file = load_dataset_sync(f)
-    from_bytes = drive(load_dataset_bytes(content, name))
+    from_file = load_dataset(f)
+    from_bytes = drive(load_dataset_bytes_job(content, name))
     assert from_bytes.fingerprint == from_file.fingerprint
     assert from_bytes.table.equals(from_file.table)
     assert from_bytes.encoding == from_file.encoding and from_bytes.format == from_file.format
@@ -679,13 +679,13 @@ def test_bytes_source_parquet_and_errors(tmp_path) -> None:  # noqa: ANN001
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from workbench.core.data.load import load_dataset_bytes
+    from workbench.core.data.load import load_dataset_bytes_job
 
     f = tmp_path / "t.parquet"
     pq.write_table(pa.table({"a": [1, 2, 3]}), f)
-    ds = drive(load_dataset_bytes(f.read_bytes(), "t.parquet"))
+    ds = drive(load_dataset_bytes_job(f.read_bytes(), "t.parquet"))
     assert ds.num_rows == 3
     with pytest.raises(DatasetError, match="empty"):
-        drive(load_dataset_bytes(b"", "x.csv"))
+        drive(load_dataset_bytes_job(b"", "x.csv"))
     with pytest.raises(DatasetError, match="line 3"):
-        drive(load_dataset_bytes(b"a,b\n1,2\n3,4,5\n", "r.csv"))
+        drive(load_dataset_bytes_job(b"a,b\n1,2\n3,4,5\n", "r.csv"))

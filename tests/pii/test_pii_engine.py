@@ -14,7 +14,7 @@ from workbench.core.pii.analyzer import AnalyzerHandle
 from workbench.core.pii.engine import (
     OutputError,
     anonymize_table,
-    anonymize_table_sync,
+    anonymize_table_job,
     default_output_path,
     write_output,
 )
@@ -45,7 +45,7 @@ def test_output_equals_a_plain_per_record_presidio_loop(
     from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import RecognizerResult
 
-    result = anonymize_table_sync(table, REPLACE_NOTES, analyzer=analyzer, workers=1)
+    result = anonymize_table(table, REPLACE_NOTES, analyzer=analyzer, workers=1)
     anonymizer = AnonymizerEngine()
     settings = REPLACE_NOTES.detection_settings()
     for row, ours in zip(rows, result.table.column("note").to_pylist(), strict=True):
@@ -68,7 +68,7 @@ def test_input_is_not_mutated_and_treatments_apply(table: pa.Table, analyzer: An
         .with_column("email", ColumnPolicy(ColumnTreatment.ENTITY, "EMAIL_ADDRESS", OperatorConfig.create("encrypt")))
         .with_entity_operator("PERSON", OperatorConfig.create("keyed_hash"))
     )
-    result = anonymize_table_sync(table, policy, KEYS, analyzer=analyzer, workers=1)
+    result = anonymize_table(table, policy, KEYS, analyzer=analyzer, workers=1)
     assert table.to_pylist() == before
     out = result.table
     assert "national_id" not in out.column_names and out.num_rows == table.num_rows
@@ -87,9 +87,9 @@ def test_input_is_not_mutated_and_treatments_apply(table: pa.Table, analyzer: An
 def test_keyed_policies_need_keys_and_columns_must_exist(table: pa.Table, analyzer: AnalyzerHandle) -> None:
     keyed = REPLACE_NOTES.with_entity_operator("PERSON", OperatorConfig.create("pseudonym"))
     with pytest.raises(OperatorError, match="uses pseudonym, which need the project's keys"):
-        anonymize_table_sync(table, keyed, None, analyzer=analyzer)
+        anonymize_table(table, keyed, None, analyzer=analyzer)
     with pytest.raises(PolicyError, match="names column 'nope', which the dataset does not have"):
-        anonymize_table_sync(table, REPLACE_NOTES.with_column("nope", ColumnPolicy(ColumnTreatment.DROP)))
+        anonymize_table(table, REPLACE_NOTES.with_column("nope", ColumnPolicy(ColumnTreatment.DROP)))
 
 
 def test_progress_and_cancellation(table: pa.Table, analyzer: AnalyzerHandle) -> None:
@@ -105,12 +105,13 @@ def test_progress_and_cancellation(table: pa.Table, analyzer: AnalyzerHandle) ->
 
     with pytest.raises(JobCancelled):
         drive(
-            anonymize_table(table, REPLACE_NOTES, token=token, analyzer=analyzer, workers=1, chunk_size=8), on_progress
+            anonymize_table_job(table, REPLACE_NOTES, token=token, analyzer=analyzer, workers=1, chunk_size=8),
+            on_progress,
         )
     assert seen and seen[0].total == 60 and seen[0].unit == "texts"
     assert analyzer.texts_analyzed - before <= 8, "cancelled: at most the chunk in flight (8 texts) was analysed"
     phases = []
-    drive(anonymize_table(table, REPLACE_NOTES, analyzer=analyzer, workers=1), lambda p: phases.append(p.phase))
+    drive(anonymize_table_job(table, REPLACE_NOTES, analyzer=analyzer, workers=1), lambda p: phases.append(p.phase))
     assert phases[0] == "analysing free text" and phases[-1] == "applying the policy"
 
 
@@ -119,10 +120,10 @@ def test_repeated_texts_are_analysed_once_and_workers_agree(analyzer: AnalyzerHa
     table = pa.table({"note": notes * 3, "other": notes[::-1] * 3})
     policy = REPLACE_NOTES.with_column("other", ColumnPolicy(ColumnTreatment.FREE_TEXT))
     analyzer.cache.clear()
-    one = anonymize_table_sync(table, policy, analyzer=analyzer, workers=1)
+    one = anonymize_table(table, policy, analyzer=analyzer, workers=1)
     assert one.unique_texts == 40 and one.texts_analysed == 40
     analyzer.cache.clear()
-    two = anonymize_table_sync(table, policy, analyzer=analyzer, workers=2, chunk_size=8)
+    two = anonymize_table(table, policy, analyzer=analyzer, workers=2, chunk_size=8)
     assert two.workers == 2 and two.texts_analysed == 40
     assert two.table.equals(one.table) and two.entity_counts == one.entity_counts
     assert one.entity_counts["PERSON"] == 2 * 3 * sum(
@@ -140,12 +141,12 @@ def test_write_output_next_to_never_over_the_source(tmp_path: Path, table: pa.Ta
     assert source.read_text(encoding="utf-8") == "a\n1\n"
     target = default_output_path(source, "csv")
     assert target == tmp_path / "clinic.anonymized.csv"
-    from workbench.core.data.load import load_dataset_sync
+    from workbench.core.data.load import load_dataset
 
     for fmt in ("csv", "parquet", "jsonl"):
         path = write_output(small, default_output_path(source, fmt), source=source)
         assert path.parent == tmp_path
-        back = load_dataset_sync(path)
+        back = load_dataset(path)
         assert back.num_rows == 5 and back.column_names == small.column_names
     assert default_output_path(source, "csv").name == "clinic.anonymized-2.csv"
     with pytest.raises(OutputError, match="the file exists"):

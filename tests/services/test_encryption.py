@@ -20,7 +20,7 @@ from tests.support.planted import (
     files_holding,
     plaintext_outside_vault,
 )
-from workbench.core.data.load import load_dataset_sync
+from workbench.core.data.load import load_dataset
 from workbench.core.dp.runs import RunStore
 from workbench.core.jobs import drive
 from workbench.core.project.registration import register_loaded
@@ -38,7 +38,7 @@ def _populated_project(tmp_path: Path) -> tuple[Path, Path]:
         second = canary_csv(folder / "data" / "more" / "intake-b.csv", rows=90)
         outside = canary_csv(tmp_path / "elsewhere" / "outside.csv", rows=60)
         for path in (inside, second, outside):
-            register_loaded(project, load_dataset_sync(path), path=path)
+            register_loaded(project, load_dataset(path), path=path)
         model = folder / "data" / "models" / "run-1.pt"
         model.parent.mkdir(parents=True)
         model.write_bytes(b"checkpoint " + CANARY_NAME.encode())

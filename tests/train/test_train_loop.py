@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("opacus", reason="training needs torch and opacus")
 
-from workbench.core.data.load import load_dataset_sync  # noqa: E402
+from workbench.core.data.load import load_dataset  # noqa: E402
 from workbench.core.demo import clinic_intake_csv_text  # noqa: E402
 from workbench.core.dp.accountant import epsilon_for, noise_for_epsilon  # noqa: E402
 from workbench.core.dp.ledger import BudgetExceeded, PrivacyLedger  # noqa: E402
@@ -17,7 +17,7 @@ from workbench.core.dp.runs import RunMetrics, RunStore  # noqa: E402
 from workbench.core.errors import JobCancelled  # noqa: E402
 from workbench.core.jobs import CancelToken, drive  # noqa: E402
 from workbench.core.project.store import Project  # noqa: E402
-from workbench.core.train import TextModelConfig, TrainConfig, TrainConfigError, check_model_for_dp, train  # noqa: E402
+from workbench.core.train import TextModelConfig, TrainConfig, TrainConfigError, check_model_for_dp, train_model_job  # noqa: E402
 
 EXCLUDED = ("record_id", "name", "phone", "email", "national_id", "note")
 
@@ -26,7 +26,7 @@ EXCLUDED = ("record_id", "name", "phone", "email", "national_id", "note")
 def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("demo")
     (folder / "clinic.csv").write_text(clinic_intake_csv_text(rows=400), encoding="utf-8")
-    return load_dataset_sync(folder / "clinic.csv")
+    return load_dataset(folder / "clinic.csv")
 
 
 def _tabular(demo, **kw) -> TrainConfig:  # type: ignore[no-untyped-def]
@@ -51,7 +51,8 @@ def test_tabular_dp_run_reports_the_accountants_epsilon(demo, project: Project) 
     ledger.set_total(demo.fingerprint, 5.0)
     payloads = []
     result = drive(
-        train(_tabular(demo), demo.table, CancelToken(), ledger, store, metrics), lambda p: payloads.append(p.payload)
+        train_model_job(_tabular(demo), demo.table, CancelToken(), ledger, store, metrics),
+        lambda p: payloads.append(p.payload),
     )
     assert result.status == "succeeded" and result.train_rows == 360 and result.val_rows == 40
     assert result.steps == 3 * 9 and result.sample_rate == 1 / 9 and result.delta == 1e-4
@@ -79,7 +80,9 @@ def test_tabular_dp_run_reports_the_accountants_epsilon(demo, project: Project) 
     assert any(p is not None and p.epsilon is not None for p in payloads)
     # not enough budget left for the same run again: refused before the first step, recorded as failed
     with pytest.raises(BudgetExceeded):
-        drive(train(_tabular(demo, target_epsilon=4.0), demo.table, CancelToken(), ledger, store, RunMetrics()))
+        drive(
+            train_model_job(_tabular(demo, target_epsilon=4.0), demo.table, CancelToken(), ledger, store, RunMetrics())
+        )
     assert store.runs()[-1].status == "failed" and store.runs()[-1].steps == 0
 
 
@@ -87,7 +90,7 @@ def test_cancel_mid_run_records_cancelled_with_spent_epsilon(demo, project: Proj
     ledger, store = PrivacyLedger(project), RunStore(project)
     ledger.set_total(demo.fingerprint, 5.0)
     token = CancelToken()
-    gen = train(_tabular(demo, epochs=20, batch_size=20, accountant="prv"), demo.table, token, ledger, store)
+    gen = train_model_job(_tabular(demo, epochs=20, batch_size=20, accountant="prv"), demo.table, token, ledger, store)
     with pytest.raises(JobCancelled):
         for progress in gen:
             if progress.payload is not None and progress.payload.step >= 5:
@@ -101,7 +104,7 @@ def test_cancel_mid_run_records_cancelled_with_spent_epsilon(demo, project: Proj
 
 
 def test_non_private_run_of_the_same_recipe(demo) -> None:  # type: ignore[no-untyped-def]
-    result = drive(train(_tabular(demo, private=False), demo.table, CancelToken()))
+    result = drive(train_model_job(_tabular(demo, private=False), demo.table, CancelToken()))
     assert result.epsilon_spent is None and result.noise_multiplier is None and result.steps == 27
     assert "not private" in result.as_dict()["epsilon_label"]
 
@@ -112,11 +115,11 @@ def test_refusals_explain_the_fix(demo) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(TrainConfigError, match=r"BatchNorm.*GroupNorm"):
         check_model_for_dp(nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)))
     with pytest.raises(TrainConfigError, match="Poisson"):
-        drive(train(_tabular(demo, poisson_sampling=False), demo.table, CancelToken()))
+        drive(train_model_job(_tabular(demo, poisson_sampling=False), demo.table, CancelToken()))
     with pytest.raises(TrainConfigError, match="not below 1/n"):
-        drive(train(_tabular(demo, delta=0.01), demo.table, CancelToken()))
+        drive(train_model_job(_tabular(demo, delta=0.01), demo.table, CancelToken()))
     with pytest.raises(TrainConfigError, match="no column 'nope'"):
-        drive(train(_tabular(demo, label_column="nope"), demo.table, CancelToken()))
+        drive(train_model_job(_tabular(demo, label_column="nope"), demo.table, CancelToken()))
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +155,7 @@ def test_tiny_text_model_lora_dp_with_physical_batches(demo, tiny_model: str) ->
         max_physical_batch_size=8,
         text=TextModelConfig(model_path=tiny_model, max_length=32),
     )
-    result = drive(train(cfg, demo.table, CancelToken()))
+    result = drive(train_model_job(cfg, demo.table, CancelToken()))
     assert result.recipe.startswith("LoRA") and result.steps == 2 * 12
     assert result.epsilon_spent == pytest.approx(
         epsilon_for(result.noise_multiplier, result.sample_rate, result.steps, result.delta, "rdp")
@@ -190,7 +193,9 @@ def test_checkpoint_goes_to_a_sink_without_touching_disk(demo, project: Project)
 
     store = RunStore(project)
     result = drive(
-        train(_tabular(demo, epochs=1, private=False), demo.table, CancelToken(), None, store, model_sink=sink)
+        train_model_job(
+            _tabular(demo, epochs=1, private=False), demo.table, CancelToken(), None, store, model_sink=sink
+        )
     )
     assert result.model_path == f"vault:run-{result.run_id}.pt"
     checkpoint = torch.load(io.BytesIO(stored[f"run-{result.run_id}.pt"]), weights_only=False)
@@ -204,7 +209,9 @@ def test_planned_train_rows_match_the_run(demo) -> None:  # type: ignore[no-unty
     assert planned_train_rows(demo.table, "follow_up", None) == 360
     assert planned_train_rows(demo.table, "follow_up", 150) == 135
     result = drive(
-        train(_tabular(demo, private=False, epochs=1, max_rows=150, learning_rate=0.02), demo.table, CancelToken())
+        train_model_job(
+            _tabular(demo, private=False, epochs=1, max_rows=150, learning_rate=0.02), demo.table, CancelToken()
+        )
     )
     assert result.train_rows == 135
     assert result.learning_rate == 0.02, "a rate the analyst gives wins over the recipe's"
@@ -245,14 +252,14 @@ def test_rows_in_memory_gives_the_same_non_private_training(demo) -> None:  # ty
     for physical in (None, 7):
         metrics = RunMetrics()
         cfg = _tabular(demo, private=False, epochs=1, batch_size=64, max_physical_batch_size=physical, save_model=False)
-        result = drive(train(cfg, demo.table, CancelToken(), metrics=metrics))
+        result = drive(train_model_job(cfg, demo.table, CancelToken(), metrics=metrics))
         runs.append((metrics.snapshot().losses, result.val_accuracy, result.steps))
     (whole, acc_whole, steps_whole), (pieces, acc_pieces, steps_pieces) = runs
     assert steps_whole == steps_pieces and len(whole) == len(pieces) >= 5
     assert pieces == pytest.approx(whole, rel=1e-4), "same batches, same gradients, same losses"
     assert acc_pieces == pytest.approx(acc_whole)
     with pytest.raises(TrainConfigError, match="rows in memory"):
-        drive(train(_tabular(demo, max_physical_batch_size=0), demo.table, CancelToken()))
+        drive(train_model_job(_tabular(demo, max_physical_batch_size=0), demo.table, CancelToken()))
 
 
 def test_physical_sub_batches_are_not_counted_as_steps(demo, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -274,7 +281,7 @@ def test_physical_sub_batches_are_not_counted_as_steps(demo, monkeypatch: pytest
     metrics = RunMetrics()
     cfg = _tabular(demo, epochs=2, batch_size=40, max_physical_batch_size=7, save_model=False)
     try:
-        result = drive(train(cfg, demo.table, CancelToken(), metrics=metrics))
+        result = drive(train_model_job(cfg, demo.table, CancelToken(), metrics=metrics))
     finally:
         handle.remove()
     planned = 2 * 9

@@ -16,11 +16,11 @@ from workbench.ui.qt_pii_page import TEMP_KEY_NOTE, QtPiiPage  # noqa: E402
 
 @pytest.fixture
 def setup(qtbot, project, tmp_path):  # noqa: ANN001, ANN201
-    from workbench.core.data.load import load_dataset_sync
+    from workbench.core.data.load import load_dataset
 
     source = tmp_path / "clinic.csv"
     source.write_text(clinic_intake_csv_text(rows=30), encoding="utf-8")
-    ds = load_dataset_sync(source)
+    ds = load_dataset(source)
     runner = QtJobRunner()
     page = QtPiiPage(runner)
     qtbot.addWidget(page)

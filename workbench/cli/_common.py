@@ -105,11 +105,11 @@ def load_options(args: argparse.Namespace) -> Any:
 
 def load_file(path: str, args: argparse.Namespace) -> Any:
     """Load the dataset file ``path`` with the command's load options (progress unless ``--json``)."""
-    from workbench.core.data.load import load_dataset
+    from workbench.core.data.load import load_dataset_job
     from workbench.core.jobs import CancelToken
 
     options = load_options(args)
-    return drive_with_progress(load_dataset(path, options, CancelToken()), not getattr(args, "json", False))
+    return drive_with_progress(load_dataset_job(path, options, CancelToken()), not getattr(args, "json", False))
 
 
 # --- passphrases and key derivation -----------------------------------------------------------------------------

@@ -207,10 +207,10 @@ def _record_named(args: argparse.Namespace, session: Any) -> Any:
     if not ref:
         raise UsageError("name the dataset: its id or name (--dataset NAME|ID), or its file")
     if not args.dataset and Path(ref).is_file():
-        from workbench.core.data.fingerprint import sha256_file
+        from workbench.core.data.fingerprint import sha256_file_job
         from workbench.core.jobs import CancelToken, drive
 
-        record = session.project.dataset_by_fingerprint(drive(sha256_file(ref, CancelToken())))
+        record = session.project.dataset_by_fingerprint(drive(sha256_file_job(ref, CancelToken())))
         if record is None:
             raise UsageError(f"{ref} is not in this project (add it with: workbench add {ref} --project DIR)")
         return record

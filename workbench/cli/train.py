@@ -84,7 +84,7 @@ def register(sub: Any) -> None:
 
 def _fingerprint(args: argparse.Namespace, session: Any) -> str:
     """The fingerprint of the dataset named by ``--dataset`` (from the project) or by a file (hashed here)."""
-    from workbench.core.data.fingerprint import sha256_file
+    from workbench.core.data.fingerprint import sha256_file_job
     from workbench.core.jobs import CancelToken, drive
 
     if args.dataset:
@@ -95,7 +95,7 @@ def _fingerprint(args: argparse.Namespace, session: Any) -> str:
         raise UsageError("name the dataset: a file path, or --dataset NAME|ID")
     if not Path(args.path).is_file():
         raise UsageError(f"{args.path}: no such file (a dataset stored in the project is named with --dataset NAME|ID)")
-    return str(drive(sha256_file(args.path, CancelToken())))
+    return str(drive(sha256_file_job(args.path, CancelToken())))
 
 
 def _budget_json(summary: Any, runs: list[Any]) -> dict[str, Any]:

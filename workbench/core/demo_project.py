@@ -33,7 +33,7 @@ def create_demo_project(folder: str | Path, rows: int = 5000) -> tuple[Project, 
     Deterministic: the same ``rows`` always gives the same bytes, so the same fingerprint, so running it again
     registers nothing new.
     """
-    from workbench.core.data.load import load_dataset_sync
+    from workbench.core.data.load import load_dataset
     from workbench.core.demo import write_clinic_intake_csv
     from workbench.core.project.registration import register_loaded
 
@@ -42,7 +42,7 @@ def create_demo_project(folder: str | Path, rows: int = 5000) -> tuple[Project, 
         csv_path = project.data_dir / DEMO_FILE
         if not csv_path.exists():
             write_clinic_intake_csv(csv_path, rows=rows)
-        ds = load_dataset_sync(csv_path)
+        ds = load_dataset(csv_path)
         roles = {k: v.value for k, v in DEMO_ROLES.items() if k in ds.column_names}
         existed = project.dataset_by_fingerprint(ds.fingerprint) is not None
         # A fresh demo gets the demo's roles; a re-run keeps whatever the analyst changed since.

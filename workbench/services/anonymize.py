@@ -103,16 +103,16 @@ def _lineage_detail(
 
 
 def _into_vault(session: ProjectSession, ds: Dataset, result: AnonymizeResult, fmt: str) -> tuple[str, Dataset]:
-    from workbench.core.data.load import load_dataset_bytes
+    from workbench.core.data.load import load_dataset_bytes_job
 
     data = serialize_table(result.table, fmt)
     location = session.store_bytes("dataset", hashlib.sha256(data).hexdigest(), data)
-    out_ds = drive(load_dataset_bytes(data, f"{Path(ds.name).stem}.anonymized.{fmt}"))
+    out_ds = drive(load_dataset_bytes_job(data, f"{Path(ds.name).stem}.anonymized.{fmt}"))
     return location, replace(out_ds, path=location)
 
 
 def _to_file(ds: Dataset, result: AnonymizeResult, out: Path | None, fmt: str, overwrite: bool) -> tuple[str, Any]:
-    from workbench.core.data.load import load_dataset_sync
+    from workbench.core.data.load import load_dataset
     from workbench.core.pii.engine import default_output_path, write_output
 
     if out is None:
@@ -121,7 +121,7 @@ def _to_file(ds: Dataset, result: AnonymizeResult, out: Path | None, fmt: str, o
         out = default_output_path(ds.path, fmt)
     source = ds.path if Path(ds.path).is_file() else None
     written = write_output(result.table, out, fmt, source=source, overwrite=overwrite)
-    return str(written), load_dataset_sync(written)
+    return str(written), load_dataset(written)
 
 
 def anonymize_job(
@@ -144,7 +144,7 @@ def anonymize_job(
     source dataset (a new version only when it changed) and the copy's lineage names the policy, the key id (never
     the key) and the counts.
     """
-    from workbench.core.pii.engine import anonymize_table, check_policy_against
+    from workbench.core.pii.engine import anonymize_table_job, check_policy_against
 
     token = token if token is not None else CancelToken()
     into_vault = session is not None and session.encrypted and out is None
@@ -155,7 +155,7 @@ def anonymize_job(
     if session is not None:
         parent = register_shown_dataset(session, ds)
         policy_id = save_policy_version(session, policy, parent.id)
-    result = yield from anonymize_table(ds.table, policy, keys, token, workers=workers)
+    result = yield from anonymize_table_job(ds.table, policy, keys, token, workers=workers)
     token.raise_if_cancelled()
     yield Progress("writing the anonymized copy", 0, None, "")
     if into_vault:

@@ -50,11 +50,11 @@ def import_into_vault_job(
     session: ProjectSession, path: str | Path, options: LoadOptions, token: CancelToken
 ) -> JobGenerator[Dataset]:
     """Load a plaintext file and encrypt a checked copy into the vault; returns the dataset at ``vault:NAME``."""
-    from workbench.core.data.load import load_dataset
+    from workbench.core.data.load import load_dataset_job
 
     vault = session.vault
     assert vault is not None
-    ds = yield from load_dataset(path, options, token)
+    ds = yield from load_dataset_job(path, options, token)
     name = session.vault_name("dataset", ds.fingerprint)
     if not vault.path_of(name).exists():
         yield Progress("encrypt", 0, None, "", "encrypting a copy into the project")
@@ -80,14 +80,14 @@ def add_dataset_job(
 
     ``roles`` (column -> role) are the analyst's explicit choices, applied on top of the saved or suggested ones.
     """
-    from workbench.core.data.load import load_dataset
+    from workbench.core.data.load import load_dataset_job
 
     token = token if token is not None else CancelToken()
     options = options or LoadOptions()
     if session.encrypted:
         ds = yield from import_into_vault_job(session, path, options, token)
     else:
-        ds = yield from load_dataset(path, options, token)
+        ds = yield from load_dataset_job(path, options, token)
     _check_roles(ds, roles)
     token.raise_if_cancelled()
     record = register_loaded(session.project, ds, roles=dict(roles or {}))

@@ -186,13 +186,13 @@ class ProjectSession:
             yield Progress("decrypt", 0, None, "", "decrypting into memory")
             data = vault.open_bytes(record.path[len(VAULT_PREFIX) :])
             token.raise_if_cancelled()
-            from workbench.core.data.load import load_dataset_bytes
+            from workbench.core.data.load import load_dataset_bytes_job
 
-            ds = yield from load_dataset_bytes(data, record.name, opts, token)
+            ds = yield from load_dataset_bytes_job(data, record.name, opts, token)
             return replace(ds, path=record.path)
-        from workbench.core.data.load import load_dataset
+        from workbench.core.data.load import load_dataset_job
 
-        ds = yield from load_dataset(record.path, opts, token)
+        ds = yield from load_dataset_job(record.path, opts, token)
         if ds.fingerprint != record.fingerprint:
             raise DatasetError(
                 record.path,

@@ -88,12 +88,12 @@ def train_job(
 ) -> JobGenerator[TrainResult]:
     """Train on ``ds``; in a project the run is recorded, its epsilon reserved then committed, its model kept."""
     from workbench.core.dp.runs import RunMetrics as Metrics
-    from workbench.core.train.loop import train
+    from workbench.core.train.loop import train_model_job
 
     token = token if token is not None else CancelToken()
     config = replace(config, dataset_fingerprint=ds.fingerprint, dataset_name=config.dataset_name or ds.name)
     if session is None:
-        return (yield from train(config, ds.table, token, metrics=metrics or Metrics()))
+        return (yield from train_model_job(config, ds.table, token, metrics=metrics or Metrics()))
     from workbench.core.dp.ledger import PrivacyLedger
     from workbench.core.dp.runs import RunStore
 
@@ -102,7 +102,7 @@ def train_job(
     ledger = PrivacyLedger(session.project) if config.private else None
     store = RunStore(session.project)
     return (
-        yield from train(
+        yield from train_model_job(
             config, ds.table, token, ledger, store, metrics or Metrics(), model_sink=_model_sink(session)
         )
     )

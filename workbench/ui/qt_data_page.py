@@ -29,6 +29,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.core.project.registration import register_loaded
 from workbench.ui.qt_jobs import QtJobRunner
+from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_summary_model import ColumnSummaryModel, RoleDelegate
 from workbench.ui.qt_table_model import ArrowTableModel, compute_sort_permutation
 
@@ -61,13 +62,6 @@ LOCKED_MESSAGE = (
     "decrypted data is kept in memory only and dropped when the project locks."
 )
 FILE_FILTER = "Datasets (*.csv *.tsv *.txt *.jsonl *.ndjson *.parquet *.pq);;All files (*)"
-
-_BANNER_STYLES = {
-    "error": "background:#fdecea; color:#611a15; border:1px solid #e0a8a3;",
-    "warning": "background:#fff4e5; color:#663c00; border:1px solid #e8c48f;",
-    "info": "background:#e8f4fd; color:#0d3c61; border:1px solid #9cc7e8;",
-}
-
 
 def _same_file(a: str, b: str) -> bool:
     try:
@@ -240,9 +234,9 @@ class QtDataPage(QWidget):
         else:
 
             def factory(token: CancelToken) -> JobGenerator[Dataset]:
-                from workbench.core.data.load import load_dataset  # pyarrow: kept off start-up
+                from workbench.core.data.load import load_dataset_job  # pyarrow: kept off start-up
 
-                return (yield from load_dataset(path_str, opts, token))
+                return (yield from load_dataset_job(path_str, opts, token))
 
             title = f"Load {Path(path_str).name}"
         return self._start_load(path_str, title, factory)
@@ -283,10 +277,7 @@ class QtDataPage(QWidget):
             self.copy_fp_button.setEnabled(False)
 
     def show_banner(self, level: str, text: str) -> None:
-        self.banner.setStyleSheet(_BANNER_STYLES[level] + " padding:6px; border-radius:3px;")
-        self.banner.setText(text)
-        self.banner.setProperty("level", level)
-        self.banner.show()
+        show_page_message(self.banner, level, text)
 
     def hide_banner(self) -> None:
         self.banner.hide()

@@ -43,6 +43,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_latest_job import QtLatestJob
+from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_pii_column_table import BY_ENTITY, QtColumnTable
 from workbench.ui.qt_pii_detection import QtColumnDetection
 from workbench.ui.qt_pii_entity_table import COMMON_ENTITIES, QtEntityOperatorTable, entity_types, operator_presets
@@ -536,14 +537,7 @@ class QtPiiPage(QWidget):
     # --- messages and job outcomes --------------------------------------------------------------------------
 
     def show_message(self, level: str, text: str) -> None:
-        colors = {
-            "error": "#611a15; background:#fdecea",
-            "warning": "#663c00; background:#fff4e5",
-            "info": "#0d3c61; background:#e8f4fd",
-        }
-        self.message.setStyleSheet(f"color:{colors[level]}; padding:6px; border-radius:3px;")
-        self.message.setText(text)
-        self.message.show()
+        show_page_message(self.message, level, text)
 
     def _update_form(self) -> None:
         ready = self._dataset is not None and self._project is not None

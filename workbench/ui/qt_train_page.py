@@ -35,6 +35,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_latest_job import QtLatestJob
+from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_train_form import EPS_MAX, EPS_MIN, SLIDER_STEPS, QtTrainForm, epsilon_to_slider, slider_to_epsilon
 from workbench.ui.qt_train_plots import LOSS_SMOOTHING, REFRESH_MS, RUN_COLORS, QtTrainPlots, configure_plots
 from workbench.ui.qt_train_plots import LiveRun as _LiveRun
@@ -206,14 +207,7 @@ class QtTrainPage(QWidget):
         return self.form.delta()
 
     def show_message(self, level: str, text: str) -> None:
-        colors = {
-            "error": "#611a15; background:#fdecea",
-            "warning": "#663c00; background:#fff4e5",
-            "info": "#0d3c61; background:#e8f4fd",
-        }
-        self.message.setStyleSheet(f"color:{colors[level]}; padding:6px; border-radius:3px;")
-        self.message.setText(text)
-        self.message.show()
+        show_page_message(self.message, level, text)
 
     @Slot()
     def _on_task_changed(self) -> None:

@@ -16,7 +16,7 @@ from workbench.core.jobs import CancelToken, Progress, Throttle
 PHASE = "fingerprint"
 
 
-def sha256_file(
+def sha256_file_job(
     path: str | Path, token: CancelToken | None = None, chunk: int = 1 << 20
 ) -> Generator[Progress, None, str]:
     """Hash a file with SHA-256 in ``chunk``-sized reads, yielding progress in bytes.

@@ -1,6 +1,6 @@
 """Loading a dataset file: the public pipeline behind the GUI's import page and ``workbench load``.
 
-:func:`load_dataset` is a job generator (see :mod:`workbench.core.jobs`). Its phases, in order:
+:func:`load_dataset_job` is a job generator (see :mod:`workbench.core.jobs`). Its phases, in order:
 
 ``fingerprint``
     SHA-256 of the file's bytes (progress in bytes).
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from workbench.core.data.dataset import ColumnSummary, Dataset, LoadOptions
 from workbench.core.data.detect import HEAD_BYTES
-from workbench.core.data.fingerprint import sha256_file
+from workbench.core.data.fingerprint import sha256_file_job
 from workbench.core.data.loaders import LoadSource, loader_for
 from workbench.core.data.schema import summarize_column
 from workbench.core.errors import DatasetError
@@ -176,7 +176,7 @@ def _summarize(table: pa.Table, token: CancelToken) -> JobGenerator[list[ColumnS
     return [summary for summary in results if summary is not None]
 
 
-def load_dataset(
+def load_dataset_job(
     path: str | Path, options: LoadOptions = DEFAULT_OPTIONS, token: CancelToken | None = None
 ) -> JobGenerator[Dataset]:
     """Load a data file as a :class:`~workbench.core.data.dataset.Dataset`, as a job generator.
@@ -214,7 +214,7 @@ def load_dataset(
     before = _validate(path)
 
     try:
-        fingerprint = yield from sha256_file(path, token)
+        fingerprint = yield from sha256_file_job(path, token)
     except FileNotFoundError:
         raise DatasetError(path, CHANGED_PROBLEM) from None
     token.raise_if_cancelled()
@@ -225,7 +225,7 @@ def load_dataset(
     return dataset
 
 
-def load_dataset_bytes(
+def load_dataset_bytes_job(
     data: bytes, name: str, options: LoadOptions = DEFAULT_OPTIONS, token: CancelToken | None = None
 ) -> JobGenerator[Dataset]:
     """Load a dataset from the bytes of a file held in memory, as a job generator.
@@ -320,6 +320,6 @@ def _parse(
     )
 
 
-def load_dataset_sync(path: str | Path, options: LoadOptions = DEFAULT_OPTIONS) -> Dataset:
-    """Load a dataset in the calling thread (CLI, scripts, tests); see :func:`load_dataset`."""
-    return drive(load_dataset(path, options))
+def load_dataset(path: str | Path, options: LoadOptions = DEFAULT_OPTIONS) -> Dataset:
+    """Load a dataset in the calling thread (CLI, scripts, tests); see :func:`load_dataset_job`."""
+    return drive(load_dataset_job(path, options))

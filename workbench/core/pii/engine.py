@@ -1,6 +1,6 @@
 """Anonymize a whole table with a policy, as a cancellable job with progress; write the result next to the source.
 
-:func:`anonymize_table` is a job generator (see :mod:`workbench.core.jobs`). It never changes its input (Arrow
+:func:`anonymize_table_job` is a job generator (see :mod:`workbench.core.jobs`). It never changes its input (Arrow
 tables are immutable; a new table is returned) and does the expensive work once per distinct value:
 
 * the free text of every ``free_text`` column is deduplicated across rows and columns, and each distinct text
@@ -91,7 +91,7 @@ def anonymize_text(
 
 @dataclass(frozen=True, slots=True)
 class AnonymizeResult:
-    """What :func:`anonymize_table` returns.
+    """What :func:`anonymize_table_job` returns.
 
     Attributes
     ----------
@@ -155,7 +155,7 @@ def check_policy_against(policy: Policy, column_names: Sequence[str], keys: Anon
             )
 
 
-def anonymize_table(
+def anonymize_table_job(
     table: pa.Table,
     policy: Policy,
     keys: AnonymizationKeys | None = None,
@@ -407,11 +407,11 @@ def _text_column(
     return _map_values(values, one), dict(counts)
 
 
-def anonymize_table_sync(
+def anonymize_table(
     table: pa.Table, policy: Policy, keys: AnonymizationKeys | None = None, **kwargs: Any
 ) -> AnonymizeResult:
-    """:func:`anonymize_table` run to its end in this thread."""
-    return drive(anonymize_table(table, policy, keys, **kwargs))
+    """:func:`anonymize_table_job` run to its end in this thread."""
+    return drive(anonymize_table_job(table, policy, keys, **kwargs))
 
 
 # ---- writing the result ---------------------------------------------------------------------------------------
@@ -536,10 +536,10 @@ def register_output(
     The lineage detail holds the policy id and name, the key id (not the keys), row and entity counts and the
     column treatments: enough to say how the copy was made, with no dataset values.
     """
-    from workbench.core.data.load import load_dataset_sync
+    from workbench.core.data.load import load_dataset
     from workbench.core.project.registration import register_loaded
 
-    ds = load_dataset_sync(output)
+    ds = load_dataset(output)
     record = register_loaded(project, ds, path=output)
     detail = {
         "policy_id": policy_id,

@@ -5,7 +5,13 @@ cheap. Public API: :class:`TrainConfig`, :class:`TextModelConfig`, :class:`Tabul
 :class:`TrainProgress`, :class:`TrainResult`.
 """
 
-from workbench.core.train.loop import TrainProgress, TrainResult, check_model_for_dp, configure_torch_threads, train
+from workbench.core.train.loop import (
+    TrainProgress,
+    TrainResult,
+    check_model_for_dp,
+    configure_torch_threads,
+    train_model_job,
+)
 from workbench.core.train.tasks import (
     TabularModelConfig,
     TextModelConfig,
@@ -28,5 +34,5 @@ __all__ = [
     "get_task",
     "register_task",
     "task_names",
-    "train",
+    "train_model_job",
 ]

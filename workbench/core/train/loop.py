@@ -45,11 +45,11 @@ __all__ = [
     "check_poisson",
     "configure_torch_threads",
     "resolve_device",
-    "train",
+    "train_model_job",
 ]
 
 
-def train(
+def train_model_job(
     config: TrainConfig,
     dataset_table: pa.Table,
     token: CancelToken,

@@ -3,7 +3,7 @@ private (a new :class:`~opacus.PrivacyEngine` per run), then epochs of steps und
 evaluation after each epoch, and a checkpoint at the end, all inside a :class:`RecordedRun`.
 
 :meth:`TrainingRun.prepare` does everything that can refuse the run before anything is recorded;
-:meth:`TrainingRun.execute` records, trains and reports. Both are job generators (see :func:`~.loop.train`).
+:meth:`TrainingRun.execute` records, trains and reports. Both are job generators (see :func:`~.loop.train_model_job`).
 """
 
 from __future__ import annotations
