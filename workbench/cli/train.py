@@ -22,6 +22,8 @@ from workbench.cli._common import (
 
 def register(sub: Any) -> None:
     """Add this room's subcommands to the `workbench` parser's subparsers object."""
+    from workbench.core.train.tasks import task_names  # a registry listing: imports no task module, no torch
+
     p = sub.add_parser(
         "train",
         help="train a classifier with differential privacy (DP-SGD, Opacus) and print what it spent",
@@ -31,7 +33,7 @@ def register(sub: Any) -> None:
         ),
     )
     dataset_source_options(p, "dataset file (CSV, JSONL, Parquet)")
-    p.add_argument("--task", choices=["text", "tabular"], required=True)
+    p.add_argument("--task", choices=list(task_names()), required=True)
     p.add_argument("--label", required=True, help="label column")
     p.add_argument("--text", help="text column (text task)")
     p.add_argument(
