@@ -10,7 +10,6 @@ explicit ``in_clear=True`` (the window asks, the command needs ``--plaintext``),
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -60,10 +59,7 @@ def import_into_vault_job(
         yield Progress("encrypt", 0, None, "", "encrypting a copy into the project")
         yield from vault.encrypt_file_into_job(path, name, token=token)
         yield Progress("verify", 0, None, "", "checking the encrypted copy")
-        digest = hashlib.sha256()
-        for chunk in vault.iter_chunks(name):
-            digest.update(chunk)
-        if digest.hexdigest() != ds.fingerprint:
+        if session.vault_sha256(name) != ds.fingerprint:
             vault.remove(name)
             raise DatasetError(path, "the file changed while it was being encrypted into the project; add it again")
     return replace(ds, path=VAULT_PREFIX + name)

@@ -22,12 +22,12 @@ Deleting a file is not secure erasure (:data:`ERASURE_NOTE`); both front ends sa
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.core.data.fingerprint import sha256_file_job
 from workbench.core.errors import ProjectError
 from workbench.core.faults import crash_point
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
@@ -186,29 +186,18 @@ def plaintext_owned(session: ProjectSession) -> bool:
 # ---- moving -----------------------------------------------------------------------------------------------------
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _encrypt_checked(session: ProjectSession, path: Path, kind: str, identity: str, token: CancelToken) -> Any:
     """Encrypt ``path`` into the vault under its opaque name (reusing a copy made before) and check that the copy
     decrypts to the file's bytes; returns the vault location."""
     vault = session.vault
     assert vault is not None
     name = session.vault_name(kind, identity)
-    expected = _sha256_file(path)
+    expected = yield from sha256_file_job(path, token)
     if not vault.path_of(name).exists():
         crash_point(f"{kind}.encrypt")
         yield from vault.encrypt_file_into_job(path, name, token=token)
     crash_point(f"{kind}.encrypted")
-    digest = hashlib.sha256()
-    for chunk in vault.iter_chunks(name):
-        digest.update(chunk)
-    if digest.hexdigest() != expected:
+    if session.vault_sha256(name) != expected:
         vault.remove(name)
         raise ProjectError(
             f"{path}: the file changed while it was being encrypted into the project; nothing was deleted. Run the "

@@ -96,6 +96,13 @@ class ProjectSession:
         key = self.secret(FILE_NAMES_SECRET)
         return hmac.new(key, f"{kind}\x00{identity}".encode(), hashlib.sha256).hexdigest()[:40]
 
+    def vault_sha256(self, name: str) -> str:
+        """SHA-256 of a vault file's plaintext, decrypted chunk by chunk in memory (to check a copy just made)."""
+        digest = hashlib.sha256()
+        for chunk in self.unlocked_vault().iter_chunks(name):
+            digest.update(chunk)
+        return digest.hexdigest()
+
     def store_bytes(self, kind: str, identity: str, data: bytes) -> str:
         """Encrypt ``data`` into the vault (never in clear on disk); returns its location ``vault:NAME``."""
         vault = self.unlocked_vault()
