@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from workbench.core.atomic import atomic_write_text
 from workbench.core.errors import WorkbenchError
 from workbench.core.paths import user_data_dir
+from workbench.core.safe_io import load_small_json
 
 if TYPE_CHECKING:
     from workbench.core.project.store import Project
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("workbench.settings")
 
 SCHEMA_VERSION = 1
+#: The largest settings file read; a bigger one is reported and the defaults are used.
+MAX_SETTINGS_BYTES: Final = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +76,12 @@ class SettingsStore:
         """The settings and the names of the fields the file sets (validly); defaults when it sets none."""
         with self._lock:
             self.problem = None
-            try:
-                raw = json.loads(self.path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
+            if not os.path.lexists(self.path):
                 return AppSettings(), frozenset()
-            except (OSError, ValueError) as exc:
-                self.problem = f"{self.path}: the settings file cannot be read ({type(exc).__name__}); defaults used"
+            try:  # bounded: a settings file replaced by /dev/zero or a FIFO cannot exhaust memory or hang
+                raw = load_small_json(self.path, what="settings file", limit=MAX_SETTINGS_BYTES)
+            except WorkbenchError as exc:
+                self.problem = f"the settings file cannot be read: {exc}; defaults used"
                 log.warning("settings file unreadable (%s); defaults used", type(exc).__name__)
                 return AppSettings(), frozenset()
         if not isinstance(raw, dict):

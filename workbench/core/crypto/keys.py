@@ -54,6 +54,8 @@ from workbench.core.crypto.primitives import (
     UnsupportedParameterError,
     wipe,
 )
+from workbench.core.errors import WorkbenchError
+from workbench.core.safe_io import escape_for_terminal, read_small_file
 
 KIND_X25519_ED25519: Final = "x25519-ed25519"
 KIND_RSA_3072: Final = "rsa-3072"
@@ -159,16 +161,27 @@ def write_new_file(path: Path, text: str, *, private: bool, overwrite: bool) -> 
         raise CryptoError(f"could not write {path}: {exc.strerror or type(exc).__name__}") from None
 
 
+#: The largest key or signature file read (an RSA-3072 private key file is about 3 KB).
+MAX_KEY_FILE_BYTES: Final = 1 << 20
+
+
 def read_text_file(path: str | Path, what: str) -> str:
+    """A key or signature file's text, read with a size and time limit (a device, folder or socket is refused
+    before reading; a pipe is read until its end). Every problem is one :class:`CryptoError` line."""
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise CryptoError(f"could not read {what} {path}: no such file") from None
-    except OSError as exc:
-        raise CryptoError(f"could not read {what} {path}: {exc.strerror or type(exc).__name__}") from None
-    if len(data) > 1 << 20:
-        raise FormatError(f"{path} is too large to be a {what}")
+        data = read_small_file(path, what=what, limit=MAX_KEY_FILE_BYTES)
+    except WorkbenchError as exc:
+        raise CryptoError(str(exc)) from None
     return data.decode("utf-8", errors="replace")
+
+
+def with_path(exc: CryptoError, path: str | Path) -> CryptoError:
+    """``exc`` with the file's (escaped) name in front of its message, of the same type and with the same
+    attributes, even for errors whose constructor needs more than a message (``type(exc)(...)`` is not enough)."""
+    new = type(exc).__new__(type(exc))
+    new.__dict__.update(exc.__dict__)
+    CryptoError.__init__(new, f"{escape_for_terminal(path)}: {exc}")
+    return new
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -284,7 +297,7 @@ class PublicKey:
         try:
             return cls.from_text(text)
         except CryptoError as exc:
-            raise type(exc)(f"{path}: {exc}") from None
+            raise with_path(exc, path) from None
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         target = Path(path)
@@ -443,7 +456,7 @@ class PrivateKey:
         try:
             return cls.from_text(text, passphrase, floor=floor)
         except CryptoError as exc:
-            raise type(exc)(f"{path}: {exc}") from None
+            raise with_path(exc, path) from None
 
     def save(
         self, path: str | Path, passphrase: str | bytes, *, kdf: KdfParams | None = None, overwrite: bool = False

@@ -78,8 +78,17 @@ def _validate(path: Path) -> _FileState:
         raise DatasetError(path, f"the file cannot be opened ({exc.strerror or type(exc).__name__})") from None
     if stat.S_ISDIR(st.st_mode):
         raise DatasetError(path, "this is a folder, not a file; choose a data file inside it")
-    if not stat.S_ISREG(st.st_mode):
-        raise DatasetError(path, "this is not a regular file (a device, pipe or socket); choose a data file")
+    if not stat.S_ISREG(st.st_mode):  # refused before any read: a FIFO would block, a device never end
+        kind = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
+        raise DatasetError(path, f"this is {kind}, not a regular file; choose a data file")
     try:
         with open(path, "rb"):
             pass

@@ -45,16 +45,18 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.pii.analyzer import AnalyzerSettings
 from workbench.core.pii.operators import OperatorConfig, OperatorError, get_operator
 from workbench.core.pii.postprocess import DEFAULT_THRESHOLD, DetectionSettings
+from workbench.core.safe_io import InputRefusedError, escape_for_terminal, parse_json, read_small_text
 
 if TYPE_CHECKING:
     from workbench.core.pii.column_detect import ColumnDetection
@@ -255,11 +257,10 @@ class Policy:
     @classmethod
     def from_json(cls, text: str, source: str = "policy") -> Policy:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
+            data = parse_json(text, source=escape_for_terminal(source), what="policy")
+        except InputRefusedError as exc:
             raise PolicyError(
-                f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); export a policy from "
-                "the workbench or write one with `workbench policy-template`"
+                f"{exc}; export a policy from the workbench or write one with `workbench policy-template`"
             ) from None
         return _parse_policy(data, source)
 
@@ -408,15 +409,20 @@ def _parse_column(name: str, spec: Any, source: str) -> ColumnPolicy:
 # ---- files and the project ----------------------------------------------------------------------------------
 
 
+#: The largest policy file read (a policy with long allow and deny lists is a few hundred KB).
+MAX_POLICY_BYTES: Final = 8 << 20
+
+
 def load_policy(path: str | Path) -> Policy:
-    """Read and validate a policy file; errors name the file."""
+    """Read (bounded in size and time: :func:`~workbench.core.safe_io.read_small_text`) and validate a policy
+    file; errors name the file."""
     file = Path(path)
+    if not os.path.lexists(file):
+        raise PolicyError(f"{escape_for_terminal(file)}: no such policy file")
     try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError(f"{file}: no such policy file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{file}: cannot read the policy file ({type(exc).__name__})") from None
+        text = read_small_text(file, what="policy file", limit=MAX_POLICY_BYTES)
+    except InputRefusedError as exc:
+        raise PolicyError(str(exc)) from None
     return Policy.from_json(text, source=file.name)
 
 

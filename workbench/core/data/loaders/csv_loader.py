@@ -84,6 +84,33 @@ def _straddles(exc: BaseException) -> bool:
     return isinstance(exc, pa.ArrowInvalid) and "straddl" in str(exc).lower()
 
 
+class _EndsWithNewline(SourceReader):
+    """A :class:`SourceReader` that ends its text with a newline when the file does not: Arrow reports a lone
+    header line without one as an empty file ("only blank lines"); with it, the header is read as such."""
+
+    _last = b"\n"
+    _ended = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._ended:
+            return b""
+        data = super().read(size)
+        if size is not None and size > 0 and 0 < len(data) < size:
+            more = super().read(size - len(data))  # short: at the end? (Arrow needs the newline in this block)
+            data += more
+            at_end = not more
+        else:
+            at_end = not data
+        if at_end:
+            self._ended = True
+            last = data[-1:] or self._last
+            if last not in (b"\n", b"\r"):
+                data += b"\n"
+        if data:
+            self._last = data[-1:]
+        return data
+
+
 def batch_text_bytes(batch: pa.RecordBatch) -> int:
     """Approximate size in the UTF-8 text of a batch of string columns: value bytes plus one separator each.
 
@@ -152,7 +179,7 @@ class CsvLoader(Loader):
                 )
                 clean_names = [names[0].removeprefix("\ufeff"), *names[1:]] if names else []
                 with source.open_binary() as raw:
-                    stream = SourceReader(raw, encoding)
+                    stream = _EndsWithNewline(raw, encoding)
                     reader = pa_csv.open_csv(
                         stream,
                         read_options=read_options,
@@ -239,7 +266,7 @@ class CsvLoader(Loader):
         """Column names as Arrow sees them (it parses the first block to find them)."""
         with source.open_binary() as raw:
             reader = pa_csv.open_csv(
-                SourceReader(raw, encoding), read_options=read_options, parse_options=parse_options
+                _EndsWithNewline(raw, encoding), read_options=read_options, parse_options=parse_options
             )
             return list(reader.schema.names)
 

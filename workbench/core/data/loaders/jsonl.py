@@ -31,6 +31,7 @@ from workbench.core.data.loaders.base import (
 )
 from workbench.core.errors import DatasetError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, Throttle
+from workbench.core.safe_io import MAX_JSON_DEPTH, json_depth
 
 NO_RECORDS_WARNING = "the file holds no JSON objects"
 ARRAY_BATCH = 50_000
@@ -46,16 +47,35 @@ _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 _INVALID = object()
+_TOO_DEEP = object()
+_TOO_LONG = object()
+#: The deepest nesting of arrays and objects accepted in one record (checked before the parser recurses).
+MAX_RECORD_DEPTH = MAX_JSON_DEPTH
 
 
 def _parse_line(text: str) -> Any:
-    """Parse one line that must hold exactly one JSON value; :data:`_INVALID` when it does not."""
+    """Parse one line that must hold exactly one JSON value; :data:`_INVALID` when it does not,
+    :data:`_TOO_DEEP` when it nests too deeply, :data:`_TOO_LONG` when a number has too many digits."""
     text = text.strip()
+    if text.count("[") + text.count("{") > MAX_RECORD_DEPTH and json_depth(text) > MAX_RECORD_DEPTH:
+        return _TOO_DEEP
     try:
         value, end = _SCAN(text, 0)
-    except (StopIteration, ValueError):
+    except (StopIteration, json.JSONDecodeError):
         return _INVALID
+    except ValueError:  # an integer literal beyond Python's digit limit
+        return _TOO_LONG
+    except RecursionError:
+        return _TOO_DEEP
     return value if end == len(text) else _INVALID
+
+
+def _line_problem(kind: object, number: int) -> str:
+    if kind is _TOO_DEEP:
+        return f"line {number} nests arrays or objects more than {MAX_RECORD_DEPTH} levels deep"
+    if kind is _TOO_LONG:
+        return f"line {number} holds a number with too many digits (over 4,300)"
+    return f"line {number} is not valid JSON"
 
 
 def _json_text(value: Any) -> Any:
@@ -160,8 +180,8 @@ class JsonlLoader(Loader):
                     except UnicodeDecodeError as exc:
                         raise DatasetError(source.path, undecodable_message(offset + exc.start, encoding)) from None
                     record = _parse_line(text)
-                    if record is _INVALID:
-                        raise DatasetError(source.path, f"line {number} is not valid JSON")
+                    if record is _INVALID or record is _TOO_DEEP or record is _TOO_LONG:
+                        raise DatasetError(source.path, _line_problem(record, number))
                     if type(record) is not dict:
                         raise DatasetError(
                             source.path,
@@ -201,6 +221,10 @@ class JsonlLoader(Loader):
             raise DatasetError(source.path, undecodable_message(exc.start, encoding)) from None
         except json.JSONDecodeError as exc:
             raise DatasetError(source.path, f"the JSON is not valid at line {exc.lineno}") from None
+        except ValueError:  # an integer literal beyond Python's digit limit
+            raise DatasetError(source.path, "the JSON holds a number with too many digits (over 4,300)") from None
+        except RecursionError:
+            raise DatasetError(source.path, "the JSON nests arrays or objects too deeply") from None
         del data
         if not isinstance(items, list):
             raise DatasetError(source.path, "the file holds one JSON value that is not an array of objects")
