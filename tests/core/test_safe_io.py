@@ -49,7 +49,7 @@ def test_devices_are_refused_before_reading(device: str) -> None:
 def test_folder_and_missing(tmp_path: Path) -> None:
     with pytest.raises(WorkbenchError, match="is a folder, not a policy"):
         read_small_file(tmp_path, what="policy", limit=100)
-    with pytest.raises(WorkbenchError, match="no such policy"):
+    with pytest.raises(WorkbenchError, match="no such file"):
         read_small_file(tmp_path / "nope", what="policy", limit=100)
 
 

@@ -121,7 +121,7 @@ def read_small_file(path: str | Path, *, what: str, limit: int, timeout_s: float
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputRefusedError(f"{name}: no such {what}") from None
+        raise InputRefusedError(f"{name}: no such file (the {what})") from None
     except OSError as exc:
         raise InputRefusedError(f"{name}: cannot read the {what} ({_os_reason(exc)})") from None
     kind = _kind(st.st_mode)
@@ -215,7 +215,7 @@ def parse_json(text: str, *, source: str, what: str, max_depth: int = MAX_JSON_D
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputRefusedError(
-            f"{source}: the {what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
     except ValueError:  # int conversion: more digits than Python's limit
         raise InputRefusedError(f"{source}: the {what} holds a number with too many digits") from None

@@ -6,7 +6,6 @@ A record holds metadata only (file path, fingerprint, column names and types, ro
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.data.dataset import ColumnRole
-from workbench.core.errors import ProjectError
+from workbench.core.errors import ProjectError, WorkbenchError
 from workbench.core.project.audit import write_audit_entry
 from workbench.core.project.connection import ProjectConnection
 from workbench.core.project.records import FrozenMap, now, to_json
+from workbench.core.safe_io import parse_json
 
 DATASETS_SQL_V1 = """\
 CREATE TABLE datasets (
@@ -89,8 +89,42 @@ _DATASET_COLUMNS = (
 )
 
 
+def _damaged(dataset_id: Any, what: str) -> ProjectError:
+    return ProjectError(
+        f"the project store is damaged: the {what} of dataset {dataset_id} is not valid (was workbench.sqlite "
+        "edited?); restore the project from a backup"
+    )
+
+
+def _stored_json(text: Any, dataset_id: Any, what: str) -> Any:
+    """A JSON column of the datasets table, parsed with a depth bound; anything else is a damaged store."""
+    if not isinstance(text, str):
+        raise _damaged(dataset_id, what)
+    try:
+        return parse_json(text, source="workbench.sqlite", what=what)
+    except WorkbenchError:
+        raise _damaged(dataset_id, what) from None
+
+
+def _stored_schema(text: Any, dataset_id: Any) -> tuple[tuple[str, str], ...]:
+    value = _stored_json(text, dataset_id, "schema")
+    if not isinstance(value, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair) for pair in value
+    ):
+        raise _damaged(dataset_id, "schema")
+    return tuple((name, dtype) for name, dtype in value)
+
+
+def _stored_roles(text: Any, dataset_id: Any) -> dict[str, str]:
+    value = _stored_json(text, dataset_id, "column roles")
+    known = {role.value for role in ColumnRole}
+    if not isinstance(value, dict) or not all(isinstance(v, str) and v in known for v in value.values()):
+        raise _damaged(dataset_id, "column roles")
+    return value
+
+
 def _dataset_from_row(row: Sequence[Any]) -> DatasetRecord:
-    schema = tuple((str(name), str(dtype)) for name, dtype in json.loads(row[9]))
+    schema = _stored_schema(row[9], row[0])
     return DatasetRecord(
         id=int(row[0]),
         name=row[1],
@@ -102,7 +136,7 @@ def _dataset_from_row(row: Sequence[Any]) -> DatasetRecord:
         rows=int(row[7]),
         size_bytes=int(row[8]),
         schema=schema,
-        roles=FrozenMap(json.loads(row[10])),
+        roles=FrozenMap(_stored_roles(row[10], row[0])),
         added_at=row[11],
         updated_at=row[12],
     )
@@ -275,7 +309,7 @@ class DatasetsMixin(ProjectConnection):
                 dataset_id = _insert_dataset(conn, fingerprint, facts, suggested, len(pairs), at)
             else:
                 dataset_id = int(row[0])
-                saved = json.loads(row[1])
+                saved = _stored_roles(row[1], dataset_id)
                 # The analyst's saved choices win over fresh suggestions; columns that vanished lose theirs.
                 merged = {
                     column: saved[column] if column in saved else suggested[column]
