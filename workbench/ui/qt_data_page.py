@@ -197,6 +197,11 @@ class QtDataPage(QWidget):
         return self._dataset
 
     @property
+    def loading(self) -> bool:
+        """Whether a load of this page is running."""
+        return self._load_job is not None
+
+    @property
     def record_id(self) -> int | None:
         """The project's id of the dataset shown (``None``: nothing shown, or not registered)."""
         return self._record_id if self._dataset is not None else None

@@ -186,8 +186,8 @@ class QtMainWindow(QMainWindow):
         self._rebuild_recent_menu()
 
     def _open_first_dataset(self) -> None:
-        if self.project is None or self.data_page.dataset is not None:
-            return
+        if self.project is None or self.data_page.dataset is not None or self.data_page.loading:
+            return  # (loading: the vault state and the project both ask for it when an encrypted project opens)
         if self.vault_ctl.state == "locked":
             return
         records = self.project.datasets()
