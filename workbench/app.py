@@ -69,9 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from workbench.core.errors import WorkbenchError
-    from workbench.core.logging_setup import configure_logging
+    from workbench.core.logging_setup import configure_logging, log_fallback_note
 
     log_file = configure_logging(os.environ.get("WORKBENCH_LOG_LEVEL", "INFO"))
+    log_note = log_fallback_note()
+    if log_note:
+        print(f"privacy-workbench: note: {log_note}", file=sys.stderr)
     project = None
     encrypted = False
     if args.project:
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     install_excepthook(window)
     window.show()
+    if log_note:
+        window.notify("warning", f"Note: {log_note}.")
     if encrypted:
         window.open_project(args.project)
     if args.load:

@@ -145,3 +145,28 @@ def test_format_exception_safely_can_include_messages_on_request() -> None:
 
 def test_the_rule_is_written_down() -> None:
     assert "never log dataset values" in (logging_setup.__doc__ or "").lower()
+
+
+def test_an_unwritable_log_folder_falls_back_and_says_so_once(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    import logging
+
+    from workbench.core.logging_setup import log_fallback_note, shutdown_logging
+
+    home = tmp_path / "home"
+    (home / "logs" / "workbench.log").mkdir(parents=True)  # the log file's name is taken by a folder
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    try:
+        used = configure_logging()
+        note = log_fallback_note()
+        assert note is not None and "cannot be written" in note and str(used.parent) in note
+        assert used.parent.parent == tmp_path / "tmp"
+        logging.getLogger("workbench.test").warning("a record")
+        assert "Logging error" not in capsys.readouterr().err
+        assert "a record" in used.read_text(encoding="utf-8")
+    finally:
+        shutdown_logging()

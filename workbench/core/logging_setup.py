@@ -19,6 +19,7 @@ exceptions (``ValueError("invalid literal for int(): '123-45-6789'")``) often qu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import sys
@@ -72,15 +73,14 @@ def configure_logging(level: str | int = "INFO", console: bool = False) -> Path:
     Returns
     -------
     Path
-        The log file.
+        The log file in use (the usual one when no file could be used at all).
 
-    Raises
-    ------
-    OSError
-        If the log folder cannot be created; the caller decides whether that stops it (a batch job need not).
+    When the log folder cannot be written, records go to a private folder in the temporary folder (or nowhere):
+    :func:`log_fallback_note` then holds one line to show the user. It never raises for that.
     """
+    global _fallback_note
     numeric = _parse_level(level)
-    log_path = user_log_dir() / LOG_FILE_NAME
+    log_path, _fallback_note = _usable_log_path()
     formatter = logging.Formatter(LOG_FORMAT)
     root = logging.getLogger()
     stale: list[logging.Handler] = []
@@ -96,8 +96,8 @@ def configure_logging(level: str | int = "INFO", console: bool = False) -> Path:
             elif kind is not None:
                 root.removeHandler(handler)
                 stale.append(handler)
-        if file_handler is None:
-            file_handler = logging.handlers.RotatingFileHandler(
+        if file_handler is None and log_path is not None:
+            file_handler = _QuietRotatingFileHandler(
                 log_path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
             )
             setattr(file_handler, _HANDLER_MARK, "file")
@@ -113,7 +113,58 @@ def configure_logging(level: str | int = "INFO", console: bool = False) -> Path:
     # Closing flushes to disk: done outside the lock (never call out while holding a lock).
     for handler in stale:
         handler.close()
-    return log_path
+    return log_path if log_path is not None else user_log_dir() / LOG_FILE_NAME
+
+
+def log_fallback_note() -> str | None:
+    """One line for the user when the last :func:`configure_logging` could not use the log folder (say it once,
+    then carry on: an unwritable log folder must not stop a batch job); ``None`` when all is well."""
+    return _fallback_note
+
+
+_fallback_note: str | None = None
+
+
+class _QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file handler that, when writing fails later (disk full, file removed), says so once on stderr
+    instead of printing Python's "--- Logging error ---" traceback for every record."""
+
+    _reported = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        if not self._reported:
+            self._reported = True
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"privacy workbench: the log file {self.baseFilename} cannot be written; "
+                                 "log records of this run are dropped\n")  # fmt: skip
+
+
+def _writable(path: Path) -> bool:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def _usable_log_path() -> tuple[Path | None, str | None]:
+    """The log file to use, and a note when it is not the usual one: the user's log folder, else a private folder in
+    the temporary folder, else none (no file logging)."""
+    preferred = user_log_dir() / LOG_FILE_NAME
+    if _writable(preferred):
+        return preferred, None
+    import os
+    import tempfile
+
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    fallback = Path(tempfile.gettempdir()) / f"privacy-workbench-logs-{uid}" / LOG_FILE_NAME
+    with contextlib.suppress(OSError):
+        fallback.parent.mkdir(mode=0o700, exist_ok=True)
+    if fallback.parent.is_dir() and not fallback.parent.is_symlink() and _writable(fallback):
+        return fallback, f"the log folder {preferred.parent} cannot be written; logs go to {fallback.parent}"
+    return None, f"the log folder {preferred.parent} cannot be written; this run keeps no log file"
 
 
 def shutdown_logging() -> None:
