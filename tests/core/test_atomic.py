@@ -171,3 +171,110 @@ def test_a_missing_folder_is_an_oserror_and_a_long_name_still_works(tmp_path: Pa
     long_name = "n" * 250
     atomic_write_bytes(tmp_path / long_name, b"ok")
     assert _names(tmp_path) == [long_name]
+
+
+# ---- sensitive plaintext: no name while writing (issue 11) ------------------------------------------------------
+
+_LINUX_TMPFILE = sys.platform.startswith("linux") and hasattr(os, "O_TMPFILE")
+
+
+@pytest.mark.skipif(not _LINUX_TMPFILE, reason="O_TMPFILE is Linux only")
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_sensitive_output_has_no_name_while_it_is_written(tmp_path: Path, overwrite: bool) -> None:
+    target = tmp_path / "plain.csv"
+    if overwrite:
+        target.write_bytes(b"old")
+    with atomic_write(target, overwrite=overwrite, sensitive=True) as f:
+        f.write(b"secret row\n" * 1000)
+        f.flush()
+        assert _names(tmp_path) == (["plain.csv"] if overwrite else []), "no directory entry, not even hidden"
+        if overwrite:
+            assert target.read_bytes() == b"old"
+        # The open file is an unnamed one: /proc shows it as deleted, in the target's folder.
+        assert os.readlink(f"/proc/self/fd/{f.fileno()}").endswith("(deleted)")
+    assert target.read_bytes() == b"secret row\n" * 1000
+    assert _names(tmp_path) == ["plain.csv"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(not _LINUX_TMPFILE, reason="O_TMPFILE is Linux only")
+def test_sensitive_output_refuses_an_existing_target_and_leaves_nothing(tmp_path: Path) -> None:
+    late = tmp_path / "late.csv"
+    with pytest.raises(FileExistsError), atomic_write(late, overwrite=False, sensitive=True) as f:
+        f.write(b"mine")
+        late.write_bytes(b"theirs")
+    assert late.read_bytes() == b"theirs" and _names(tmp_path) == ["late.csv"]
+    with pytest.raises(RuntimeError), atomic_write(tmp_path / "x", overwrite=False, sensitive=True) as f:
+        f.write(b"half")
+        raise RuntimeError("stop")
+    assert _names(tmp_path) == ["late.csv"]
+
+
+@pytest.mark.parametrize("how", ["no O_TMPFILE", "refused"])
+def test_sensitive_output_falls_back_to_a_named_temp_where_unnamed_files_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    if how == "no O_TMPFILE":
+        monkeypatch.setattr(atomic, "_O_TMPFILE", 0)
+    else:
+        if not _LINUX_TMPFILE:
+            pytest.skip("O_TMPFILE is Linux only")
+        real_open = os.open
+
+        def refusing(path: object, flags: int, *args: object, **kwargs: object) -> int:
+            if flags & os.O_TMPFILE == os.O_TMPFILE:
+                raise OSError(errno.EOPNOTSUPP, "not supported by this file system")
+            return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(atomic.os, "open", refusing)
+    target = tmp_path / "out.csv"
+    with atomic_write(target, overwrite=False, sensitive=True) as f:
+        f.write(b"x")
+        (partial,) = tmp_path.iterdir()
+        assert partial.name.startswith(".out.csv.") and partial.name.endswith(PARTIAL_SUFFIX)
+    assert _names(tmp_path) == ["out.csv"]
+
+
+def test_a_write_sweeps_only_its_own_stale_partials(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    stale = tmp_path / f".out.csv.{'ab' * 8}{PARTIAL_SUFFIX}"
+    stale.write_bytes(b"left by a killed run")
+    others = [
+        f".out.csv.1234{PARTIAL_SUFFIX}",  # not our pattern
+        f".other.csv.{'cd' * 8}{PARTIAL_SUFFIX}",  # another target's
+        f"out.csv.{'ef' * 8}{PARTIAL_SUFFIX}",  # not hidden
+        f".out.csv.{'AB' * 8}{PARTIAL_SUFFIX}",  # not lower-case hex
+    ]
+    for name in others:
+        (tmp_path / name).write_bytes(b"not ours")
+    atomic_write_bytes(target, b"new")
+    assert _names(tmp_path) == sorted([*others, "out.csv"])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks")
+def test_a_sweep_never_removes_a_write_in_progress(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    with atomic_write(target, overwrite=True) as f:  # a named temp, locked while it is written
+        f.write(b"in progress")
+        (partial,) = tmp_path.iterdir()
+        assert atomic.sweep_partials(target) == []
+        atomic_write_bytes(target, b"a concurrent writer of the same file")  # sweeps too
+        assert partial.exists()
+    assert target.read_bytes() == b"in progress"
+    assert _names(tmp_path) == ["out.csv"]
+
+
+@pytest.mark.skipif(not _LINUX_TMPFILE, reason="O_TMPFILE is Linux only")
+def test_a_failed_rename_of_a_sensitive_output_leaves_no_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "plain.csv"
+    target.write_bytes(b"old")
+
+    def refuse(src: object, dst: object) -> None:
+        raise PermissionError(errno.EACCES, "denied")
+
+    monkeypatch.setattr(atomic.os, "replace", refuse)
+    with pytest.raises(PermissionError):
+        atomic_write_bytes(target, b"new plaintext")  # not sensitive: the named temp goes
+    with pytest.raises(PermissionError), atomic_write(target, overwrite=True, sensitive=True) as f:
+        f.write(b"new plaintext")
+    assert target.read_bytes() == b"old" and _names(tmp_path) == ["plain.csv"]

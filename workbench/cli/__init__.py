@@ -17,7 +17,9 @@ Heavy modules (pyarrow, torch, presidio, opacus, cryptography) are imported insi
 
 Exit codes: 0 success; 2 bad input or a problem the user can fix (one line on stderr naming the file and the
 problem); 1 an internal error (one line on stderr; the details go to the log file, never with dataset values);
-130 interrupted.
+130 interrupted (SIGINT, Ctrl+C); 143 terminated (SIGTERM, which is handled like SIGINT: it raises
+``KeyboardInterrupt`` in the main thread, so every ``finally`` block and the removal of temporary files run before
+the exit; ``docs/crypto-format.md`` §2.4).
 """
 
 from __future__ import annotations
@@ -50,6 +52,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import signal
+    import threading
+
+    terminated: list[int] = []
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        terminated.append(signum)
+        raise KeyboardInterrupt  # like Ctrl+C: cleanup runs, then exit 143 below
+
+    installed = threading.current_thread() is threading.main_thread()  # only the main thread may set a handler
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if installed else None
+    try:
+        return _run(args, terminated)
+    finally:
+        if installed:  # None: a handler not set from Python (the default, for a `workbench` process)
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _run(args: argparse.Namespace, terminated: list[int]) -> int:
+    """Run the chosen command; its exit code (see the module docstring)."""
     import logging
     import os
 
@@ -64,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(str(exc))
         return 2
     except KeyboardInterrupt:
-        print_error("interrupted")
-        return 130
+        print_error("terminated" if terminated else "interrupted")
+        return 143 if terminated else 130
     except Exception as exc:  # noqa: BLE001 - one line for the user, the frames for the log
         import traceback
 

@@ -24,6 +24,26 @@ rename never replaces an existing file.
 
 ``mode`` is passed to ``os.open``, so the process umask can only make it stricter. Errors are the ``OSError``
 subclasses the system reports; this module has no error type of its own.
+
+Sensitive plaintext (``sensitive=True``: decrypted files, anonymized copies, exports) must not survive a kill of
+any kind, SIGKILL and power loss included, under any name (issue 11). On Linux the file is then created *without
+a name*, ``O_TMPFILE`` in the target's folder: a process killed while writing leaves nothing, because the kernel
+frees an unnamed file with its last descriptor. On success it gets its name with ``linkat`` (through
+``/proc/self/fd``): directly as the target with ``overwrite=False`` (which refuses an existing target, as above),
+or, with ``overwrite=True``, as a hidden ``.NAME.<hex>.partial`` that is at once renamed over the target; that
+name exists only for the instant between the link and the rename, holding the complete file, and a kill in that
+instant leaves it for the next sweep (below). Where ``O_TMPFILE`` is unavailable (not Linux, no ``/proc``, a file
+system that refuses it with ``EOPNOTSUPP``, ``EISDIR`` or ``EINVAL``: some network and FUSE file systems, old
+kernels) the named temporary file above is used: an exception or SIGINT/SIGTERM through the CLI still removes
+it, but SIGKILL or a power cut while writing leaves plaintext under the hidden ``.partial`` name until the next
+write of the same target sweeps it. Keeping the partial output encrypted under a throw-away key there (issue 11)
+is not implemented yet.
+
+Stale partials: every write first removes the ``.NAME.<16 hex>.partial`` files a killed earlier write of the
+same target left (:func:`sweep_partials`): only names of exactly that pattern, owned by this user, and only when
+no living writer holds them. On POSIX a writer holds an exclusive ``flock`` on its temporary file from creation
+until it is published, and the sweep removes a file only while holding that lock itself, so a write in progress
+is never swept; on Windows a file open in another process cannot be deleted, which protects it the same way.
 """
 
 from __future__ import annotations
@@ -31,7 +51,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -46,13 +68,23 @@ _REPLACE_ATTEMPTS = 5
 """Windows: os.replace fails while another process has the target open; it is retried this often."""
 _MAX_NAME_BYTES = 200
 """The part of the target's name kept in the temporary name (file names are limited to 255 bytes)."""
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+"""Linux: open an unnamed file in a folder (0 where the platform has none)."""
+_NO_TMPFILE_ERRNOS = frozenset({errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOTSUP})
+"""What a file system or kernel that cannot make unnamed files answers to ``O_TMPFILE``."""
+_PROC_FDS = "/proc/self/fd"
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 StrPath = str | os.PathLike[str]
 
 
 @overload
 def atomic_write(
-    path: StrPath, *, overwrite: bool, mode: int = ..., binary: Literal[True] = ...
+    path: StrPath, *, overwrite: bool, mode: int = ..., binary: Literal[True] = ..., sensitive: bool = ...
 ) -> AbstractContextManager[BinaryIO]: ...
 @overload
 def atomic_write(
@@ -63,6 +95,7 @@ def atomic_write(
     binary: Literal[False],
     encoding: str = ...,
     newline: str | None = ...,
+    sensitive: bool = ...,
 ) -> AbstractContextManager[TextIO]: ...
 @overload
 def atomic_write(
@@ -73,6 +106,7 @@ def atomic_write(
     binary: bool,
     encoding: str = ...,
     newline: str | None = ...,
+    sensitive: bool = ...,
 ) -> AbstractContextManager[IO[Any]]: ...
 def atomic_write(
     path: StrPath,
@@ -82,6 +116,7 @@ def atomic_write(
     binary: bool = True,
     encoding: str = "utf-8",
     newline: str | None = None,
+    sensitive: bool = False,
 ) -> AbstractContextManager[IO[Any]]:
     """A context manager giving a file that becomes ``path`` only if the block finishes without an exception.
 
@@ -97,6 +132,9 @@ def atomic_write(
         Yield a binary file object (default) or, with ``False``, a text one.
     encoding, newline:
         For text files, as for :func:`open`.
+    sensitive:
+        The content is plaintext that must not survive a kill under any name: on Linux the file has no name until
+        it is published (``O_TMPFILE``); elsewhere a named temporary file as usual (see the module docstring).
 
     Raises
     ------
@@ -105,7 +143,7 @@ def atomic_write(
     OSError
         The temporary file cannot be created, written or moved into place (nothing was changed).
     """
-    return _atomic_write(Path(path), overwrite, mode, binary, encoding, newline)
+    return _atomic_write(Path(path), overwrite, mode, binary, encoding, newline, sensitive)
 
 
 def atomic_write_bytes(path: StrPath, data: bytes, *, overwrite: bool = True, mode: int = 0o600) -> None:
@@ -130,41 +168,181 @@ def atomic_write_text(
 
 @contextlib.contextmanager
 def _atomic_write(
-    target: Path, overwrite: bool, mode: int, binary: bool, encoding: str, newline: str | None
+    target: Path, overwrite: bool, mode: int, binary: bool, encoding: str, newline: str | None, sensitive: bool
 ) -> Iterator[IO[Any]]:
-    fd, tmp = _create_temp(target, mode)
+    sweep_partials(target)
+    fd = _open_unnamed(target.parent, mode) if sensitive else None
+    tmp: Path | None = None  # None: an unnamed file (O_TMPFILE)
+    if fd is None:
+        fd, tmp = _create_temp(target, mode)
+    else:
+        _lock(fd)  # nobody else can reach it yet; the lock covers the name it may get for an instant
     try:
         handle: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline=newline)
     except BaseException:
         os.close(fd)
-        _remove(tmp)
+        if tmp is not None:
+            _remove(tmp)
         raise
     try:
         with handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        _publish(tmp, target, overwrite)
+            if tmp is None:
+                _publish_unnamed(handle.fileno(), target, overwrite)
+            elif not _WINDOWS:  # published while its lock is held (Windows cannot rename an open file)
+                _publish(tmp, target, overwrite)
+        if tmp is not None and _WINDOWS:
+            _publish(tmp, target, overwrite)
     except BaseException:
-        _remove(tmp)
+        if tmp is not None:
+            _remove(tmp)
         raise
     _sync_folder(target.parent)
 
 
-def _create_temp(target: Path, mode: int) -> tuple[int, Path]:
-    """A new, empty, hidden file next to ``target``: ``(fd, path)``; never an existing file or a link."""
+def _temp_stem(target: Path) -> str:
+    """The part of the target's name that its temporary files carry (shortened to fit the name limit)."""
     name = target.name
     while len(os.fsencode(name)) > _MAX_NAME_BYTES:
         name = name[:-1]
+    return name
+
+
+def _temp_name(target: Path) -> Path:
+    return target.with_name(f".{_temp_stem(target)}.{secrets.token_hex(8)}{PARTIAL_SUFFIX}")
+
+
+def _create_temp(target: Path, mode: int) -> tuple[int, Path]:
+    """A new, empty, hidden file next to ``target``, locked: ``(fd, path)``; never an existing file or a link."""
     # O_BINARY: on Windows a descriptor is otherwise in text mode and would turn "\n" into "\r\n" below Python.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(16):
-        tmp = target.with_name(f".{name}.{secrets.token_hex(8)}{PARTIAL_SUFFIX}")
+        tmp = _temp_name(target)
         try:
-            return os.open(tmp, flags, mode), tmp
+            fd = os.open(tmp, flags, mode)
         except FileExistsError:  # 64 random bits taken: practically never
             continue
+        if _lock(fd) and _still_named(fd, tmp):
+            return fd, tmp
+        os.close(fd)  # a sweep took it between the create and the lock (it removed it): take another name
     raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(target.parent))
+
+
+def _lock(fd: int) -> bool:
+    """Hold an exclusive lock on our temporary file (POSIX), so that no sweep removes it; False if taken."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks: nothing to hold, nothing a sweep could take either
+        return True
+    return True
+
+
+def _still_named(fd: int, tmp: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.lstat(tmp))
+    except OSError:
+        return False
+
+
+def _open_unnamed(folder: Path, mode: int) -> int | None:
+    """An unnamed file in ``folder`` (Linux ``O_TMPFILE``), or None where the platform or file system has none."""
+    if not _O_TMPFILE or not os.path.isdir(_PROC_FDS):
+        return None
+    try:
+        return os.open(folder, _O_TMPFILE | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), mode)
+    except OSError as exc:
+        if exc.errno in _NO_TMPFILE_ERRNOS:
+            return None
+        raise
+
+
+def _link_unnamed(fd: int, name: Path) -> None:
+    """Give the unnamed file ``fd`` the name ``name`` (``linkat`` following ``/proc/self/fd/FD``)."""
+    proc = os.open(_PROC_FDS, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.link(str(fd), name, src_dir_fd=proc, follow_symlinks=True)
+    finally:
+        os.close(proc)
+
+
+def _publish_unnamed(fd: int, target: Path, overwrite: bool) -> None:
+    if not overwrite:
+        try:
+            _link_unnamed(fd, target)
+        except FileExistsError:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
+        return
+    # A hidden name for the instant between the link and the rename (os.replace needs a name). The lock on fd
+    # covers it (same file), so no sweep removes it meanwhile; a kill in that instant leaves it to the next sweep.
+    linked: Path | None = None
+    try:
+        for _ in range(16):
+            tmp = _temp_name(target)
+            try:
+                _link_unnamed(fd, tmp)
+            except FileExistsError:
+                continue
+            linked = tmp
+            break
+        else:
+            raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(target.parent))
+        _replace(linked, target)
+    except BaseException:
+        if linked is not None:
+            _remove(linked)
+        raise
+
+
+def sweep_partials(target: StrPath) -> list[Path]:
+    """Remove the temporary files that killed earlier writes of ``target`` left next to it; returns them.
+
+    Only hidden files named exactly ``.NAME.<16 hex>.partial`` for this target, regular files owned by this user,
+    and only when no writer holds them (see the module docstring); anything else is left alone. Never raises.
+    """
+    target = Path(target)
+    stem = re.escape(f".{_temp_stem(target)}.")
+    pattern = re.compile(stem + r"[0-9a-f]{16}" + re.escape(PARTIAL_SUFFIX))
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if pattern.fullmatch(name) and _remove_if_stale(target.parent / name):
+            removed.append(target.parent / name)
+    return removed
+
+
+def _remove_if_stale(path: Path) -> bool:
+    if fcntl is None:  # Windows: a file another process has open cannot be deleted
+        try:
+            os.unlink(path)
+        except OSError:
+            return False
+        return True
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            return False
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: a living writer holds it
+        if not os.path.samestat(info, os.lstat(path)):
+            return False
+        os.unlink(path)  # while holding the lock, so no writer can have taken this name meanwhile
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _publish(tmp: Path, target: Path, overwrite: bool) -> None:

@@ -140,7 +140,7 @@ class ProjectSession:
         data = self.read_bytes(location)
         if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
             raise DatasetError(location, "the file no longer has the bytes registered; it was not exported")
-        with stream.atomic_output(target, overwrite=overwrite) as f:
+        with stream.atomic_output(target, overwrite=overwrite, sensitive=True) as f:  # plaintext: no name until done
             f.write(data)
         return target
 

@@ -376,7 +376,7 @@ def _check_paths(src: Path, dst: Path, overwrite: bool) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(dst: Path, *, overwrite: bool) -> Iterator[BinaryIO]:
+def atomic_output(dst: Path, *, overwrite: bool, sensitive: bool = False) -> Iterator[BinaryIO]:
     """A private temporary file next to ``dst`` that becomes ``dst`` only if the block finishes without error.
 
     :func:`workbench.core.atomic.atomic_write` with this module's errors: the temporary file is created with mode
@@ -385,10 +385,14 @@ def atomic_output(dst: Path, *, overwrite: bool) -> Iterator[BinaryIO]:
     Errors while writing (a full disk) propagate as they are, for the caller to name; creating the temporary
     file or moving it into place fails with a :class:`CryptoError` naming ``dst``, and with
     :class:`OutputExistsError` when ``overwrite`` is false and ``dst`` appeared meanwhile.
+
+    ``sensitive`` (plaintext: decrypted files, plain exports): on Linux the temporary file has no name at all
+    (``O_TMPFILE``), so not even SIGKILL leaves plaintext behind (``docs/crypto-format.md`` §2.4). Ciphertext
+    outputs need not set it.
     """
     step = "create"
     try:
-        with atomic_write(dst, overwrite=overwrite) as f:
+        with atomic_write(dst, overwrite=overwrite, sensitive=sensitive) as f:
             step = "write"
             yield f
             # Flushed and synced here as well, so that a failure of the data itself (a full disk) is told apart
@@ -444,7 +448,8 @@ def decrypt_file_job(
     """Decrypt the file ``src`` into ``dst``; ``dst`` appears only after the whole file authenticated.
 
     On any failure (tampering, truncation, wrong key, cancellation, a full disk) nothing is left at ``dst`` or
-    beside it. With ``overwrite`` a previous ``dst`` is replaced only on success.
+    beside it; on Linux not even a kill with SIGKILL leaves plaintext (the file has no name until it is
+    complete). With ``overwrite`` a previous ``dst`` is replaced only on success.
     """
     src_path, dst_path = Path(src), Path(dst)
     _check_paths(src_path, dst_path, overwrite)
@@ -453,7 +458,10 @@ def decrypt_file_job(
     with fin:
         read_header(fin)  # a file that is not ours fails before any output file is created
         fin.seek(0)
-        with os_errors("decrypt", f"{src_path} into {dst_path}"), atomic_output(dst_path, overwrite=overwrite) as f:
+        with (
+            os_errors("decrypt", f"{src_path} into {dst_path}"),
+            atomic_output(dst_path, overwrite=overwrite, sensitive=True) as f,
+        ):
             return (yield from decrypt_stream_job(fin, f, unwrapper, token=token))
 
 

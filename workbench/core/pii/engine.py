@@ -492,7 +492,8 @@ def write_output(
         raise OutputError(f"{target}: the file exists; choose another name or allow overwriting it")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with atomic_write(target, overwrite=overwrite) as handle:
+        # sensitive: the copy may still hold personal data; on Linux a kill leaves no partial file (issue 11)
+        with atomic_write(target, overwrite=overwrite, sensitive=True) as handle:
             _write(table, handle, fmt)
     except FileExistsError:  # it appeared while the copy was written: still never replaced
         raise OutputError(f"{target}: the file exists; choose another name or allow overwriting it") from None
