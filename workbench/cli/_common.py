@@ -9,6 +9,8 @@ nothing heavy at its top: pyarrow, torch and the rest are imported inside the fu
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -30,8 +32,53 @@ class UsageError(WorkbenchError):
 
 
 def print_error(message: str) -> None:
-    """One ``workbench: error: ...`` line on stderr."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    """One ``workbench: error: ...`` line on stderr; control characters in it (a file or column name with an
+    escape sequence or a newline) are shown escaped, so the message stays one line and cannot drive the terminal."""
+    from workbench.core.safe_io import escape_for_terminal
+
+    print(f"{PROG}: error: {escape_for_terminal(message)}", file=sys.stderr)
+
+
+def say(text: object = "") -> None:
+    """Print one line on stdout, control characters escaped (names come from files and their headers).
+
+    When the reader of stdout has gone (``workbench info FILE | head -1``) the command ends quietly with exit
+    status 0: what it was asked to print was no longer wanted, and a closed pipe is not an error of the input.
+    """
+    from workbench.core.safe_io import escape_for_terminal
+
+    try:
+        print(escape_for_terminal(text))
+    except BrokenPipeError:
+        stdout_closed()
+
+
+def stdout_closed() -> None:
+    """The reader of stdout went away: point stdout at /dev/null (so the final flush cannot fail again) and end
+    the command quietly with exit status 0 (:class:`SystemExit` passes ``main``'s handlers)."""
+    _discard_stdout()
+    raise SystemExit(0)
+
+
+def _discard_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _flush_stdout_at_exit() -> None:
+    """Output still buffered when the command ends is flushed here; a reader that went away (``| head``) is not
+    an error (without this Python reports the BrokenPipeError while shutting down and exits 120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+    except (OSError, ValueError):
+        pass
+
+
+atexit.register(_flush_stdout_at_exit)
 
 
 def _progress_printer(enabled: bool) -> Any:
@@ -61,13 +108,19 @@ def drive_with_progress(gen: Any, show: bool = True) -> Any:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print rows as aligned plain-text columns under a dashed header (shared by every room's commands)."""
-    cells = [[str(h) for h in headers]] + [[str(v) for v in row] for row in rows]
+    """Print rows as aligned plain-text columns under a dashed header (shared by every room's commands); cells
+    are escaped for the terminal (column names come from the file), a closed stdout ends quietly (:func:`say`)."""
+    from workbench.core.safe_io import escape_for_terminal
+
+    cells = [[escape_for_terminal(h) for h in headers]] + [[escape_for_terminal(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    for n, row in enumerate(cells):
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    try:
+        for n, row in enumerate(cells):
+            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+            if n == 0:
+                print("  ".join("-" * w for w in widths))
+    except BrokenPipeError:
+        stdout_closed()
 
 
 # --- load options -----------------------------------------------------------------------------------------------

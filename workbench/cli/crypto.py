@@ -27,20 +27,36 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from workbench.cli._common import PASSPHRASE_ENV, drive_with_progress, parse_kdf, read_passphrase
+from workbench.cli._common import PASSPHRASE_ENV, drive_with_progress, parse_kdf, read_passphrase, say
 from workbench.core.errors import WorkbenchError
+from workbench.core.safe_io import check_input_file, check_output_path
 
 
-def _check_output(path: str, force: bool) -> None:
-    if Path(path).exists() and not force:
-        raise WorkbenchError(f"{path} already exists; choose another output path or add --force to replace it")
+def _check_output(path: str, force: bool, *protected: str) -> None:
+    """Only a regular file is ever replaced, never one of the command's inputs or keys, and the folder must
+    exist (:func:`workbench.core.safe_io.check_output_path`)."""
+    check_output_path(path, force=force, protected=protected)
+
+
+def _check_input(path: str, what: str) -> None:
+    """A folder, device, FIFO or socket is refused before it is opened (a FIFO would block, a device never end)."""
+    check_input_file(path, what=what)
 
 
 @contextlib.contextmanager
-def _user_errors() -> Iterator[None]:
-    """OS errors the core did not translate become one-line user errors (exit 2), naming the file."""
+def _user_errors(path: str | None = None) -> Iterator[None]:
+    """OS errors the core did not translate become one-line user errors (exit 2), naming the file; a crypto
+    error about ``path`` that does not name it gets its name in front."""
+    from workbench.core.crypto.primitives import CryptoError
+
     try:
         yield
+    except CryptoError as exc:
+        if path is None or path in str(exc):
+            raise
+        from workbench.core.crypto.keys import with_path
+
+        raise with_path(exc, path) from None
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         raise WorkbenchError(f"{where}{exc.strerror or type(exc).__name__}") from None
@@ -52,25 +68,25 @@ def _user_errors() -> Iterator[None]:
 def cmd_encrypt(args: argparse.Namespace) -> int:
     from workbench.core.crypto import stream
 
-    _check_output(args.output, args.force)
+    _check_input(args.input, "file to encrypt")
+    _check_output(args.output, args.force, args.input)
     params = parse_kdf(args.kdf)
-    if not Path(args.input).is_file():
-        raise WorkbenchError(f"{args.input}: no such file")
     passphrase = stream.Passphrase(read_passphrase("passphrase to protect the file", confirm=True), kdf=params)
     with _user_errors():
         summary = drive_with_progress(
             stream.encrypt_file_job(args.input, args.output, [passphrase], overwrite=args.force)
         )
     chunks = f"{summary.chunks} chunk" + ("s" if summary.chunks != 1 else "")
-    print(f"encrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, {chunks})")
+    say(f"encrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, {chunks})")
     return 0
 
 
 def cmd_decrypt(args: argparse.Namespace) -> int:
     from workbench.core.crypto import stream
 
-    _check_output(args.output, args.force)
-    with _user_errors():
+    _check_input(args.input, "file to decrypt")
+    _check_output(args.output, args.force, args.input)
+    with _user_errors(args.input):
         header = stream.read_header(args.input)
     if not header.has_passphrase:
         raise WorkbenchError(
@@ -82,7 +98,7 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
         summary = drive_with_progress(
             stream.decrypt_file_job(args.input, args.output, passphrase, overwrite=args.force)
         )
-    print(f"decrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
+    say(f"decrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
     return 0
 
 
@@ -95,32 +111,34 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     passphrase = read_passphrase("passphrase to protect the private key", confirm=True)
     with _user_errors():
         files = keys.generate_key_pair(args.out, passphrase, name=args.name, kind=kind, kdf=params)
-    print(f"public key:  {files.public_path}  (give this to other sites)")
-    print(f"private key: {files.private_path}  (encrypted; keep it, and its passphrase, to yourself)")
-    print(f"type:        {kind}")
-    print(f"fingerprint: {files.fingerprint_text}")
+    say(f"public key:  {files.public_path}  (give this to other sites)")
+    say(f"private key: {files.private_path}  (encrypted; keep it, and its passphrase, to yourself)")
+    say(f"type:        {kind}")
+    say(f"fingerprint: {files.fingerprint_text}")
     return 0
 
 
 def cmd_share(args: argparse.Namespace) -> int:
     from workbench.core.crypto import keys, share
 
-    _check_output(args.output, args.force)
+    _check_input(args.input, "file to share")
+    _check_output(args.output, args.force, args.input, *args.to)
     with _user_errors():
         recipients = [keys.PublicKey.load(p) for p in args.to]
         summary = drive_with_progress(share.share_file_job(args.input, args.output, recipients, overwrite=args.force))
-    print(f"shared {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes) with:")
+    say(f"shared {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes) with:")
     for r in recipients:
-        print(f"  {r.name or '(unnamed)'}  {r.kind}  {r.fingerprint_text}")
-    print("check these fingerprints with the recipients over another channel (phone, letter) before sending")
+        say(f"  {r.name or '(unnamed)'}  {r.kind}  {r.fingerprint_text}")
+    say("check these fingerprints with the recipients over another channel (phone, letter) before sending")
     return 0
 
 
 def cmd_open(args: argparse.Namespace) -> int:
     from workbench.core.crypto import keys, share, stream
 
-    _check_output(args.output, args.force)
-    with _user_errors():
+    _check_input(args.input, "file to open")
+    _check_output(args.output, args.force, args.input, args.key)
+    with _user_errors(args.input):
         header = stream.read_header(args.input)
     if not header.recipient_fingerprints():
         raise WorkbenchError(
@@ -132,7 +150,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         summary = drive_with_progress(
             share.open_shared_file_job(args.input, args.output, private_key, overwrite=args.force)
         )
-    print(f"opened {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
+    say(f"opened {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
     return 0
 
 
@@ -140,26 +158,26 @@ def cmd_sign(args: argparse.Namespace) -> int:
     from workbench.core.crypto import keys, sign
 
     out = args.out or args.file + sign.SIGNATURE_SUFFIX
-    _check_output(out, args.force)
-    if not Path(args.file).is_file():
-        raise WorkbenchError(f"{args.file}: no such file")
+    _check_input(args.file, "file to sign")
+    _check_output(out, args.force, args.file, args.key)
     with _user_errors():
         private_key = keys.PrivateKey.load(args.key, read_passphrase("passphrase of the private key", confirm=False))
         signature = drive_with_progress(sign.sign_file_job(args.file, private_key))
         keys.write_new_file(Path(out), signature.to_text(), private=False, overwrite=args.force)
-    print(f"signed {args.file} -> {out}")
-    print(f"signer: {private_key.name} {private_key.public.fingerprint_text}")
+    say(f"signed {args.file} -> {out}")
+    say(f"signer: {private_key.name} {private_key.public.fingerprint_text}")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from workbench.core.crypto import keys, sign
 
+    _check_input(args.file, "file to verify")
     with _user_errors():
         public_key = keys.PublicKey.load(args.pub)
         signature = sign.load_signature(args.sig)
         verified = drive_with_progress(sign.verify_file_job(args.file, signature, public_key))
-    print(f"{args.file}: {verified.describe()}")
+    say(f"{args.file}: {verified.describe()}")
     return 0
 
 
@@ -168,7 +186,7 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
 
     with _user_errors():
         public_key = keys.PublicKey.load(args.pubkey)
-    print(f"{public_key.name or '(unnamed)'}  {public_key.kind}  {public_key.fingerprint_text}")
+    say(f"{public_key.name or '(unnamed)'}  {public_key.kind}  {public_key.fingerprint_text}")
     return 0
 
 

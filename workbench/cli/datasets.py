@@ -27,6 +27,7 @@ from workbench.cli._common import (
     parse_roles,
     print_table,
     resolve_dataset_input,
+    say,
 )
 
 
@@ -58,6 +59,13 @@ def _dataset_json(ds: Any, examples: bool) -> dict[str, Any]:
     }
 
 
+def _check_out(out: str, force: bool, *protected: str | Path, parents: bool = False) -> None:
+    """Only a regular file is ever replaced, never an input; the folder must exist unless ``parents`` (``safe_io``)."""
+    from workbench.core.safe_io import check_output_path
+
+    check_output_path(out, force=force, protected=protected, parents=parents)
+
+
 # --- commands ---------------------------------------------------------------------------------------------------
 
 
@@ -73,10 +81,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, ensure_ascii=False))
         return 0
     enc = f", {ds.encoding}" if ds.encoding else ""
-    print(f"{ds.path}: {ds.format}{enc}, {ds.num_rows:,} rows, {len(ds.columns)} columns, {ds.size_bytes:,} bytes")
-    print(f"fingerprint (SHA-256): {ds.fingerprint}")
+    say(f"{ds.path}: {ds.format}{enc}, {ds.num_rows:,} rows, {len(ds.columns)} columns, {ds.size_bytes:,} bytes")
+    say(f"fingerprint (SHA-256): {ds.fingerprint}")
     for w in ds.warnings:
-        print(f"warning: {w}")
+        say(f"warning: {w}")
     headers = ["column", "type", "missing", "distinct", "suggested role", "why"]
     rows = [
         [c["name"], c["type"], c["missing"], c["distinct"], c["suggested_role"], c["reason"]] for c in info["columns"]
@@ -85,7 +93,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         headers.append("examples")
         for row, c in zip(rows, info["columns"], strict=True):
             row.append(", ".join(c["examples"])[:60])
-    print()
+    say()
     print_table(headers, rows)
     return 0
 
@@ -107,16 +115,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"demo project ready: {result['project']} ({result['rows']:,} rows in {Path(result['path']).name})")
-        print(f"open it with: privacy-workbench {result['project']}")
+        say(f"demo project ready: {result['project']} ({result['rows']:,} rows in {Path(result['path']).name})")
+        say(f"open it with: privacy-workbench {result['project']}")
     return 0
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from workbench.core.demo import write_clinic_intake_csv
 
+    _check_out(args.out, True, parents=True)  # replaced and its folder created as before, but only a regular file
     path = write_clinic_intake_csv(args.out, rows=args.rows)
-    print(f"wrote {path}")
+    say(f"wrote {path}")
     return 0
 
 
@@ -141,9 +150,9 @@ def cmd_add(args: argparse.Namespace) -> int:
     else:
         where = "encrypted into the project" if added.encrypted else "registered by its path"
         short = record.fingerprint[:16]
-        print(f"dataset {record.id}: {record.name}, {record.rows:,} rows, {where}, fingerprint {short}…")
+        say(f"dataset {record.id}: {record.name}, {record.rows:,} rows, {where}, fingerprint {short}…")
         if added.encrypted:
-            print(f"the original file stays where it is ({args.path}); delete it yourself if it must not stay in clear")
+            say(f"the original file stays where it is ({args.path}); delete it yourself if it must not stay in clear")
         print_table(["column", "role"], sorted(dict(record.roles).items()))
     return 0
 
@@ -170,7 +179,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         )
         return 0
     if not records:
-        print("no datasets in this project yet (add one with: workbench add FILE --project DIR)")
+        say("no datasets in this project yet (add one with: workbench add FILE --project DIR)")
         return 0
     print_table(
         ["id", "name", "rows", "format", "fingerprint"],
@@ -222,8 +231,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from workbench.services.training import export_model_job
 
     with open_session_cli(args.project) as session:
+        if not (session.encrypted and not args.plaintext):  # else the export refuses, saying --plaintext
+            _check_out(args.out, args.force, Path(args.project) / "workbench.sqlite")
         if args.what == "dataset":
             record = session.resolve_dataset(args.ref)
+            if not str(record.path).startswith("vault:"):
+                _check_out(args.out, args.force, record.path)
             job = export_dataset_job(session, record, args.out, in_clear=args.plaintext, overwrite=args.force)
             label = f"dataset {record.id} ({record.name})"
         else:
@@ -233,7 +246,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             label = f"the model of run {args.ref}"
         written = drive_with_progress(job)
         encrypted = session.encrypted
-    print(f"exported {label} to {written}" + (" in clear (recorded in the project's audit log)" if encrypted else ""))
+    say(f"exported {label} to {written}" + (" in clear (recorded in the project's audit log)" if encrypted else ""))
     return 0
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from workbench.cli._common import (
     open_session_cli,
     print_table,
     resolve_dataset_input,
+    say,
 )
 from workbench.core.errors import WorkbenchError
 
@@ -42,20 +44,37 @@ def _drive(job: Any, quiet: bool) -> Any:
     return drive_with_progress(job, not quiet)
 
 
+#: The largest key file read (the secret needs 32 bytes; a key file is never large).
+MAX_KEY_FILE_BYTES = 64 << 10
+
+
 def _key_file_secret(key_file: str) -> bytes:
+    """The secret in ``--key-file``: a regular file or a pipe (``--key-file <(...)`` keeps it off the disk), read
+    with a size and time limit; a device, folder or FIFO nobody writes to is refused in one line."""
+    from workbench.core.safe_io import escape_for_terminal, read_small_file
+
     path = Path(key_file)
+    if not os.path.lexists(path):
+        raise PiiUsageError(f"{escape_for_terminal(path)}: no such key file")
     try:
-        secret = path.read_bytes()
-    except FileNotFoundError:
-        raise PiiUsageError(f"{path}: no such key file") from None
-    except OSError as exc:
-        raise PiiUsageError(f"{path}: cannot read the key file ({exc.strerror or exc})") from None
+        secret = read_small_file(path, what="key file", limit=MAX_KEY_FILE_BYTES)
+    except WorkbenchError as exc:
+        raise PiiUsageError(str(exc)) from None
     if len(secret) < MIN_KEY_FILE_BYTES:
         raise PiiUsageError(
-            f"{path}: the key file holds {len(secret)} bytes; it needs at least {MIN_KEY_FILE_BYTES} random bytes "
-            "(e.g. head -c 32 /dev/urandom > project.key, kept as safe as the data)"
+            f"{escape_for_terminal(path)}: the key file holds {len(secret)} bytes; it needs at least "
+            f"{MIN_KEY_FILE_BYTES} random bytes (e.g. head -c 32 /dev/urandom > project.key, kept as safe as the data)"
         )
     return secret
+
+
+def _check_out(out: str, force: bool, dataset: str | None, policy: str | None = None, key: str | None = None) -> None:
+    """Only a regular file is replaced (with --force), never an input of the command (dataset, policy, key
+    file); the folder must exist (:func:`workbench.core.safe_io.check_output_path`)."""
+    from workbench.core.safe_io import check_output_path
+
+    roles = {dataset: "the original dataset", policy: "the policy", key: "the key file"}
+    check_output_path(out, force=force, protected={p: role for p, role in roles.items() if p})
 
 
 def _keys_if_needed(args: argparse.Namespace, policy: Any, columns: list[str], session: Any) -> Any:
@@ -146,13 +165,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"{ds.path}: {table.num_rows:,} rows, {len(detections)} columns (threshold {args.threshold:g})")
-    print()
+    say(f"{ds.path}: {table.num_rows:,} rows, {len(detections)} columns (threshold {args.threshold:g})")
+    say()
     rows = [[d.column, d.kind.value, d.entity_type or "-", f"{d.confidence:.2f}", d.reason] for d in detections]
     print_table(["column", "kind", "entity type", "confidence", "why"], rows)
     for column, info in free_text.items():
-        print()
-        print(f"free text {column!r}: {info['texts_with_pii']:,} of {info['texts']:,} texts hold personal data")
+        say()
+        say(f"free text {column!r}: {info['texts_with_pii']:,} of {info['texts']:,} texts hold personal data")
         print_table(["entity type", "spans"], [[k, f"{v:,}"] for k, v in info["entity_counts"].items()])
     return 0
 
@@ -166,8 +185,7 @@ def cmd_policy_template(args: argparse.Namespace) -> int:
     from workbench.core.pii.policy import policy_template, save_policy_file
 
     out = Path(args.out)
-    if out.exists() and not args.force:
-        raise PiiUsageError(f"{out} already exists; choose another path or add --force to replace it")
+    _check_out(args.out, args.force, args.path)
     ds = _input(args)
     detections = _drive(detect_columns_job(ds.table, analyzer=get_analyzer(), sample_size=args.sample), args.json)
     policy = policy_template(detections, name=args.name or f"{Path(ds.name).stem} policy")
@@ -175,7 +193,7 @@ def cmd_policy_template(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"policy": str(out), "columns": [d.to_json() for d in detections]}, ensure_ascii=False))
     else:
-        print(f"wrote {out}: {len(policy.columns)} columns; edit it, then run: workbench anonymize {args.path} "
+        say(f"wrote {out}: {len(policy.columns)} columns; edit it, then run: workbench anonymize {args.path} "
               f"--policy {out} --out OUT")  # fmt: skip
     return 0
 
@@ -188,6 +206,8 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
     from workbench.core.pii.policy import load_policy
     from workbench.services.anonymize import anonymize_job
 
+    if args.out:
+        _check_out(args.out, args.force, args.path, args.policy, args.key_file)
     policy = load_policy(args.policy)
     session = _session(args)
     try:
@@ -219,11 +239,11 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
         print(json.dumps(summary, ensure_ascii=False))
         return 0
     where = "into the project's vault" if encrypted and not args.out else f"to {outcome.location}"
-    print(f"wrote the anonymized copy {where} ({fmt}): {outcome.rows:,} rows in {summary['elapsed_s']:.1f} s")
+    say(f"wrote the anonymized copy {where} ({fmt}): {outcome.rows:,} rows in {summary['elapsed_s']:.1f} s")
     if outcome.entity_counts:
         print_table(["entity type", "replaced"], [[k, f"{v:,}"] for k, v in sorted(outcome.entity_counts.items())])
     if outcome.dataset_id is not None:
-        print(f"registered as dataset {outcome.dataset_id} in {summary['project']} (policy {outcome.policy_id})")
+        say(f"registered as dataset {outcome.dataset_id} in {summary['project']} (policy {outcome.policy_id})")
     return 0
 
 
@@ -237,6 +257,8 @@ def cmd_pii_eval(args: argparse.Namespace) -> int:
     from workbench.core.pii.evaluate import evaluate_job, load_gold, plain_presidio_spans, score, write_spans_jsonl
     from workbench.core.pii.postprocess import DetectionSettings
 
+    if args.spans:  # an existing spans file is replaced, as before; never a device, FIFO, folder or the gold file
+        _check_out(args.spans, True, args.gold)
     gold = load_gold(args.gold)
     if args.plain:
         handle = get_analyzer(AnalyzerSettings(workbench_recognizers=False))
@@ -253,20 +275,21 @@ def cmd_pii_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"detector": detector, "gold": str(args.gold), **report.to_json()}, ensure_ascii=False))
         return 0
-    print(f"{args.gold}: {report.texts:,} texts, {detector}, threshold {args.threshold:g}, {report.elapsed_s:.1f} s")
-    print("matching: a detected span matches a gold span when they overlap; F2 weighs recall 4x")
+    say(f"{args.gold}: {report.texts:,} texts, {detector}, threshold {args.threshold:g}, {report.elapsed_s:.1f} s")
+    say("matching: a detected span matches a gold span when they overlap; F2 weighs recall 4x")
     overall = [("any type", report.any_type), ("typed (entity mapping)", report.typed)]
     print_table(
         ["overall", "precision", "recall", "F2", "detected", "gold"],
         [[n, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f2:.3f}", s.detected, s.gold] for n, s in overall],
     )
-    print()
+    say()
     print_table(
         ["entity (typed)", "precision", "recall", "F2", "detected", "gold"],
         [[k, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f2:.3f}", s.detected, s.gold] for k, s in report.per_entity],
     )
     if args.spans:
-        print(f"\nwrote the detected spans to {args.spans}")
+        say()
+        say(f"wrote the detected spans to {args.spans}")
     return 0
 
 

@@ -27,7 +27,7 @@ import re
 import select
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Final
@@ -240,12 +240,17 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output_path(
-    path: str | Path, *, force: bool, protected: Iterable[str | Path] = (), parents: bool = False
+    path: str | Path,
+    *,
+    force: bool,
+    protected: Iterable[str | Path] | Mapping[str | Path, str] = (),
+    parents: bool = False,
 ) -> Path:
     """Refuse an output path that must not be written; return it as a :class:`Path`.
 
     Refused, whatever ``force`` says: an existing target that is not a regular file (device, FIFO, folder,
-    socket); the same file as any of ``protected`` (the command's inputs, policy, keys); a target under
+    socket); the same file as any of ``protected`` (the command's inputs, policy, keys; a mapping names each
+    one's role in the message, e.g. ``{"in.csv": "the original dataset"}``); a target under
     ``/proc`` or ``/sys``; a folder that cannot be written. An existing regular file is refused without
     ``force``. A missing folder is refused unless ``parents`` (then it is created).
     """
@@ -267,10 +272,12 @@ def check_output_path(
         if not stat.S_ISREG(st.st_mode):
             kind = "a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else _kind(st.st_mode)
             raise OutputRefusedError(f"{name} is {kind}; only a regular file is ever replaced: choose a file path")
-        for other in protected:
+        roles = protected.items() if isinstance(protected, Mapping) else ((p, "also an input") for p in protected)
+        for other, role in roles:
             if _same_file(target, Path(other)):
                 raise OutputRefusedError(
-                    f"{name} is also an input of this command ({escape_for_terminal(other)}); choose another output"
+                    f"{name} is {role} of this command ({escape_for_terminal(other)}); it is never written over: "
+                    "choose another output"
                 )
         if not force:
             raise OutputRefusedError(f"{name} already exists; choose another output path or add --force to replace it")
