@@ -78,6 +78,11 @@ def _sparse(env: Env, key: str, name: str, size: int = BIG) -> None:
     env.files[key] = path
 
 
+def _flip(text: str, at: int) -> str:
+    """``text`` with the base64 character at ``at`` changed."""
+    return text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1 :]
+
+
 def _fifo(env: Env, key: str) -> None:
     path = env.d / f"{key}.fifo"
     os.mkfifo(path)
@@ -146,31 +151,17 @@ def _build(d: Path) -> Env:
     _write(env, "pub_empty", "empty.pub", b"")
     _sparse(env, "pub_big", "big.pub")
     body_start = priv_text.index("\n\n") + 2
-    flipped = (
-        priv_text[: body_start + 40]
-        + ("A" if priv_text[body_start + 40] != "A" else "B")
-        + priv_text[body_start + 41 :]
-    )
-    _write(env, "priv_flipped", "flipped.key", flipped)
-    _write(
-        env,
-        "priv_truncated",
-        "trunc.key",
-        priv_text[: body_start + 60] + "\n-----END PRIVACY WORKBENCH PRIVATE KEY-----\n",
-    )
+    _write(env, "priv_flipped", "flipped.key", _flip(priv_text, body_start + 40))  # in the stream header
+    _write(env, "priv_flipped_chunk", "flipped_chunk.key", _flip(priv_text, priv_text.index("-----END") - 30))
+    end = "\n-----END PRIVACY WORKBENCH PRIVATE KEY-----\n"
+    _write(env, "priv_truncated", "trunc.key", priv_text[: body_start + 60] + end)
     _write(env, "priv_fpr", "fpr.key", priv_text.replace(alice.public.fingerprint_text, "0000 " * 15 + "0000"))
     _write(env, "priv_headers", "headers.key", priv_text.replace("Type:", "Type", 1))
     _write(env, "priv_binary", "binary.key", os.urandom(3000))
     _sparse(env, "priv_big", "big.key")
     _write(env, "sig_truncated", "trunc.sig", sig_text[: len(sig_text) // 2])
-    _write(
-        env,
-        "sig_flipped",
-        "flipped.sig",
-        sig_text.replace("Signature: ", "Signature: AAAA", 1)
-        if "Signature: " in sig_text
-        else sig_text[:-20] + "A" * 19 + "\n",
-    )
+    _write(env, "sig_flipped", "flipped.sig", _flip(sig_text, sig_text.index("\n\n") + 12))
+    _write(env, "sig_size_edited", "size.sig", sig_text.replace("Size: ", "Size: 1", 1))
     _write(env, "sig_binary", "binary.sig", os.urandom(1500))
     _sparse(env, "sig_big", "big.sig")
     _write(env, "other_file", "other.csv", "id\n1\n")
@@ -201,6 +192,7 @@ def _build(d: Path) -> Env:
         ("store_roles_text", "roles_json", "not json at all"),
         ("store_roles_unknown", "roles_json", json.dumps({"name": "weird_role"})),
         ("store_roles_deep", "roles_json", "[" * 5000 + "]" * 5000),
+        ("store_roles_deep_valid", "roles_json", '{"name": ' + "[" * 500 + "]" * 500 + "}"),
         ("store_schema_string", "schema_json", json.dumps(PLANTED)),
         ("store_schema_shape", "schema_json", "[[1, 2, 3]]"),
         ("store_schema_huge_int", "schema_json", "[[" + "1" * 5001 + ', "x"]]'),
@@ -305,7 +297,7 @@ CASES: list[Case] = [
     _c("pub-dev-urandom", _fingerprint("/dev/urandom"), "is a device"),
     _c("pub-fifo", _fingerprint("fifo_c"), "within 1 s"),
     _c("pub-folder", _fingerprint("folder"), "is a folder"),
-    _c("pub-truncated", _fingerprint("pub_truncated"), "public key"),
+    _c("pub-truncated", _fingerprint("pub_truncated"), "truncated"),
     _c("pub-bad-base64", _fingerprint("pub_bad_b64"), "base64"),
     _c("pub-newer-version", _fingerprint("pub_newer"), "newer"),
     _c("pub-binary", _fingerprint("pub_binary"), "not a Privacy Workbench public key"),
@@ -322,6 +314,7 @@ CASES: list[Case] = [
     _c("priv-fifo", _sign_with("fifo_d"), "within 1 s"),
     _c("priv-folder", _sign_with("folder"), "is a folder"),
     _c("priv-flipped-body", _sign_with("priv_flipped"), "flipped.key"),
+    _c("priv-flipped-chunk", _sign_with("priv_flipped_chunk"), "flipped_chunk.key"),
     _c("priv-truncated", _sign_with("priv_truncated"), "trunc.key"),
     _c("priv-fingerprint-edited", _sign_with("priv_fpr"), "Fingerprint"),
     _c("priv-header-edited", _sign_with("priv_headers"), "header line"),
@@ -337,8 +330,9 @@ CASES: list[Case] = [
     _c("sig-dev-zero", _verify_with("/dev/zero"), "is a device"),
     _c("sig-fifo", _verify_with("fifo_e"), "within 1 s"),
     _c("sig-folder", _verify_with("folder"), "is a folder"),
-    _c("sig-truncated", _verify_with("sig_truncated"), "trunc.sig"),
-    _c("sig-damaged", _verify_with("sig_flipped"), "flipped.sig"),
+    _c("sig-truncated", _verify_with("sig_truncated"), "truncated"),
+    _c("sig-damaged", _verify_with("sig_flipped"), "signature"),
+    _c("sig-size-edited", _verify_with("sig_size_edited"), "signature"),
     _c("sig-binary", _verify_with("sig_binary"), "binary.sig"),
     _c("sig-too-big", _verify_with("sig_big"), "too large"),
     _c("sig-other-file", lambda e: ["verify", e["other_file"], "--sig", e["sig"], "--pub", e["pub"]], "other.csv"),
@@ -418,6 +412,7 @@ CASES: list[Case] = [
     _c("store-roles-not-json", _store("store_roles_text"), "damaged"),
     _c("store-roles-unknown-role", _store("store_roles_unknown"), "damaged"),
     _c("store-roles-deep", _store("store_roles_deep"), "damaged"),
+    _c("store-roles-deep-valid-json", _store("store_roles_deep_valid"), "store is damaged"),
     _c("store-schema-string", _store("store_schema_string"), "damaged"),
     _c("store-schema-shape", _store("store_schema_shape"), "damaged"),
     _c("store-schema-huge-int", _store("store_schema_huge_int"), "damaged"),

@@ -123,6 +123,8 @@ def dearmor(text: str, label: str, what: str) -> tuple[dict[str, str], bytes]:
         start = lines.index(begin)
         stop = lines.index(end, start)
     except ValueError:
+        if begin in lines:
+            raise FormatError(f"{what} truncated or damaged: no '{end}' line after its '{begin}' line") from None
         found = next((line for line in lines if line.startswith("-----BEGIN ")), None)
         hint = f" (it is a {found.strip('-').removeprefix('BEGIN ').lower()})" if found else ""
         raise FormatError(f"not a Privacy Workbench {what}{hint}: no '{begin}' line") from None

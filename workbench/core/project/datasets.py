@@ -91,8 +91,8 @@ _DATASET_COLUMNS = (
 
 def _damaged(dataset_id: Any, what: str) -> ProjectError:
     return ProjectError(
-        f"the project store is damaged: the {what} of dataset {dataset_id} is not valid (was workbench.sqlite "
-        "edited?); restore the project from a backup"
+        f"the project store is damaged: the {what} stored for dataset {dataset_id} cannot be read (was "
+        "workbench.sqlite edited?); restore the project from a backup"
     )
 
 
