@@ -209,8 +209,10 @@ def open_session_cli(folder: str | Path) -> Any:
     session = open_session(
         folder, lambda: read_passphrase(f"passphrase of the project {Path(folder).name}", confirm=False)
     )
+    from workbench.core.safe_io import escape_for_terminal
+
     for note in session.notes:
-        print(f"{PROG}: note: {note}", file=sys.stderr)
+        print(f"{PROG}: note: {escape_for_terminal(note)}", file=sys.stderr)
     return session
 
 

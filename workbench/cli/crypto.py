@@ -171,12 +171,19 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from workbench.core.crypto import keys, sign
+    from workbench.core.crypto.primitives import SignatureError
 
     _check_input(args.file, "file to verify")
     with _user_errors():
         public_key = keys.PublicKey.load(args.pub)
         signature = sign.load_signature(args.sig)
-        verified = drive_with_progress(sign.verify_file_job(args.file, signature, public_key))
+    try:
+        with _user_errors():
+            verified = drive_with_progress(sign.verify_file_job(args.file, signature, public_key))
+    except SignatureError as exc:  # name the signature file when the message names neither file
+        if args.sig in str(exc) or args.file in str(exc):
+            raise
+        raise keys.with_path(exc, args.sig) from None
     say(f"{args.file}: {verified.describe()}")
     return 0
 
