@@ -10,9 +10,9 @@ four at a seeded fraction of the whole run. After each kill it checks:
   complete, published output of a command that writes plaintext (must be 0);
 * **originals damaged**: inputs whose SHA-256 changed (must be 0);
 * **projects that failed to open**: ``workbench datasets --project`` failing after a kill of ``add`` (must be 0);
-* **stale partials**: ``.NAME.<hex>.partial`` files present after a kill, for plaintext outputs (must be 0 on Linux,
-  where they have no name) and for ciphertext outputs (allowed after SIGKILL: harmless, swept by the next run);
-  and left after a later successful run of each command (must be 0).
+* **stale partials**: distinct ``.NAME.<hex>.partial`` files seen after a kill, for plaintext outputs (must be 0 on
+  Linux, where they have no name) and for ciphertext outputs (allowed after SIGKILL: harmless, swept by the next
+  write of the same file); and left after a later successful run of each command (must be 0).
 
 Linux only (it watches ``/proc/PID/fd``). Reproduce::
 
@@ -52,6 +52,7 @@ def campaign(points: int, seed: int, workdir: Path) -> tuple[collections.Counter
     ws = build_workspace(workdir, add_variants=points // len(COMMANDS) + 1)
     counts: collections.Counter[str] = collections.Counter()
     problems: list[str] = []
+    stale: dict[str, set[str]] = {"plaintext": set(), "ciphertext": set()}
     for number, (command, sig, fraction, anchor) in enumerate(kill_points(points, seed)):
         scn = ws.scenarios[command]
         name = signal.Signals(sig).name
@@ -69,9 +70,11 @@ def campaign(points: int, seed: int, workdir: Path) -> tuple[collections.Counter
         counts["originals damaged"] += len(damage.damaged_inputs)
         counts["projects that failed to open"] += len(damage.failed_opens)
         kind = "plaintext" if scn.target is not None else "ciphertext"
-        counts[f"stale partials after a kill ({kind} outputs)"] += len(damage.stale_partials)
+        stale[kind].update(damage.stale_partials)  # distinct files (one left by a SIGKILL stays until swept)
         problems += [f"{number} {command} {name} {fraction:.2f} of the {anchor}: {what}" for what in
                      damage.leaks + damage.damaged_inputs + damage.failed_opens]  # fmt: skip
+    for kind, paths in stale.items():
+        counts[f"stale partials after a kill ({kind} outputs)"] = len(paths)
     left = [path for scn in ws.scenarios.values() for path in rerun_leaves_no_partial(scn, ws.env)]
     left += partials([ws.tmpdir])
     counts["stale partials after a successful rerun"] = len(left)

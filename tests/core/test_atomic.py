@@ -228,11 +228,45 @@ def test_sensitive_output_falls_back_to_a_named_temp_where_unnamed_files_are_ref
 
         monkeypatch.setattr(atomic.os, "open", refusing)
     target = tmp_path / "out.csv"
+    rows = b"".join(b"secret row %d\n" % i for i in range(300_000))  # several MB: more than one buffer
     with atomic_write(target, overwrite=False, sensitive=True) as f:
-        f.write(b"x")
+        f.write(rows[:5])
+        f.write(rows[5:])
+        f.flush()
         (partial,) = tmp_path.iterdir()
         assert partial.name.startswith(".out.csv.") and partial.name.endswith(PARTIAL_SUFFIX)
+        on_disk = partial.read_bytes()
+        assert len(on_disk) == len(rows) and b"secret" not in on_disk, "encrypted under a throw-away key"
+        f.seek(7)
+        f.write(b"SECRET")  # positional: rewriting in place works
+        assert f.tell() == 13
+        f.seek(0, os.SEEK_END)
+    assert target.read_bytes() == rows[:7] + b"SECRET" + rows[13:]
     assert _names(tmp_path) == ["out.csv"]
+    # Text mode, and an exception: nothing is left.
+    with atomic_write(tmp_path / "t.txt", overwrite=True, binary=False, sensitive=True) as t:
+        t.write("é\n" * 10)
+    assert (tmp_path / "t.txt").read_text(encoding="utf-8") == "é\n" * 10
+    with pytest.raises(RuntimeError), atomic_write(tmp_path / "x", overwrite=False, sensitive=True) as f:
+        f.write(b"half")
+        raise RuntimeError("stop")
+    assert _names(tmp_path) == ["out.csv", "t.txt"]
+
+
+def test_a_sensitive_anonymized_copy_without_unnamed_files_is_right_in_every_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    from workbench.core.data.load import load_dataset
+    from workbench.core.pii.engine import write_output
+
+    monkeypatch.setattr(atomic, "_O_TMPFILE", 0)
+    table = pa.table({"name": [f"Person {i}" for i in range(5000)], "age": list(range(5000))})
+    for fmt in ("csv", "parquet", "jsonl"):
+        out = write_output(table, tmp_path / f"copy.{fmt}")
+        assert load_dataset(out).table.num_rows == 5000
+    assert _names(tmp_path) == ["copy.csv", "copy.jsonl", "copy.parquet"]
 
 
 def test_a_write_sweeps_only_its_own_stale_partials(tmp_path: Path) -> None:

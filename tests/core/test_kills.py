@@ -360,3 +360,32 @@ def test_main_restores_the_sigterm_handler(tmp_path: Path) -> None:
     before = signal.getsignal(signal.SIGTERM)
     assert main(["datasets", "--project", str(tmp_path / "missing")]) == 2
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+_SEALED_WRITER = """
+import sys, time
+from workbench.core import atomic
+atomic._O_TMPFILE = 0  # as on a platform or file system without unnamed files
+with atomic.atomic_write(sys.argv[1], overwrite=False, sensitive=True) as f:
+    for i in range(200_000):
+        f.write(b"Quillon Vantablack, row %d\\n" % i)
+        if i == 100_000:
+            f.flush()
+            print("half", flush=True)
+            time.sleep(60)
+"""
+
+
+def test_sigkill_without_unnamed_files_leaves_only_ciphertext_and_the_next_write_sweeps_it(tmp_path: Path) -> None:
+    target = tmp_path / "plain.csv"
+    proc = subprocess.Popen([sys.executable, "-c", _SEALED_WRITER, str(target)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"half\n"
+    proc.kill()
+    proc.wait(timeout=30)
+    (partial,) = tmp_path.iterdir()
+    assert partial.name.endswith(PARTIAL_SUFFIX) and partial.stat().st_size > 1_000_000
+    assert files_holding([tmp_path], PLANTED) == [], "the partial output is sealed under a throw-away key"
+    from workbench.core.atomic import atomic_write_bytes
+
+    atomic_write_bytes(target, b"a later write of the same file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.csv"]

@@ -34,10 +34,11 @@ or, with ``overwrite=True``, as a hidden ``.NAME.<hex>.partial`` that is at once
 name exists only for the instant between the link and the rename, holding the complete file, and a kill in that
 instant leaves it for the next sweep (below). Where ``O_TMPFILE`` is unavailable (not Linux, no ``/proc``, a file
 system that refuses it with ``EOPNOTSUPP``, ``EISDIR`` or ``EINVAL``: some network and FUSE file systems, old
-kernels) the named temporary file above is used: an exception or SIGINT/SIGTERM through the CLI still removes
-it, but SIGKILL or a power cut while writing leaves plaintext under the hidden ``.partial`` name until the next
-write of the same target sweeps it. Keeping the partial output encrypted under a throw-away key there (issue 11)
-is not implemented yet.
+kernels) the named temporary file above is used, but what goes into it is *sealed*: encrypted with AES-256-CTR
+under a random key that exists only in this process's memory, and decrypted in place only once the block has
+finished, just before the file is published. A kill while the data is being written leaves ciphertext nobody can
+read under the hidden ``.partial`` name (swept later, below); only a kill during that final in-place decryption
+(a fraction of a second per 100 MB) leaves plaintext there, until the sweep.
 
 Stale partials: every write first removes the ``.NAME.<16 hex>.partial`` files a killed earlier write of the
 same target left (:func:`sweep_partials`): only names of exactly that pattern, owned by this user, and only when
@@ -50,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import secrets
@@ -73,6 +75,8 @@ _O_TMPFILE = getattr(os, "O_TMPFILE", 0)
 _NO_TMPFILE_ERRNOS = frozenset({errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOTSUP})
 """What a file system or kernel that cannot make unnamed files answers to ``O_TMPFILE``."""
 _PROC_FDS = "/proc/self/fd"
+_SEALED_BUFFER = 1 << 20
+"""Sensitive output without O_TMPFILE: bytes buffered before one encrypted write (and the unsealing step)."""
 
 try:
     import fcntl
@@ -134,7 +138,8 @@ def atomic_write(
         For text files, as for :func:`open`.
     sensitive:
         The content is plaintext that must not survive a kill under any name: on Linux the file has no name until
-        it is published (``O_TMPFILE``); elsewhere a named temporary file as usual (see the module docstring).
+        it is published (``O_TMPFILE``); elsewhere a named temporary file whose bytes are encrypted under a
+        throw-away key until the block ends (see the module docstring).
 
     Raises
     ------
@@ -173,12 +178,18 @@ def _atomic_write(
     sweep_partials(target)
     fd = _open_unnamed(target.parent, mode) if sensitive else None
     tmp: Path | None = None  # None: an unnamed file (O_TMPFILE)
+    sealed: _SealedFile | None = None  # sensitive without O_TMPFILE: encrypted until the end
     if fd is None:
-        fd, tmp = _create_temp(target, mode)
+        fd, tmp = _create_temp(target, mode, readable=sensitive)
     else:
         _lock(fd)  # nobody else can reach it yet; the lock covers the name it may get for an instant
     try:
-        handle: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline=newline)
+        if sensitive and tmp is not None:
+            sealed = _SealedFile(fd)
+            raw: Any = io.BufferedWriter(sealed, buffer_size=_SEALED_BUFFER)
+            handle: IO[Any] = raw if binary else io.TextIOWrapper(raw, encoding=encoding, newline=newline)
+        else:
+            handle = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline=newline)
     except BaseException:
         os.close(fd)
         if tmp is not None:
@@ -188,6 +199,8 @@ def _atomic_write(
         with handle:
             yield handle
             handle.flush()
+            if sealed is not None:
+                sealed.unseal()  # the plaintext appears under the hidden name only now, for as long as this takes
             os.fsync(handle.fileno())
             if tmp is None:
                 _publish_unnamed(handle.fileno(), target, overwrite)
@@ -214,10 +227,11 @@ def _temp_name(target: Path) -> Path:
     return target.with_name(f".{_temp_stem(target)}.{secrets.token_hex(8)}{PARTIAL_SUFFIX}")
 
 
-def _create_temp(target: Path, mode: int) -> tuple[int, Path]:
+def _create_temp(target: Path, mode: int, *, readable: bool = False) -> tuple[int, Path]:
     """A new, empty, hidden file next to ``target``, locked: ``(fd, path)``; never an existing file or a link."""
     # O_BINARY: on Windows a descriptor is otherwise in text mode and would turn "\n" into "\r\n" below Python.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    access = os.O_RDWR if readable else os.O_WRONLY
+    flags = access | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(16):
         tmp = _temp_name(target)
         try:
@@ -228,6 +242,82 @@ def _create_temp(target: Path, mode: int) -> tuple[int, Path]:
             return fd, tmp
         os.close(fd)  # a sweep took it between the create and the lock (it removed it): take another name
     raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(target.parent))
+
+
+class _SealedFile(io.RawIOBase):
+    """A file whose bytes are written encrypted under a throw-away key (AES-256-CTR, positional, so seeking works)
+    until :meth:`unseal` decrypts them in place. The key lives only in this process: a kill before the end leaves
+    ciphertext nobody can read. Used for sensitive output where the file cannot be unnamed (no ``O_TMPFILE``)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._key = bytearray(secrets.token_bytes(32))
+        self._iv = int.from_bytes(secrets.token_bytes(16), "big")
+
+    def _xor(self, data: bytes | bytearray | memoryview, offset: int) -> bytes:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        block, skip = divmod(offset, 16)
+        counter = ((self._iv + block) % (1 << 128)).to_bytes(16, "big")
+        cipher = Cipher(algorithms.AES(bytes(self._key)), modes.CTR(counter)).encryptor()
+        if skip:
+            cipher.update(bytes(skip))
+        return cipher.update(bytes(data))
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def tell(self) -> int:
+        return os.lseek(self._fd, 0, os.SEEK_CUR)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return os.lseek(self._fd, offset, whence)
+
+    def truncate(self, size: int | None = None) -> int:
+        size = self.tell() if size is None else size
+        os.ftruncate(self._fd, size)
+        return size
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        sealed = self._xor(view, self.tell())
+        done = 0
+        while done < len(sealed):
+            done += os.write(self._fd, sealed[done:])
+        return len(view)
+
+    def unseal(self) -> None:
+        """Decrypt the whole file in place, then forget the key."""
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        offset = 0
+        while offset < end:
+            os.lseek(self._fd, offset, os.SEEK_SET)
+            chunk = os.read(self._fd, min(_SEALED_BUFFER, end - offset))
+            if not chunk:
+                break
+            os.lseek(self._fd, offset, os.SEEK_SET)
+            plain = self._xor(chunk, offset)
+            written = 0
+            while written < len(plain):
+                written += os.write(self._fd, plain[written:])
+            offset += len(chunk)
+        os.lseek(self._fd, end, os.SEEK_SET)
+        self._key[:] = bytes(len(self._key))
+
+    def close(self) -> None:
+        if not self.closed:
+            self._key[:] = bytes(len(self._key))
+            try:
+                os.close(self._fd)
+            finally:
+                super().close()
 
 
 def _lock(fd: int) -> bool:
