@@ -478,19 +478,20 @@ def test_hostile_input(case: Case, corpus: dict[str, Outcome]) -> None:
         assert fragment in lines[0], (fragment, lines[0])
 
 
-def test_a_closed_stdout_ends_quietly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [[], ["--json"]], ids=["table", "json"])
+def test_a_closed_stdout_ends_quietly(tmp_path: Path, extra: list[str]) -> None:
     """`workbench info FILE | head -1`: exit 0, nothing on stderr (documented in workbench/cli/_common.py)."""
     wide = tmp_path / "wide.csv"
     wide.write_text(",".join(f"column_{i}" for i in range(3000)) + "\n" + ",".join("1" * 3000) + "\n")
     proc = subprocess.Popen(
-        [sys.executable, "-c", _RUNNER, "info", str(wide)],
+        [sys.executable, "-c", _RUNNER, "info", str(wide), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         env={**_env(), "WORKBENCH_HOME": str(tmp_path / "home")},
     )
     assert proc.stdout is not None and proc.stderr is not None
-    assert proc.stdout.readline()
+    assert proc.stdout.read(10)
     proc.stdout.close()
     err = proc.stderr.read()
     assert proc.wait(timeout=TIMEOUT_S) == 0, err

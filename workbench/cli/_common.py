@@ -53,6 +53,17 @@ def say(text: object = "") -> None:
         stdout_closed()
 
 
+def print_json(value: Any, **dumps_options: Any) -> None:
+    """Print ``value`` as one JSON line on stdout (``json.dumps`` escapes control characters); a closed stdout
+    ends quietly like :func:`say`."""
+    import json
+
+    try:
+        print(json.dumps(value, **dumps_options))
+    except BrokenPipeError:
+        stdout_closed()
+
+
 def stdout_closed() -> None:
     """The reader of stdout went away: point stdout at /dev/null (so the final flush cannot fail again) and end
     the command quietly with exit status 0 (:class:`SystemExit` passes ``main``'s handlers)."""

@@ -13,7 +13,6 @@ Added to the parser by :func:`register_inspection` (the first three) and :func:`
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from workbench.cli._common import (
     load_options,
     open_session_cli,
     parse_roles,
+    print_json,
     print_table,
     resolve_dataset_input,
     say,
@@ -78,7 +78,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             session.close()
     info = _dataset_json(ds, args.examples)
     if args.json:
-        print(json.dumps(info, ensure_ascii=False))
+        print_json(info, ensure_ascii=False)
         return 0
     enc = f", {ds.encoding}" if ds.encoding else ""
     say(f"{ds.path}: {ds.format}{enc}, {ds.num_rows:,} rows, {len(ds.columns)} columns, {ds.size_bytes:,} bytes")
@@ -113,7 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         project.close()
     if args.json:
-        print(json.dumps(result))
+        print_json(result)
     else:
         say(f"demo project ready: {result['project']} ({result['rows']:,} rows in {Path(result['path']).name})")
         say(f"open it with: privacy-workbench {result['project']}")
@@ -146,7 +146,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         "encrypted": added.encrypted,
     }
     if args.json:
-        print(json.dumps(out))
+        print_json(out)
     else:
         where = "encrypted into the project" if added.encrypted else "registered by its path"
         short = record.fingerprint[:16]
@@ -161,21 +161,19 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     with open_session_cli(args.project) as session:
         records = session.project.datasets()
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "id": r.id,
-                        "name": r.name,
-                        "path": r.path,
-                        "fingerprint": r.fingerprint,
-                        "format": r.format,
-                        "rows": r.rows,
-                        "roles": dict(r.roles),
-                    }
-                    for r in records
-                ]
-            )
+        print_json(
+            [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "path": r.path,
+                    "fingerprint": r.fingerprint,
+                    "format": r.format,
+                    "rows": r.rows,
+                    "roles": dict(r.roles),
+                }
+                for r in records
+            ]
         )
         return 0
     if not records:
@@ -202,7 +200,7 @@ def cmd_roles(args: argparse.Namespace) -> int:
             project.set_roles(record.id, merged)
             record = project.get_dataset(record.id)
     if args.json:
-        print(json.dumps({"dataset_id": record.id, "roles": dict(record.roles)}))
+        print_json({"dataset_id": record.id, "roles": dict(record.roles)})
     else:
         print_table(["column", "role"], [[name, dict(record.roles).get(name, "other")] for name, _ in record.schema])
     return 0

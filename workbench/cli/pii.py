@@ -18,7 +18,6 @@ Keys: policies with ``keyed_hash``, ``pseudonym`` or ``encrypt`` need the projec
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from workbench.cli._common import (
     dataset_source_options,
     drive_with_progress,
     open_session_cli,
+    print_json,
     print_table,
     resolve_dataset_input,
     say,
@@ -152,17 +152,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
             "entity_counts": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
         }
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "path": ds.path,
-                    "rows": table.num_rows,
-                    "threshold": args.threshold,
-                    "columns": [d.to_json() for d in detections],
-                    "free_text": free_text,
-                },
-                ensure_ascii=False,
-            )
+        print_json(
+            {
+                "path": ds.path,
+                "rows": table.num_rows,
+                "threshold": args.threshold,
+                "columns": [d.to_json() for d in detections],
+                "free_text": free_text,
+            },
+            ensure_ascii=False,
         )
         return 0
     say(f"{ds.path}: {table.num_rows:,} rows, {len(detections)} columns (threshold {args.threshold:g})")
@@ -191,7 +189,7 @@ def cmd_policy_template(args: argparse.Namespace) -> int:
     policy = policy_template(detections, name=args.name or f"{Path(ds.name).stem} policy")
     save_policy_file(policy, out)
     if args.json:
-        print(json.dumps({"policy": str(out), "columns": [d.to_json() for d in detections]}, ensure_ascii=False))
+        print_json({"policy": str(out), "columns": [d.to_json() for d in detections]}, ensure_ascii=False)
     else:
         say(f"wrote {out}: {len(policy.columns)} columns; edit it, then run: workbench anonymize {args.path} "
               f"--policy {out} --out OUT")  # fmt: skip
@@ -236,7 +234,7 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
     if session is not None:
         summary["project"] = str(session.folder)
     if args.json:
-        print(json.dumps(summary, ensure_ascii=False))
+        print_json(summary, ensure_ascii=False)
         return 0
     where = "into the project's vault" if encrypted and not args.out else f"to {outcome.location}"
     say(f"wrote the anonymized copy {where} ({fmt}): {outcome.rows:,} rows in {summary['elapsed_s']:.1f} s")
@@ -273,7 +271,7 @@ def cmd_pii_eval(args: argparse.Namespace) -> int:
         write_spans_jsonl(args.spans, detected)
     detector = "plain Presidio" if args.plain else "workbench detector"
     if args.json:
-        print(json.dumps({"detector": detector, "gold": str(args.gold), **report.to_json()}, ensure_ascii=False))
+        print_json({"detector": detector, "gold": str(args.gold), **report.to_json()}, ensure_ascii=False)
         return 0
     say(f"{args.gold}: {report.texts:,} texts, {detector}, threshold {args.threshold:g}, {report.elapsed_s:.1f} s")
     say("matching: a detected span matches a gold span when they overlap; F2 weighs recall 4x")
