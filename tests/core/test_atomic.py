@@ -312,3 +312,20 @@ def test_a_failed_rename_of_a_sensitive_output_leaves_no_name(tmp_path: Path, mo
     with pytest.raises(PermissionError), atomic_write(target, overwrite=True, sensitive=True) as f:
         f.write(b"new plaintext")
     assert target.read_bytes() == b"old" and _names(tmp_path) == ["plain.csv"]
+
+
+@pytest.mark.skipif(not _LINUX_TMPFILE, reason="O_TMPFILE is Linux only")
+def test_an_interrupt_just_after_the_link_leaves_no_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT/SIGTERM can raise KeyboardInterrupt right after linkat returned (found by the kill campaign)."""
+    target = tmp_path / "plain.csv"
+    target.write_bytes(b"old")
+    real_link = atomic._link_unnamed
+
+    def link_then_interrupt(fd: int, name: Path) -> None:
+        real_link(fd, name)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic, "_link_unnamed", link_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), atomic_write(target, overwrite=True, sensitive=True) as f:
+        f.write(b"new plaintext")
+    assert target.read_bytes() == b"old" and _names(tmp_path) == ["plain.csv"]

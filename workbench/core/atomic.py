@@ -370,22 +370,23 @@ def _publish_unnamed(fd: int, target: Path, overwrite: bool) -> None:
         return
     # A hidden name for the instant between the link and the rename (os.replace needs a name). The lock on fd
     # covers it (same file), so no sweep removes it meanwhile; a kill in that instant leaves it to the next sweep.
-    linked: Path | None = None
+    attempt: Path | None = None
     try:
         for _ in range(16):
-            tmp = _temp_name(target)
+            attempt = _temp_name(target)
             try:
-                _link_unnamed(fd, tmp)
+                _link_unnamed(fd, attempt)
             except FileExistsError:
                 continue
-            linked = tmp
             break
         else:
             raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(target.parent))
-        _replace(linked, target)
+        _replace(attempt, target)
     except BaseException:
-        if linked is not None:
-            _remove(linked)
+        # A KeyboardInterrupt (SIGINT, or SIGTERM through the CLI) can arrive just after the link succeeded: remove
+        # the name if it is ours, whether or not this frame saw the link return (kill campaign, point 160).
+        if attempt is not None and _still_named(fd, attempt):
+            _remove(attempt)
         raise
 
 
