@@ -10,6 +10,9 @@ four at a seeded fraction of the whole run. After each kill it checks:
   complete, published output of a command that writes plaintext (must be 0);
 * **originals damaged**: inputs whose SHA-256 changed (must be 0);
 * **projects that failed to open**: ``workbench datasets --project`` failing after a kill of ``add`` (must be 0);
+* **complete outputs under the hidden name**: a replaced plaintext output is linked in as ``.NAME.<hex>.partial``
+  and renamed over ``NAME`` at once; a SIGKILL between the two leaves the *complete* output under that hidden name
+  (not partial plaintext; swept by the next write of ``NAME``). Counted apart;
 * **stale partials**: distinct ``.NAME.<hex>.partial`` files seen after a kill, for plaintext outputs (must be 0 on
   Linux, where they have no name) and for ciphertext outputs (allowed after SIGKILL: harmless, swept by the next
   write of the same file); and left after a later successful run of each command (must be 0).
@@ -39,6 +42,7 @@ from tests.core.test_kills import (  # noqa: E402 - after the path above
     build_workspace,
     check_after_kill,
     expected_exit,
+    interrupted_at_start,
     kill_once,
     kill_points,
     partials,
@@ -52,7 +56,7 @@ def campaign(points: int, seed: int, workdir: Path) -> tuple[collections.Counter
     ws = build_workspace(workdir, add_variants=points // len(COMMANDS) + 1)
     counts: collections.Counter[str] = collections.Counter()
     problems: list[str] = []
-    stale: dict[str, set[str]] = {"plaintext": set(), "ciphertext": set()}
+    stale: dict[str, set[str]] = {"plaintext": set(), "ciphertext": set(), "complete": set()}
     for number, (command, sig, fraction, anchor) in enumerate(kill_points(points, seed)):
         scn = ws.scenarios[command]
         name = signal.Signals(sig).name
@@ -62,7 +66,10 @@ def campaign(points: int, seed: int, workdir: Path) -> tuple[collections.Counter
         counts[f"kills {command}"] += 1
         counts["landed mid-write"] += result.mid_write
         counts["finished before the signal"] += result.returncode == 0
-        if not expected_exit(sig, result.returncode):
+        counts["interrupted before the CLI started (exit 1)"] += result.returncode == 1 and interrupted_at_start(
+            result.stderr
+        )
+        if not expected_exit(sig, result.returncode, result.stderr):
             counts["unexpected exit codes"] += 1
             problems.append(f"{number} {command} {name}: exit {result.returncode}: {result.stderr.strip()[-200:]}")
         damage = check_after_kill(scn, ws.env)
@@ -70,11 +77,13 @@ def campaign(points: int, seed: int, workdir: Path) -> tuple[collections.Counter
         counts["originals damaged"] += len(damage.damaged_inputs)
         counts["projects that failed to open"] += len(damage.failed_opens)
         kind = "plaintext" if scn.target is not None else "ciphertext"
-        stale[kind].update(damage.stale_partials)  # distinct files (one left by a SIGKILL stays until swept)
+        stale[kind].update(set(damage.stale_partials) - set(damage.hidden_complete))  # distinct: one stays until swept
+        stale["complete"].update(damage.hidden_complete)
         problems += [f"{number} {command} {name} {fraction:.2f} of the {anchor}: {what}" for what in
                      damage.leaks + damage.damaged_inputs + damage.failed_opens]  # fmt: skip
-    for kind, paths in stale.items():
-        counts[f"stale partials after a kill ({kind} outputs)"] = len(paths)
+    for kind in ("plaintext", "ciphertext"):
+        counts[f"stale partials after a kill ({kind} outputs)"] = len(stale[kind])
+    counts["complete outputs left under the hidden name (SIGKILL between link and rename)"] = len(stale["complete"])
     left = [path for scn in ws.scenarios.values() for path in rerun_leaves_no_partial(scn, ws.env)]
     left += partials([ws.tmpdir])
     counts["stale partials after a successful rerun"] = len(left)

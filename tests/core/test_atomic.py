@@ -329,3 +329,23 @@ def test_an_interrupt_just_after_the_link_leaves_no_name(tmp_path: Path, monkeyp
     with pytest.raises(KeyboardInterrupt), atomic_write(target, overwrite=True, sensitive=True) as f:
         f.write(b"new plaintext")
     assert target.read_bytes() == b"old" and _names(tmp_path) == ["plain.csv"]
+
+
+@pytest.mark.skipif(not _LINUX_TMPFILE, reason="O_TMPFILE is Linux only")
+def test_a_sensitive_output_replacing_nothing_is_linked_straight_to_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names: list[str] = []
+    real_link = atomic._link_unnamed
+
+    def record(fd: int, name: Path) -> None:
+        names.append(name.name)
+        real_link(fd, name)
+
+    monkeypatch.setattr(atomic, "_link_unnamed", record)
+    with atomic_write(tmp_path / "new.csv", overwrite=True, sensitive=True) as f:
+        f.write(b"1")
+    with atomic_write(tmp_path / "new.csv", overwrite=True, sensitive=True) as f:
+        f.write(b"2")
+    assert names[0] == "new.csv" and names[1].startswith(".new.csv.") and len(names) == 2
+    assert (tmp_path / "new.csv").read_bytes() == b"2" and _names(tmp_path) == ["new.csv"]

@@ -243,9 +243,16 @@ def kill_once(scn: Scenario, env: dict[str, str], point: int, sig: int, fraction
     return KillResult(proc.returncode, mid, err.decode(errors="replace"))
 
 
-def expected_exit(sig: int, returncode: int) -> bool:
-    """0 (it finished first), killed by the signal, or the CLI's 130 (SIGINT) and 143 (SIGTERM)."""
+def expected_exit(sig: int, returncode: int, stderr: str = "") -> bool:
+    """0 (it finished first), killed by the signal, or the CLI's 130 (SIGINT) and 143 (SIGTERM); or SIGINT while
+    Python was still importing the CLI, before its ``main`` (Python's own traceback, exit 1: nothing written yet)."""
+    if sig == signal.SIGINT and returncode == 1 and interrupted_at_start(stderr):
+        return True
     return returncode in {0, -int(sig), 130 if sig == signal.SIGINT else 143}
+
+
+def interrupted_at_start(stderr: str) -> bool:
+    return stderr.rstrip().endswith("KeyboardInterrupt") and 'workbench/cli/__init__.py", line' not in stderr
 
 
 @dataclass
@@ -254,6 +261,7 @@ class Damage:
     damaged_inputs: list[str] = field(default_factory=list)
     failed_opens: list[str] = field(default_factory=list)
     stale_partials: list[str] = field(default_factory=list)
+    hidden_complete: list[str] = field(default_factory=list)  # the complete output under its hidden name (see below)
 
     def __bool__(self) -> bool:
         return bool(self.leaks or self.damaged_inputs or self.failed_opens)
@@ -264,11 +272,19 @@ def partials(folders: list[Path]) -> list[str]:
 
 
 def check_after_kill(scn: Scenario, env: dict[str, str]) -> Damage:
-    """What a kill left: planted values outside a complete output, changed inputs, a project that fails to open."""
+    """What a kill left: planted values outside a complete output, changed inputs, a project that fails to open.
+
+    A file holding the *complete* output under its hidden ``.partial`` name is not partial plaintext: it is what a
+    SIGKILL between the link and the rename of a replaced output leaves (``workbench.core.atomic``), swept by the
+    next write; it is listed apart, in ``hidden_complete``."""
     damage = Damage()
-    complete = scn.target is not None and scn.target.is_file() and sha256(scn.target) == scn.expected_sha
     for hit in files_holding(scn.scan, PLANTED):
-        if not (complete and hit.startswith(f"{scn.target}: ")):
+        path = Path(hit.rsplit(": ", 1)[0])
+        complete = scn.target is not None and path.parent == scn.target.parent and sha256(path) == scn.expected_sha
+        if complete and path.name.endswith(PARTIAL_SUFFIX):
+            if str(path) not in damage.hidden_complete:
+                damage.hidden_complete.append(str(path))
+        elif not (complete and path == scn.target):
             damage.leaks.append(hit)
     damage.damaged_inputs = [str(p) for p, digest in scn.input_shas.items() if sha256(p) != digest]
     if scn.opens is not None:
@@ -318,7 +334,7 @@ def test_kills_leave_no_plaintext_and_lose_nothing(workspace: Workspace, command
     mid_writes = 0
     for number, (_cmd, sig, fraction, anchor) in enumerate(points):
         result = kill_once(scn, workspace.env, number, sig, fraction, anchor)
-        assert expected_exit(sig, result.returncode), (command, sig, result.returncode, result.stderr)
+        assert expected_exit(sig, result.returncode, result.stderr), (command, sig, result.returncode, result.stderr)
         mid_writes += result.mid_write
         damage = check_after_kill(scn, workspace.env)
         where = f"{command} killed by {signal.Signals(sig).name} at {fraction:.2f} of the {anchor}"
@@ -326,8 +342,8 @@ def test_kills_leave_no_plaintext_and_lose_nothing(workspace: Workspace, command
         assert not damage.leaks, f"plaintext left after {where}: {damage.leaks}"
         assert not damage.damaged_inputs, f"input changed after {where}"
         assert not damage.failed_opens, f"the project no longer opens after {where}: {damage.failed_opens}"
-        if scn.target is not None:  # plaintext outputs: not even a SIGKILL leaves a named partial
-            assert not damage.stale_partials, f"{where}: {damage.stale_partials}"
+        if scn.target is not None:  # plaintext outputs: not even a SIGKILL leaves a partial one under a name
+            assert set(damage.stale_partials) <= set(damage.hidden_complete), f"{where}: {damage.stale_partials}"
     assert mid_writes >= 2, f"only {mid_writes} of {len(points)} kills landed while the output was being written"
     assert rerun_leaves_no_partial(scn, workspace.env) == []
 
