@@ -71,7 +71,7 @@ def campaign(points: int, seed: int, workdir: Path) -> tuple[collections.Counter
         )
         if not expected_exit(sig, result.returncode, result.stderr):
             counts["unexpected exit codes"] += 1
-            problems.append(f"{number} {command} {name}: exit {result.returncode}: {result.stderr.strip()[-200:]}")
+            problems.append(f"{number} {command} {name}: exit {result.returncode}: {result.stderr.strip()[-1500:]}")
         damage = check_after_kill(scn, ws.env)
         counts["plaintext leaks"] += len(damage.leaks)
         counts["originals damaged"] += len(damage.damaged_inputs)

@@ -64,10 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     installed = threading.current_thread() is threading.main_thread()  # only the main thread may set a handler
     previous = signal.signal(signal.SIGTERM, on_sigterm) if installed else None
     try:
-        return _run(args, terminated)
-    finally:
-        if installed:  # None: a handler not set from Python (the default, for a `workbench` process)
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        try:
+            return _run(args, terminated)
+        finally:
+            if installed:  # None: a handler not set from Python (the default, for a `workbench` process)
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    except KeyboardInterrupt:  # a signal that lands after the command's own handling (kill campaign, point 187)
+        return 143 if terminated else 130
 
 
 def _run(args: argparse.Namespace, terminated: list[int]) -> int:
