@@ -47,6 +47,7 @@ from tests.core.test_kills import (  # noqa: E402 - after the path above
     kill_points,
     partials,
     rerun_leaves_no_partial,
+    second_name,
 )
 
 
@@ -86,6 +87,10 @@ def campaign(points: int, seed: int, workdir: Path) -> tuple[collections.Counter
     counts["complete outputs left under the hidden name (SIGKILL between link and rename)"] = len(stale["complete"])
     left = [path for scn in ws.scenarios.values() for path in rerun_leaves_no_partial(scn, ws.env)]
     left += partials([ws.tmpdir])
+    folders = [scn.out_dir for scn in ws.scenarios.values()]
+    counts["second names of a published file left (SIGKILL between link and unlink)"] = sum(
+        second_name(Path(path)) for path in partials(folders)
+    )
     counts["stale partials after a successful rerun"] = len(left)
     problems += [f"left after the rerun: {path}" for path in left]
     counts["seconds"] = round(time.monotonic() - started)

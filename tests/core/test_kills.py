@@ -301,7 +301,18 @@ def rerun_leaves_no_partial(scn: Scenario, env: dict[str, str]) -> list[str]:
     for point in sorted(set(scn.killed)) if scn.name == "add" else [0]:
         run_ok(scn.argv(point), env)
     scn.killed.clear()
-    return partials([scn.out_dir])
+    return [path for path in partials([scn.out_dir]) if not second_name(Path(path))]
+
+
+def second_name(path: Path) -> bool:
+    """A ``.partial`` that is a second name of a published file: a non-overwriting publish hard-links the temporary
+    file to its target, then removes the temporary name; a SIGKILL between the two leaves both names of the one
+    complete file (ciphertext, for ``add``). The sweep removes it at the next write of that target; a re-run of
+    ``add`` writes nothing when the vault already holds the file, so it can stay. Reported apart."""
+    try:
+        return path.stat().st_nlink > 1
+    except OSError:
+        return False
 
 
 def kill_points(count: int, seed: int) -> list[tuple[str, int, float, str]]:

@@ -241,8 +241,13 @@ def _create_temp(target: Path, mode: int, *, readable: bool = False) -> tuple[in
             fd = os.open(tmp, flags, mode)
         except FileExistsError:  # 64 random bits taken: practically never
             continue
-        if _lock(fd) and _still_named(fd, tmp):
-            return fd, tmp
+        try:
+            if _lock(fd) and _still_named(fd, tmp):
+                return fd, tmp
+        except BaseException:  # an interrupt right after the create: leave no empty temporary file
+            os.close(fd)
+            _remove(tmp)
+            raise
         os.close(fd)  # a sweep took it between the create and the lock (it removed it): take another name
     raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(target.parent))
 
