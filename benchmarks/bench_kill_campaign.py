@@ -48,6 +48,7 @@ from tests.core.test_kills import (  # noqa: E402 - after the path above
     partials,
     rerun_leaves_no_partial,
     second_name,
+    sigterm_exit_quirk,
 )
 
 
@@ -69,6 +70,9 @@ def campaign(points: int, seed: int, workdir: Path) -> tuple[collections.Counter
         counts["finished before the signal"] += result.returncode == 0
         counts["interrupted before the CLI started (exit 1)"] += result.returncode == 1 and interrupted_at_start(
             result.stderr
+        )
+        counts["SIGTERM handled ('terminated') but exit -2 (open, see sigterm_exit_quirk)"] += (
+            sig == signal.SIGTERM and sigterm_exit_quirk(result.returncode, result.stderr)
         )
         if not expected_exit(sig, result.returncode, result.stderr):
             counts["unexpected exit codes"] += 1
