@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Sequence
 
 from workbench.cli import crypto, datasets, pii, project, train
-from workbench.cli._common import PROG, print_error
+from workbench.cli._common import PROG, print_error, stdout_closed
 from workbench.core.errors import WorkbenchError
 
 __all__ = ["build_parser", "main"]
@@ -78,10 +79,13 @@ def _run(args: argparse.Namespace, terminated: list[int]) -> int:
     import logging
     import os
 
-    from workbench.core.logging_setup import configure_logging
+    from workbench.core.logging_setup import configure_logging, log_fallback_note
 
     with contextlib.suppress(OSError):  # an unwritable log folder must not stop a batch job
         configure_logging(os.environ.get("WORKBENCH_LOG_LEVEL", "INFO"))
+    note = log_fallback_note()
+    if note:  # said once per command, then the command runs as usual
+        print(f"{PROG}: note: {note}", file=sys.stderr)
     logging.getLogger("workbench.cli").info("command: %s", args.command)
     try:
         return int(args.func(args))
@@ -91,6 +95,9 @@ def _run(args: argparse.Namespace, terminated: list[int]) -> int:
     except KeyboardInterrupt:
         print_error("terminated" if terminated else "interrupted")
         return 143 if terminated else 130
+    except BrokenPipeError:  # a plain print to a reader that went away (`workbench ... | head -1`): end quietly
+        stdout_closed()
+        return 0
     except Exception as exc:  # noqa: BLE001 - one line for the user, the frames for the log
         import traceback
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from workbench.cli import main
-
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        from workbench.cli import main
+
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl+C while Python still imports the command: no traceback, the usual status
+        print("workbench: error: interrupted", file=sys.stderr)
+        sys.exit(130)

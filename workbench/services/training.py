@@ -71,7 +71,7 @@ def _model_sink(session: ProjectSession) -> Any:
         folder = session.project.data_dir / "models"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
-        with stream.atomic_output(path, overwrite=True) as f:
+        with stream.atomic_output(path, overwrite=True, sensitive=True) as f:  # a model can memorise rows
             f.write(data)
         return str(path)
 
