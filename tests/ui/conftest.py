@@ -29,3 +29,20 @@ def never_block_on_the_quit_question(monkeypatch: pytest.MonkeyPatch) -> None:
     from workbench.ui.qt_main_window import QtMainWindow
 
     monkeypatch.setattr(QtMainWindow, "confirm_close_with_jobs", lambda self, count: True)
+
+
+@pytest.fixture
+def window(qtbot, project):  # noqa: ANN001, ANN201
+    """The main window on the empty ``project``, with the cheapest KDF for any vault it creates; its jobs are
+    cancelled and waited for afterwards."""
+    from workbench.core.crypto import kdf
+    from workbench.ui.qt_main_window import QtMainWindow
+
+    w = QtMainWindow(project)
+    w.vault_ctl.kdf_params = kdf.minimum_params()
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.runner.begin_shutdown()
+    w.runner.cancel_all()
+    w.runner.wait_all(30)

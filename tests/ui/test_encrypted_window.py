@@ -28,20 +28,6 @@ from workbench.ui.qt_main_window import QtMainWindow  # noqa: E402
 from workbench.ui.qt_train_page import epsilon_to_slider  # noqa: E402
 
 
-@pytest.fixture
-def window(qtbot, project):  # noqa: ANN001, ANN201
-    from workbench.core.crypto import kdf
-
-    w = QtMainWindow(project)
-    w.vault_ctl.kdf_params = kdf.minimum_params()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.runner.begin_shutdown()
-    w.runner.cancel_all()
-    w.runner.wait_all(30)
-
-
 def _show(window: QtMainWindow, page: str) -> None:
     window.nav.setCurrentRow(window._page_names.index(page))
 

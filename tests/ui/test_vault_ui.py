@@ -4,29 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.support.qt import wait_for_job
-from workbench.core.crypto import kdf
 from workbench.core.project.secure_data import is_vault_path
 from workbench.ui.qt_data_page import LOCKED_MESSAGE
-from workbench.ui.qt_main_window import QtMainWindow
 from workbench.ui.qt_vault import QtPassphraseDialog
 
 PW = "a long enough passphrase"
 CANARY = "Quintessa-Vandermolen"
-
-
-@pytest.fixture
-def window(qtbot, project):  # noqa: ANN001, ANN201
-    w = QtMainWindow(project)
-    w.vault_ctl.kdf_params = kdf.minimum_params()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.runner.begin_shutdown()
-    w.runner.cancel_all()
-    w.runner.wait_all(10)
 
 
 def _wait_job(qtbot, window, start) -> None:  # noqa: ANN001
