@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_workbench
+
 CSV = (
     "name,email,zip,diagnosis,note\nAda Lovelace,ada@example.org,02139,J45,Seen by Dr. Babbage\n"
     "Alan Turing,alan@example.org,10001,E11,Call back next week\n"
@@ -133,14 +135,7 @@ def test_encrypted_project_from_the_cli(tmp_path: Path) -> None:
     env_ok = dict(os.environ, WORKBENCH_PASSPHRASE="pass phrase for tests")
 
     def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "workbench.cli", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
+        return run_workbench(*args, env=env)
 
     proc = run("project", "encrypt", str(proj), env=env_ok)
     assert proc.returncode == 0, proc.stderr

@@ -7,11 +7,11 @@ import json
 import os
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_workbench
 from tests.support.planted import (
     CANARY_NAME,
     FAST_KDF_SPEC,
@@ -85,14 +85,7 @@ def test_plan_then_encrypt_moves_everything_the_project_owns(tmp_path: Path, fas
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_workbench(*args, env=env)
 
 
 @pytest.mark.slow
