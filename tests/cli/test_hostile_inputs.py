@@ -110,7 +110,7 @@ def _build(d: Path) -> Env:
         ),
     )
     _write(env, "good_key_file", "good.key", bytes(range(40)))
-    for key in ("fifo_a", "fifo_b", "fifo_c", "fifo_d", "fifo_e", "fifo_f", "fifo_g", "fifo_h", "fifo_out"):
+    for key in ("fifo_a", "fifo_b", "fifo_c", "fifo_d", "fifo_e", "fifo_f", "fifo_g", "fifo_h", "fifo_i", "fifo_out"):
         _fifo(env, key)
     (d / "folder").mkdir()
     env.files["folder"] = d / "folder"
@@ -131,6 +131,13 @@ def _build(d: Path) -> Env:
     _write(env, "empty_policy", "empty.json", b"")
     _write(env, "list_policy", "list.json", "[" + json.dumps(PLANTED) + "]")
     _sparse(env, "big_policy", "big.json")
+
+    # gold files (pii-eval)
+    _write(env, "deep_gold", "deep_gold.json", "[" * 200_000 + "]" * 200_000)
+    deep_obj = '{"a": ' * 5000 + "1" + "}" * 5000
+    _write(env, "deep_gold_obj", "deep_gold_obj.json", '[{"full_text": "x", "spans": ' + deep_obj + "}]")
+    _write(env, "huge_int_gold", "huge_gold.json", '[{"full_text": "x", "spans": [' + "9" * 5001 + "]}]")
+    _sparse(env, "big_gold", "big_gold.json", (64 << 20) + 1)
 
     # keys, signatures, encrypted files
     alice = keys.PrivateKey.generate(name="alice")
@@ -265,6 +272,10 @@ def _encrypt_to(out: Callable[[Env], str], *extra: str) -> Callable[[Env], list[
     return lambda e: ["encrypt", e["csv"], out(e), "--kdf", FAST_KDF, *extra]
 
 
+def _pii_eval(gold: str) -> Callable[[Env], list[str]]:
+    return lambda e: ["pii-eval", e[gold] if gold in e.files else gold]
+
+
 def _store(key: str) -> Callable[[Env], list[str]]:
     return lambda e: ["datasets", "--project", e[key]]
 
@@ -284,6 +295,14 @@ CASES: list[Case] = [
     _c("policy-empty", _anon("empty_policy"), "not valid JSON"),
     _c("policy-list", _anon("list_policy"), "must be a JSON object"),
     _c("policy-too-big", _anon("big_policy"), "too large"),
+    # -- gold files (pii-eval): read bounded, like a policy, before any model is loaded
+    _c("gold-dev-zero", _pii_eval("/dev/zero"), "is a device"),
+    _c("gold-fifo", _pii_eval("fifo_i"), "within 1 s"),
+    _c("gold-folder", _pii_eval("folder"), "is a folder"),
+    _c("gold-deep-array", _pii_eval("deep_gold"), "levels deep"),
+    _c("gold-deep-object", _pii_eval("deep_gold_obj"), "levels deep"),
+    _c("gold-huge-int", _pii_eval("huge_int_gold"), "too many digits"),
+    _c("gold-too-big", _pii_eval("big_gold"), "too large"),
     # -- --key-file
     _c("keyfile-dev-zero", _key_file("/dev/zero"), "is a device"),
     _c("keyfile-dev-urandom", _key_file("/dev/urandom"), "is a device"),

@@ -32,8 +32,11 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, Throttle
 from workbench.core.pii.analyzer import AnalyzerHandle, iter_raw_analysis
 from workbench.core.pii.postprocess import DetectedSpan, DetectionSettings, resolve_spans
+from workbench.core.safe_io import InputRefusedError, escape_for_terminal, parse_json, read_small_text
 
 BETA = 2.0
+#: The largest gold file read (bytes); presidio-research's synth_dataset_v2.json is about 1 MB.
+GOLD_LIMIT = 64 << 20
 
 ENTITY_MAPPING: Mapping[str, str] = {
     # people
@@ -154,23 +157,22 @@ def load_gold(path: str | Path) -> list[GoldSample]:
     Raises
     ------
     EvalDataError
-        For a missing file, bad JSON, or an item without ``full_text``/``spans`` or with bad offsets (the
+        For a missing file, a folder, device or silent FIFO, a file over :data:`GOLD_LIMIT` bytes, bad or too
+        deeply nested JSON, or an item without ``full_text``/``spans`` or with bad offsets (the
         message names the item index, never its text).
     """
     file = Path(path)
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvalDataError(f"{file}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalDataError(f"{file}: cannot read it ({type(exc).__name__})") from None
-    except json.JSONDecodeError as exc:
-        raise EvalDataError(f"{file.name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    name = escape_for_terminal(file.name)
+    try:  # bounded: a device or folder is refused, a FIFO times out, at most GOLD_LIMIT bytes are read
+        text = read_small_text(file, what="gold file", limit=GOLD_LIMIT)
+        data = parse_json(text, source=name, what="gold file")
+    except InputRefusedError as exc:
+        raise EvalDataError(str(exc)) from None
     if not isinstance(data, list):
-        raise EvalDataError(f"{file.name}: expected a JSON list of samples with full_text and spans")
+        raise EvalDataError(f"{name}: expected a JSON list of samples with full_text and spans")
     samples: list[GoldSample] = []
     for i, item in enumerate(data):
-        where = f"{file.name}: item {i}"
+        where = f"{name}: item {i}"
         if not isinstance(item, dict) or not isinstance(item.get("full_text"), str):
             raise EvalDataError(f"{where}: needs a string field full_text")
         text = item["full_text"]
