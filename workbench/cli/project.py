@@ -5,6 +5,9 @@ Added to the parser by :func:`register`:
     workbench project init DIR
     workbench project encrypt DIR [--kdf SPEC]     passphrase: WORKBENCH_PASSPHRASE or a prompt
     workbench project passphrase DIR               new one: WORKBENCH_NEW_PASSPHRASE or a prompt
+
+Every line goes through :func:`~workbench.cli._common.say`: folder, dataset and file names come from the disk and
+are shown with control characters escaped.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from workbench.cli._common import (
     open_session_cli,
     parse_kdf,
     read_passphrase,
+    say,
 )
 
 
@@ -26,7 +30,7 @@ def cmd_project_init(args: argparse.Namespace) -> int:
     from workbench.core.project.store import Project
 
     with Project.create(args.dir) as project:
-        print(f"created project {project.folder}")
+        say(f"created project {project.folder}")
     return 0
 
 
@@ -48,20 +52,20 @@ def cmd_project_encrypt(args: argparse.Namespace) -> int:
     project = Project.open(args.dir)
     try:
         plan = plan_encryption(project)
-        print(f"encrypting {project.folder}:")
+        say(f"encrypting {project.folder}:")
         for line in plan.lines():
-            print(f"  {line}")
+            say(f"  {line}")
         passphrase = read_passphrase("new project passphrase", confirm=True)
     except BaseException:
         project.close()
         raise
     session, report = drive_with_progress(encrypt_project_job(project, passphrase, kdf=params))
     with session:
-        print(f"{session.folder} is now encrypted ({report.kdf}): the project store and every file the project owns")
-        print(f"are in the vault; datasets added from now on are stored encrypted. {report.summary()}.")
+        say(f"{session.folder} is now encrypted ({report.kdf}): the project store and every file the project owns")
+        say(f"are in the vault; datasets added from now on are stored encrypted. {report.summary()}.")
         for path in report.in_clear:
-            print(f"still in clear at {path} (registered by a path outside the project; not touched)")
-        print(f"note: {ERASURE_NOTE}")
+            say(f"still in clear at {path} (registered by a path outside the project; not touched)")
+        say(f"note: {ERASURE_NOTE}")
     return 0
 
 
@@ -88,7 +92,7 @@ def cmd_project_passphrase(args: argparse.Namespace) -> int:
             raise UsageError("the two passphrases differ; nothing was changed")
     with open_session(args.dir, old) as session:
         change_passphrase(session, old, new)
-    print("passphrase changed; the data was not re-encrypted")
+    say("passphrase changed; the data was not re-encrypted")
     return 0
 
 
