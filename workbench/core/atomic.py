@@ -48,6 +48,8 @@ same target left (:func:`sweep_partials`): only names of exactly that pattern, o
 no living writer holds them. On POSIX a writer holds an exclusive ``flock`` on its temporary file from creation
 until it is published, and the sweep removes a file only while holding that lock itself, so a write in progress
 is never swept; on Windows a file open in another process cannot be deleted, which protects it the same way.
+:func:`sweep_stale_partials` sweeps a whole folder the same way (an encrypted project's vault folder when it is
+unlocked), and only files last modified before this process started.
 """
 
 from __future__ import annotations
@@ -87,6 +89,11 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 StrPath = str | os.PathLike[str]
+
+_ANY_PARTIAL_RE = re.compile(r"\..+\.[0-9a-f]{16}" + re.escape(PARTIAL_SUFFIX), re.DOTALL)
+"""The name of any temporary file of ours (``.NAME.<16 hex>.partial``), whatever its target."""
+PROCESS_STARTED = time.time()
+"""When this module was first imported (about when the process started): older partials are no write of ours."""
 
 
 @overload
@@ -420,8 +427,33 @@ def sweep_partials(target: StrPath) -> list[Path]:
     return removed
 
 
-def _remove_if_stale(path: Path) -> bool:
+def sweep_stale_partials(folder: StrPath, *, modified_before: float | None = None) -> list[Path]:
+    """Remove the temporary files that killed writes left in ``folder``, whatever their target; returns them.
+
+    For a folder whose targets are not known in advance (an encrypted project's vault folder, swept when it is
+    unlocked). Only hidden files named exactly ``.NAME.<16 hex>.partial``, regular files owned by this user, last
+    modified before ``modified_before`` (default :data:`PROCESS_STARTED`, so no write this process began is
+    touched), and only when no writer holds them, as in :func:`sweep_partials`. Never raises.
+    """
+    before = PROCESS_STARTED if modified_before is None else modified_before
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        path = Path(folder) / name
+        if _ANY_PARTIAL_RE.fullmatch(name) and _remove_if_stale(path, modified_before=before):
+            removed.append(path)
+    return removed
+
+
+def _remove_if_stale(path: Path, *, modified_before: float | None = None) -> bool:
     if fcntl is None:  # Windows: a file another process has open cannot be deleted
+        if modified_before is not None:
+            with contextlib.suppress(OSError):
+                if os.lstat(path).st_mtime >= modified_before:
+                    return False
         try:
             os.unlink(path)
         except OSError:
@@ -434,6 +466,8 @@ def _remove_if_stale(path: Path) -> bool:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            return False
+        if modified_before is not None and info.st_mtime >= modified_before:
             return False
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: a living writer holds it
         if not os.path.samestat(info, os.lstat(path)):

@@ -22,7 +22,6 @@ PassphraseSource = str | Callable[[], str] | None
 """The passphrase, a function that asks for it (called only for an encrypted project), or ``None``."""
 
 
-
 def _passphrase(source: PassphraseSource, folder: Path) -> str:
     if source is None:
         raise ProjectError(
@@ -56,6 +55,7 @@ def open_session_job(
     secret = _passphrase(passphrase, path)
     yield Progress("unlock", 0, None, "", "checking the passphrase")
     vault.unlock(secret)
+    vault.sweep_partials()  # ciphertext partials that killed writes left (a wrong passphrase changed nothing)
     try:
         key = vault.secret(STORE_KEY_SECRET)
         notes: list[str] = []

@@ -12,6 +12,9 @@ Key hierarchy::
     KEK --AES-256-GCM--> master key (random, 256 bits; wrapped copy in vault.json)
     master key --HKDF--> vault file key (id = vault id) --wraps--> each file's random data key
 
+Temporary files a killed write left in the vault's folders (ciphertext only) are removed when the project is
+opened (:meth:`ProjectVault.sweep_partials`).
+
 Changing the passphrase re-wraps only the master key: no file is re-encrypted, and other processes that have the
 vault unlocked keep working. (So someone holding an *old* copy of ``vault.json`` and the *old* passphrase can
 still recover the master key: changing the passphrase does not revoke a leaked one. Re-encrypting into a new
@@ -40,7 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
-from workbench.core.atomic import atomic_write_text
+from workbench.core.atomic import atomic_write_text, sweep_partials, sweep_stale_partials
 from workbench.core.crypto import kdf as kdf_mod
 from workbench.core.crypto import stream
 from workbench.core.crypto.kdf import KdfParams
@@ -364,6 +367,16 @@ class ProjectVault:
     def path_of(self, name: str) -> Path:
         """Where the encrypted file ``name`` lives (``encrypted/NAME``)."""
         return self.encrypted_dir / _check_name(name, _NAME_RE, "file name")
+
+    def sweep_partials(self) -> list[Path]:
+        """Remove the ciphertext temporary files (``.NAME.<hex>.partial``) that killed writes left in
+        ``encrypted/``, ``encrypted/.secrets/`` and next to ``vault.json``; returns them. Only files of that exact
+        pattern, last modified before this process started and held by no living writer
+        (:func:`workbench.core.atomic.sweep_stale_partials`); anything else is left alone. Never raises."""
+        removed = sweep_partials(self.header_path)
+        for folder in (self.encrypted_dir, self.secrets_dir):
+            removed += sweep_stale_partials(folder)
+        return removed
 
     def names(self) -> list[str]:
         """Names of the encrypted files in the vault, sorted (secrets and temporary files excluded)."""
