@@ -138,12 +138,34 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 
 def add_load_options(p: argparse.ArgumentParser) -> None:
-    """``--format`` (one of the loader registry's formats), ``--encoding`` and ``--delimiter``."""
+    """``--format`` (one of the loader registry's formats), ``--encoding``, ``--delimiter``, ``--header`` /
+    ``--no-header`` and ``--accept-unclosed-quote``."""
     from workbench.core.data.loaders import available_formats  # the registry names modules; imports no loader
 
     p.add_argument("--format", choices=list(available_formats()), help="skip format detection")
     p.add_argument("--encoding", help="skip encoding detection (e.g. utf-8, utf-16, gb18030, latin-1)")
     p.add_argument("--delimiter", help="skip delimiter detection: one character, or tab/comma/semicolon/pipe")
+    header = p.add_mutually_exclusive_group()
+    header.add_argument(
+        "--header",
+        dest="header",
+        action="store_const",
+        const=True,
+        default=None,
+        help="the first row is column names, even when it looks like data (CSV/TSV)",
+    )
+    header.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_const",
+        const=False,
+        help="the first row is data: name the columns column_1, column_2, ... (CSV/TSV)",
+    )
+    p.add_argument(
+        "--accept-unclosed-quote",
+        action="store_true",
+        help="load a CSV whose last quote is never closed (the rest of the file becomes one value)",
+    )
 
 
 def parse_delimiter(text: str | None) -> str | None:
@@ -164,6 +186,8 @@ def load_options(args: argparse.Namespace) -> Any:
         format=getattr(args, "format", None),
         encoding=getattr(args, "encoding", None),
         delimiter=parse_delimiter(getattr(args, "delimiter", None)),
+        header=getattr(args, "header", None),
+        accept_unclosed_quote=bool(getattr(args, "accept_unclosed_quote", False)),
     )
 
 

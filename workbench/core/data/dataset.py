@@ -63,12 +63,20 @@ class ColumnSummary:
 
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
-    """What the analyst may force instead of detection. ``None`` means: detect."""
+    """What the analyst may force instead of detection. ``None`` means: detect.
+
+    ``header`` (delimited text only): ``True`` reads the first row as column names even when it looks like data
+    (with a warning), ``False`` reads it as data (columns ``column_1`` ... ``column_n``), ``None`` refuses a first
+    row that looks like data. ``accept_unclosed_quote`` loads a file whose last quote is never closed (the rest
+    of the file becomes one value, with a warning) instead of refusing it. See :mod:`~workbench.core.data.misreads`.
+    """
 
     format: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
     preview_rows: int = 200
+    header: bool | None = None
+    accept_unclosed_quote: bool = False
 
 
 @dataclass(frozen=True, slots=True)

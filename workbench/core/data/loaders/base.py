@@ -189,7 +189,8 @@ def loader_for(path: str | Path, head_bytes: bytes, options: LoadOptions) -> Loa
 
 
 def choose_encoding(source: LoadSource, options: LoadOptions) -> str:
-    """The forced encoding (normalised) or the detected one; raise DatasetError if it is unknown or binary."""
+    """The forced encoding (normalised) or the detected one; raise DatasetError if it is unknown or binary, and
+    a :class:`~workbench.core.data.misreads.MisreadError` when a detected Latin-1/cp1252 file also holds UTF-8."""
     if options.encoding:
         try:
             encoding = detect.normalize_encoding(options.encoding)
@@ -200,6 +201,10 @@ def choose_encoding(source: LoadSource, options: LoadOptions) -> str:
     problem = detect.binary_problem(source.head, encoding)
     if problem is not None:
         raise DatasetError(source.path, problem)
+    if not options.encoding:
+        from workbench.core.data.misreads import check_detected_encoding
+
+        check_detected_encoding(source, encoding)  # a detected Latin-1 that is really UTF-8 mixed with it
     return encoding
 
 

@@ -12,6 +12,11 @@ How a file is read:
    after the read, and only when all of its values convert (:func:`~workbench.core.data.schema.infer_types`).
    Empty fields are missing (null); other missing-value tokens are handled by the conversion.
 5. Rows whose field count differs from the header's stop the load with the line number and the two counts.
+6. Misreads (:mod:`~workbench.core.data.misreads`): a first row that looks like data is refused unless
+   ``options.header`` says what it is (before the read, from the head); a quote still open at the end of the
+   file is refused unless ``options.accept_unclosed_quote`` (after the read, and only when the last record holds
+   a line break, so a normal file costs no extra pass); a detected Latin-1/cp1252 that is really mixed with UTF-8
+   is refused by :func:`~.base.choose_encoding`.
 
 Arrow's own error messages quote the offending row, so they are never passed on: each failure is translated
 into a sentence with line numbers, byte offsets and counts only.
@@ -30,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from workbench.core.data import detect
+from workbench.core.data import detect, misreads
 from workbench.core.data.dataset import LoadOptions
 from workbench.core.data.loaders.base import (
     DecodeFailure,
@@ -155,13 +160,16 @@ class CsvLoader(Loader):
         encoding = choose_encoding(source, options)
         delimiter = self._choose_delimiter(source, options, encoding)
         log.debug("csv: %s encoding=%s delimiter=%s", path.name, encoding, delimiter_label(delimiter))
+        notes = list(_check_header(source, options, encoding, delimiter))
         yield Progress("parse", 0, source.size, "bytes", "reading the header")
 
         preview_sent = False
         block_size = BLOCK_SIZE
         while True:
             ragged = _RaggedRows()
-            read_options = pa_csv.ReadOptions(use_threads=False, block_size=block_size)
+            read_options = pa_csv.ReadOptions(
+                use_threads=False, block_size=block_size, autogenerate_column_names=options.header is False
+            )
             parse_options = pa_csv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=ragged
             )
@@ -178,6 +186,8 @@ class CsvLoader(Loader):
                     quoted_strings_can_be_null=True,
                 )
                 clean_names = [names[0].removeprefix("\ufeff"), *names[1:]] if names else []
+                if options.header is False:
+                    clean_names = [f"column_{i}" for i in range(1, len(names) + 1)]
                 with source.open_binary() as raw:
                     stream = _EndsWithNewline(raw, encoding)
                     reader = pa_csv.open_csv(
@@ -227,13 +237,15 @@ class CsvLoader(Loader):
             raise DatasetError(path, "the file has no header row (it holds only blank lines)")
         table = pa.Table.from_batches(batches, schema=schema).rename_columns(clean_names)
         del batches
+        notes.extend(_check_quotes(source, options, encoding, delimiter, table))
         if not preview_sent:
             yield Progress("parse", source.size, source.size, "bytes", "reading rows", payload=table)
         yield Progress("parse", source.size, source.size, "bytes", "detecting column types")
         token.raise_if_cancelled()
         table = infer_types(table)
-        warnings = (HEADER_ONLY_WARNING,) if table.num_rows == 0 else ()
-        return ParsedTable(table, encoding=encoding, delimiter=delimiter, warnings=warnings)
+        if table.num_rows == 0:
+            notes.append(HEADER_ONLY_WARNING)
+        return ParsedTable(table, encoding=encoding, delimiter=delimiter, warnings=tuple(notes))
 
     # --------------------------------------------------------------------------------------------------------
 
@@ -277,7 +289,12 @@ class CsvLoader(Loader):
         """Turn a parser failure into a DatasetError whose message holds no dataset values."""
         path = source.path
         if isinstance(exc, DecodeFailure):
-            return DatasetError(path, undecodable_message(exc.offset, encoding))
+            return misreads.undecodable_error(source, encoding, exc.offset, undecodable_message(exc.offset, encoding))
+        text = str(exc)  # inspected for its kind only, never shown
+        if not (isinstance(exc, UnicodeError) or "UTF8" in text or "UTF-8" in text):
+            unclosed = _unclosed_quote(source, encoding, delimiter)
+            if unclosed is not None:  # the open value swallowed the fields after it: accepting cannot help
+                return misreads.MisreadError(path, unclosed.problem(ragged=True), misreads.UNCLOSED_QUOTE, unclosed)
         if ragged.actual is not None:
             line = physical_line(source, encoding, delimiter, ragged.line) if ragged.line is not None else None
             where = f"line {line}" if line is not None else "a row"
@@ -286,10 +303,9 @@ class CsvLoader(Loader):
                 f"{where} has {ragged.actual} fields but the header has {ragged.expected} "
                 f"(delimiter: {delimiter_label(delimiter)}); fix that row or choose another delimiter",
             )
-        text = str(exc)  # inspected for its kind only, never shown
         if isinstance(exc, UnicodeError) or "UTF8" in text or "UTF-8" in text:
             offset = find_undecodable_offset(source, "utf-8" if encoding in ("utf-8", "utf-8-sig") else encoding)
-            return DatasetError(path, undecodable_message(offset, encoding))
+            return misreads.undecodable_error(source, encoding, offset, undecodable_message(offset, encoding))
         if "Empty CSV file" in text:
             return DatasetError(path, "the file has no header row (it holds only blank lines)")
         counts = re.search(r"Expected (\d+) columns, got (\d+)", text)
@@ -299,3 +315,47 @@ class CsvLoader(Loader):
             )
         log.debug("csv: %s: unexplained parser failure (%s)", path.name, type(exc).__name__)
         return translate_unexpected(path, "CSV")
+
+
+def _check_header(source: LoadSource, options: LoadOptions, encoding: str, delimiter: str) -> tuple[str, ...]:
+    """Refuse a first row that looks like data unless ``options.header`` decides; the warnings to keep."""
+    if options.header is False:
+        return ()
+    sample = detect.decode_sample(source.head, encoding, complete=source.complete)
+    verdict = misreads.first_row_looks_like_data(misreads.sample_records(sample, delimiter))
+    if verdict is None:
+        return ()
+    if options.header is None:
+        raise misreads.MisreadError(source.path, misreads.header_problem(verdict), misreads.HEADER, verdict)
+    return (misreads.HEADER_USED_WARNING,)
+
+
+def _check_quotes(
+    source: LoadSource, options: LoadOptions, encoding: str, delimiter: str, table: pa.Table
+) -> tuple[str, ...]:
+    """Refuse a quote still open at the end of the file unless accepted; the warnings to keep.
+
+    Only a last record (or, without rows, a header) holding a line break can be an unclosed quote's work (the
+    reader adds a final line break inside the open value), so only then is the file scanned again.
+    """
+    if table.num_rows:
+        last = table.slice(table.num_rows - 1)
+        suspect = any(
+            isinstance(value := last.column(i)[0].as_py(), str) and ("\n" in value or "\r" in value)
+            for i in range(last.num_columns)
+        )
+    else:
+        suspect = any("\n" in name or "\r" in name for name in table.column_names)
+    if not suspect:
+        return ()
+    unclosed = _unclosed_quote(source, encoding, delimiter)
+    if unclosed is None:
+        return ()
+    if not options.accept_unclosed_quote:
+        raise misreads.MisreadError(source.path, unclosed.problem(), misreads.UNCLOSED_QUOTE, unclosed)
+    return (unclosed.problem(accepted=True),)
+
+
+def _unclosed_quote(source: LoadSource, encoding: str, delimiter: str) -> misreads.UnclosedQuote | None:
+    with source.open_binary() as raw:
+        return misreads.find_unclosed_quote(SourceReader(raw, encoding), delimiter)
