@@ -4,22 +4,35 @@ For an encrypted project (one with ``vault.json``) :func:`open_session_job` unlo
 takes the store's SQLCipher key from the vault and opens the store with it; if an earlier encryption was
 interrupted (a plaintext store, or plaintext files the project owns) it finishes it first, so that a session never
 works on a half-encrypted project.
+
+A project whose folder or store this user cannot write is opened read-only (:func:`cannot_write`): listing and
+reading work, every change is refused with one line, and a note says so.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from workbench.core.errors import ProjectError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, drive
-from workbench.core.project.store import Project
+from workbench.core.project.store import DB_FILE_NAME, Project
 from workbench.services.encryption import finish_encryption_job, plaintext_owned
 from workbench.services.secrets import STORE_KEY_SECRET
 from workbench.services.session import ProjectSession
 
 PassphraseSource = str | Callable[[], str] | None
 """The passphrase, a function that asks for it (called only for an encrypted project), or ``None``."""
+
+
+READ_ONLY_NOTE = "the project folder cannot be written: opened read-only (reading works, changes are refused)"
+
+
+def cannot_write(folder: Path) -> bool:
+    """Whether this user cannot write the project's folder or its store (then it is opened read-only)."""
+    store = folder / DB_FILE_NAME
+    return not os.access(folder, os.W_OK) or (store.exists() and not os.access(store, os.W_OK))
 
 
 def _passphrase(source: PassphraseSource, folder: Path) -> str:
@@ -32,11 +45,17 @@ def _passphrase(source: PassphraseSource, folder: Path) -> str:
 
 
 def open_session_job(
-    folder: str | Path, passphrase: PassphraseSource = None, token: CancelToken | None = None
+    folder: str | Path,
+    passphrase: PassphraseSource = None,
+    token: CancelToken | None = None,
+    *,
+    read_only: bool | None = None,
 ) -> JobGenerator[ProjectSession]:
     """Open the project in ``folder``; an encrypted one is unlocked with ``passphrase`` (asked only if needed).
 
     Finishes an interrupted encryption first (see :func:`workbench.services.encryption.finish_encryption_job`).
+    ``read_only``: open the store without ever writing (``Project.open(read_only=True)``; an interrupted
+    encryption is then not finished); ``None``: read-only exactly when :func:`cannot_write`.
 
     Raises
     ------
@@ -49,26 +68,28 @@ def open_session_job(
 
     token = token if token is not None else CancelToken()
     path = Path(folder).expanduser().resolve()
+    read_only = cannot_write(path) if read_only is None else read_only
+    notes = [READ_ONLY_NOTE] if read_only and path.is_dir() else []
     if not ProjectVault.exists(path):
-        return ProjectSession(Project.open(path))
+        return ProjectSession(Project.open(path, read_only=read_only), notes=notes)
     vault = ProjectVault.open(path)
     secret = _passphrase(passphrase, path)
     yield Progress("unlock", 0, None, "", "checking the passphrase")
     vault.unlock(secret)
-    vault.sweep_partials()  # ciphertext partials that killed writes left (a wrong passphrase changed nothing)
+    if not read_only:
+        vault.sweep_partials()  # ciphertext partials that killed writes left (a wrong passphrase changed nothing)
     try:
-        key = vault.secret(STORE_KEY_SECRET)
-        notes: list[str] = []
-        if not Project.store_is_encrypted(path):
+        key = vault.secret(STORE_KEY_SECRET, create=not read_only)
+        if not read_only and not Project.store_is_encrypted(path):
             yield Progress("unlock", 0, None, "", "encrypting the project store (an encryption was interrupted)")
             Project.encrypt_store(path, key)
             notes.append("an interrupted encryption of this project was resumed: the project store is now encrypted")
-        session = ProjectSession(Project.open(path, key=key), vault, notes)
+        session = ProjectSession(Project.open(path, key=key, read_only=read_only), vault, notes)
     except BaseException:
         vault.lock()
         raise
     try:
-        if plaintext_owned(session):
+        if not read_only and plaintext_owned(session):
             report = yield from finish_encryption_job(session, token)
             session.notes.append(report.summary())
     except BaseException:
@@ -77,6 +98,8 @@ def open_session_job(
     return session
 
 
-def open_session(folder: str | Path, passphrase: PassphraseSource = None) -> ProjectSession:
+def open_session(
+    folder: str | Path, passphrase: PassphraseSource = None, *, read_only: bool | None = None
+) -> ProjectSession:
     """Synchronous :func:`open_session_job`."""
-    return drive(open_session_job(folder, passphrase))
+    return drive(open_session_job(folder, passphrase, read_only=read_only))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import sys
 import threading
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 from workbench.core.errors import ProjectError
 
@@ -157,10 +159,20 @@ def store_is_encrypted(folder: str | Path) -> bool:
     return bool(head) and head != SQLITE_HEADER
 
 
-def connect_file(connect: Callable[..., Any], path: Path) -> Any:
+def connect_file(connect: Callable[..., Any], path: Path, *, read_only: bool = False) -> Any:
     """``connect(path)`` as every store connection is made: autocommit, usable from any thread, waiting up to
-    :data:`BUSY_TIMEOUT_S` for a lock. ``connect`` is ``sqlite3.connect`` or SQLCipher's."""
-    return connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    :data:`BUSY_TIMEOUT_S` for a lock. ``connect`` is ``sqlite3.connect`` or SQLCipher's.
+
+    ``read_only``: opened with ``mode=ro`` (SQLite refuses every write). A WAL store needs its ``-shm`` file; when
+    neither the ``-wal`` file exists nor the folder can be written (so no writer can be at work and none could make
+    those files), the file is opened ``immutable`` instead, which reads it without them.
+    """
+    if not read_only:
+        return connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    wal = path.with_name(path.name + "-wal")
+    immutable = not wal.exists() and not os.access(path.parent, os.W_OK)
+    uri = f"file:{quote(str(path))}?mode=ro" + ("&immutable=1" if immutable else "")
+    return connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
 
 
 def busy_timeout_pragma() -> str:
@@ -191,9 +203,11 @@ def _refuse_mismatched_key(folder: Path, key: bytes | None) -> None:
         )
 
 
-def open_connection(folder: Path, key: bytes | None = None) -> sqlite3.Connection:
+def open_connection(folder: Path, key: bytes | None = None, *, read_only: bool = False) -> sqlite3.Connection:
     """Connect to the folder's database (with SQLCipher if there is a key), key it and set the per-connection
     pragmas (busy timeout, foreign keys, WAL, ``synchronous=NORMAL``). The schema is not looked at yet.
+
+    ``read_only``: nothing is ever written (:func:`connect_file`; the journal mode is left as the file has it).
 
     Raises
     ------
@@ -204,7 +218,7 @@ def open_connection(folder: Path, key: bytes | None = None) -> sqlite3.Connectio
     key_sql = None if key is None else f'PRAGMA key = "{key_literal(key)}"'
     connect = sqlite3.connect if key is None else cipher_module().connect
     try:
-        conn = connect_file(connect, folder / DB_FILE_NAME)
+        conn = connect_file(connect, folder / DB_FILE_NAME, read_only=read_only)
     except db_errors() as exc:
         raise translate(exc, "open the project database") from None
     with closed_on_error(conn, "open the project database", encrypted=key is not None):
@@ -212,6 +226,9 @@ def open_connection(folder: Path, key: bytes | None = None) -> sqlite3.Connectio
             apply_key(conn, key_sql, folder)
         conn.execute(busy_timeout_pragma())
         conn.execute("PRAGMA foreign_keys = ON")
+        if read_only:
+            conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()  # fails now if the file cannot be read
+            return conn
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise ProjectError(
@@ -244,6 +261,16 @@ def apply_key(conn: sqlite3.Connection, key_sql: str, folder: Path) -> None:
         raise
 
 
+def require_schema(conn: sqlite3.Connection, version: int, folder: Path) -> None:
+    """A read-only opening cannot migrate: ProjectError when the store's schema is older than ``version``."""
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current < version:
+        raise ProjectError(
+            f"{folder}: the project database needs an upgrade (schema {current} to {version}), which a read-only "
+            "opening cannot do; open the project once where it can be written"
+        )
+
+
 def check_integrity(conn: sqlite3.Connection) -> None:
     """ProjectError unless SQLite's ``quick_check`` finds the file sound."""
     # quick_check is O(database size) and project databases hold metadata only: milliseconds.
@@ -266,11 +293,14 @@ class ProjectConnection:
     """The base of :class:`~workbench.core.project.store.Project`: one open connection guarded by one lock, its
     read and write transactions, and closing. Every table's mixin derives from it."""
 
-    def __init__(self, folder: Path, connection: sqlite3.Connection, *, encrypted: bool = False) -> None:
+    def __init__(
+        self, folder: Path, connection: sqlite3.Connection, *, encrypted: bool = False, read_only: bool = False
+    ) -> None:
         """Internal: use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
         self._folder = folder
         self._conn: sqlite3.Connection | None = connection
         self._encrypted = encrypted
+        self._read_only = read_only
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -287,6 +317,11 @@ class ProjectConnection:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._conn is None
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only (every change raises ProjectError)."""
+        return self._read_only
 
     def __enter__(self) -> Self:
         return self
@@ -323,6 +358,11 @@ class ProjectConnection:
         """
         with self._lock:
             conn = self._require_open()
+            if self._read_only:
+                raise ProjectError(
+                    f"could not {doing}: the project {self._folder.name!r} was opened read-only (its folder or "
+                    "database cannot be written); nothing was changed"
+                )
             errors = db_errors()
             try:
                 conn.execute("BEGIN IMMEDIATE")

@@ -82,6 +82,7 @@ from workbench.core.project.connection import (
     closed_on_error,
     key_literal,
     open_connection,
+    require_schema,
 )
 from workbench.core.project.datasets import DatasetRecord, DatasetsMixin
 from workbench.core.project.lineage import LineageMixin, LineageRecord
@@ -158,7 +159,7 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
         return project
 
     @classmethod
-    def open(cls, folder: str | Path, *, key: bytes | None = None) -> Project:
+    def open(cls, folder: str | Path, *, key: bytes | None = None, read_only: bool = False) -> Project:
         """Open an existing project, migrating its database to :data:`SCHEMA_VERSION` if it is older.
 
         Parameters
@@ -166,6 +167,9 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
         key:
             The raw 32-byte SQLCipher key of an encrypted store (from the project's unlocked vault); ``None`` for
             a plaintext store.
+        read_only:
+            Open without ever writing (``mode=ro``; no migration, so an outdated store is refused): for a folder
+            or store that cannot be written. Every change then raises ProjectError.
 
         Raises
         ------
@@ -181,7 +185,7 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
             raise ProjectError(f"{path} does not exist or is not a folder")
         if not (path / DB_FILE_NAME).is_file():
             raise ProjectError(f"{path} is not a workbench project (no {DB_FILE_NAME})")
-        project = cls._connect(path, key)
+        project = cls._connect(path, key, read_only=read_only)
         log.info("opened project %s%s", path, " (encrypted store)" if key else "")
         return project
 
@@ -240,16 +244,19 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
         cls._check_integrity(conn)
 
     @classmethod
-    def _connect(cls, folder: Path, key: bytes | None = None) -> Project:
+    def _connect(cls, folder: Path, key: bytes | None = None, read_only: bool = False) -> Project:
         """Open the database (with SQLCipher if there is a key), check it is ours and sound, and migrate it."""
-        conn = open_connection(folder, key)
+        conn = open_connection(folder, key, read_only=read_only)
         with closed_on_error(conn, "open the project database", encrypted=key is not None):
             cls._check_store(conn, folder)
-            cls._migrate(conn)
+            if read_only:
+                require_schema(conn, SCHEMA_VERSION, folder)
+            else:
+                cls._migrate(conn)
         # The data folder is needed only when something is written there; that code reports a failure.
         with contextlib.suppress(OSError):
             (folder / DATA_DIR_NAME).mkdir(exist_ok=True)
-        return cls(folder, conn, encrypted=key is not None)
+        return cls(folder, conn, encrypted=key is not None, read_only=read_only)
 
     @classmethod
     def encrypt_store(cls, folder: str | Path, key: bytes) -> bool:
