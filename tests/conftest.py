@@ -22,6 +22,13 @@ from typing import Any  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _own_user_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own user data folder: the machine-wide ledger index (issue 12) lives there, and the same
+    demo file added to projects of different tests must not share one privacy budget."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path_factory.mktemp("home")))
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Any]:
     """A new, empty, unencrypted project in ``tmp_path/proj``; closed after the test."""

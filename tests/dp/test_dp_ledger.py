@@ -131,7 +131,7 @@ def test_invariant_under_threads_and_two_processes(project: Project, tmp_path: P
         try:
             ops = 0
             # Keep going while the other processes run, so threads and processes really interleave.
-            while ops < 60 or (ops < 3000 and any(p.poll() is None for p in procs)):
+            while ops < 150 or (ops < 3000 and any(p.poll() is None for p in procs)):
                 ops += 1
                 if held and rng.random() < 0.5:
                     r = held.pop(rng.randrange(len(held)))

@@ -49,10 +49,14 @@ def files_holding(folders: Iterable[Path], needles: Iterable[bytes] = CANARIES) 
 
 def plaintext_outside_vault(project: Path) -> list[str]:
     """Model or dataset files in the project folder but outside ``encrypted/`` (there must be none)."""
+    # The marker holds the project's id only; the ledger's lock file is empty. The ledger record must be sealed.
     allowed_top = {"workbench.sqlite", "workbench.sqlite-wal", "workbench.sqlite-shm", "vault.json"}
+    allowed_top |= {"workbench-project.json"}
     found = []
     for path in project.rglob("*"):
         if not path.is_file() or "encrypted" in path.relative_to(project).parts:
+            continue
+        if path.name == ".ledger.lock" and path.stat().st_size == 0:
             continue
         if path.name not in allowed_top:
             found.append(str(path))

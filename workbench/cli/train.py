@@ -6,7 +6,6 @@ torch, opacus and transformers are imported inside the commands, so `workbench -
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,9 @@ from workbench.cli._common import (
     dataset_source_options,
     drive_with_progress,
     open_session_cli,
+    print_json,
     resolve_dataset_input,
+    say,
 )
 
 
@@ -134,24 +135,34 @@ def cmd_budget(args: argparse.Namespace) -> int:
             ledger.set_total(fingerprint, args.total)
         out = _budget_json(ledger.summary(fingerprint), store.runs(fingerprint))
     if args.json:
-        print(json.dumps(out))
+        print_json(out)
         return 0
+    if out["charged_to"]:
+        say(
+            f"derived data: it charges the budget of the dataset it was derived from (fingerprint "
+            f"{out['charged_to'][:12]}…); every figure below is that dataset's"
+        )
     if out["total"] is None:
-        print("no privacy budget set for this dataset (set one with: workbench budget PATH --project DIR --set TOTAL)")
+        say("no privacy budget set for this dataset (set one with: workbench budget PATH --project DIR --set TOTAL)")
     else:
-        print(
+        say(
             f"total ε {out['total']:g}; committed ε {out['committed']:.4g} (δ {out['committed_delta']:.2g}); "
             f"reserved ε {out['reserved']:.4g}; remaining ε {out['remaining']:.4g}  [basic composition]"
         )
         if out["overspent"]:
-            print("warning: this budget is OVERSPENT (a run's accountant reported more than it reserved); see the runs")
+            say("warning: this budget is OVERSPENT (a run's accountant reported more than it reserved); see the runs")
+        if out["other_projects_epsilon"]:
+            say(
+                f"of which ε {out['other_projects_epsilon']:.4g} committed or reserved on the same data in "
+                f"{out['other_projects']} other project(s) of this machine (one budget per dataset, machine-wide)"
+            )
         if out["rdp_composed_epsilon"] is not None:
-            print(f"tighter RDP composition of committed runs: ε {out['rdp_composed_epsilon']:.4g} at the same δ")
+            say(f"tighter RDP composition of committed runs: ε {out['rdp_composed_epsilon']:.4g} at the same δ")
     for r in out["runs"]:
         eps = "not private" if not r["private"] else f"ε {r['epsilon'] or 0:.4g} ({(r['accountant'] or '').upper()})"
-        print(f"run {r['run_id']}: {r['task']}, {r['status']}, {r['steps']} steps, {eps}")
+        say(f"run {r['run_id']}: {r['task']}, {r['status']}, {r['steps']} steps, {eps}")
     if out["non_private_runs"]:
-        print(
+        say(
             f"warning: {out['non_private_runs']} non-private run(s) on this dataset: their models carry no privacy "
             "guarantee and must not leave the secure environment"
         )
@@ -215,19 +226,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         if session is not None:
             session.close()
     if args.json:
-        print(json.dumps(out))
+        print_json(out)
         return 0
-    print(f"{out['status']}: {out['task']} ({out['recipe']}), {out['steps']} steps, {out['epochs_completed']} epochs")
-    print(
+    say(f"{out['status']}: {out['task']} ({out['recipe']}), {out['steps']} steps, {out['epochs_completed']} epochs")
+    say(
         f"privacy: {out['epsilon_label']}"
         + (f", noise multiplier {out['noise_multiplier']:.4g}" if out["private"] else "")
     )
-    print(f"validation accuracy {out['val_accuracy']:.4f} (majority baseline {out['majority_baseline']:.4f})")
-    print(f"columns used: {', '.join(out['columns_used']) or '-'}")
-    print(f"{out['samples_per_second']:.1f} samples/s on {out['device']}; run id {out['run_id']}")
+    say(f"validation accuracy {out['val_accuracy']:.4f} (majority baseline {out['majority_baseline']:.4f})")
+    say(f"columns used: {', '.join(out['columns_used']) or '-'}")
+    say(f"{out['samples_per_second']:.1f} samples/s on {out['device']}; run id {out['run_id']}")
     if out.get("model_path"):
         where = "in the project's vault" if str(out["model_path"]).startswith("vault:") else out["model_path"]
-        print(f"model kept {where}")
+        say(f"model kept {where}")
     if out.get("budget"):
-        print(f"budget remaining: ε {out['budget']['remaining']:.4g} of {out['budget']['total']:g}")
+        say(f"budget remaining: ε {out['budget']['remaining']:.4g} of {out['budget']['total']:g}")
     return 0

@@ -89,6 +89,14 @@ def save_policy_version(session: ProjectSession, policy: Policy, dataset_id: int
     return save_policy_to_project(session.project, policy, dataset_id)
 
 
+def note_derived(child_fingerprint: str, parent_fingerprint: str) -> None:
+    """Tell the machine-wide ledger index that ``child`` was derived from ``parent`` (issue 12): a DP run on the
+    copy, in this project or any other of this machine, charges the original's budget."""
+    from workbench.core.dp.machine_index import MachineIndex
+
+    MachineIndex().note_derived(child_fingerprint, parent_fingerprint)
+
+
 def _lineage_detail(
     policy: Policy, policy_id: int | None, keys: AnonymizationKeys | None, parent: DatasetRecord, result: Any
 ) -> dict[str, Any]:
@@ -164,6 +172,7 @@ def anonymize_job(
     else:
         location, out_ds = _to_file(ds, result, Path(out) if out is not None else None, fmt, overwrite)
     outcome = AnonymizeOutcome(location, fmt, result.rows, dict(result.entity_counts), dict(result.summary()))
+    note_derived(out_ds.fingerprint, ds.fingerprint)  # the copy charges the original's privacy budget, anywhere
     if session is None:
         return outcome
     assert parent is not None

@@ -28,9 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.data.fingerprint import sha256_file_job
+from workbench.core.dp.ledger_record import LOCK_NAME as LEDGER_LOCK
+from workbench.core.dp.ledger_record import PLAIN_RECORD as PLAIN_LEDGER_RECORD
 from workbench.core.errors import ProjectError
 from workbench.core.faults import crash_point
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
+from workbench.core.project.identity import MARKER_NAME
 from workbench.core.project.store import DB_FILE_NAME, ENCRYPTING_SUFFIX, Project
 from workbench.services.secrets import STORE_KEY_SECRET
 from workbench.services.session import VAULT_PREFIX, ProjectSession, is_vault_location
@@ -51,7 +54,9 @@ _STORE_FILES = {
     f"{DB_FILE_NAME}{ENCRYPTING_SUFFIX}",
     f"{DB_FILE_NAME}{ENCRYPTING_SUFFIX}.lock",
 }
-_NOT_OWNED_TOP = {"vault.json", "encrypted"}
+_NOT_OWNED_TOP = {"vault.json", "encrypted", MARKER_NAME, PLAIN_LEDGER_RECORD, LEDGER_LOCK}
+"""Not moved into the vault: its header and folder, the project marker (an id), the signed ledger record (replaced
+by the sealed one at the next open) and the ledger's lock file (empty)."""
 ENCRYPTED_FILES_SETTING = "encrypted_files"
 """Project setting: relative path of each unregistered file moved into the vault -> its vault location."""
 
@@ -302,6 +307,9 @@ def encrypt_project_job(
         vault.lock()
         raise
     try:
+        from workbench.core.dp.ledger import PrivacyLedger
+
+        PrivacyLedger(session.project)  # the ledger record is sealed under the new key, the signed one removed
         report = yield from finish_encryption_job(session, token)
         session.project.audit("project.encrypted", **report.as_dict())
     except BaseException:

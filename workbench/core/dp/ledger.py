@@ -26,21 +26,34 @@ Gaussian mechanism on the same rows; budget decisions use the basic figure.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-import socket
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
+from workbench.core.dp.ledger_record import (
+    LedgerRecordError,
+    Reconciliation,
+    RecordFile,
+    Snapshot,
+    apply_reconciliation,
+    compare,
+    snapshot,
+)
+from workbench.core.dp.ledger_summary import TOLERANCE as _TOLERANCE
+from workbench.core.dp.ledger_summary import LedgerEntry, LedgerSummary
+from workbench.core.dp.machine_index import MachineIndex
+from workbench.core.dp.owner import owner_alive, process_token
 from workbench.core.errors import WorkbenchError
+from workbench.core.faults import crash_point
 from workbench.core.project.store import Project
 
 log = logging.getLogger(__name__)
-_TOLERANCE = 1e-9  # float sums of epsilons: a budget filled exactly must not be refused by rounding
 
 
 class LedgerError(WorkbenchError):
@@ -49,65 +62,6 @@ class LedgerError(WorkbenchError):
 
 class BudgetExceeded(LedgerError):
     """A reservation that does not fit in the dataset's remaining budget."""
-
-
-# ---- process identity ----------------------------------------------------------------------------------------
-
-
-def _boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _start_time(pid: int) -> str | None:
-    """A value that differs between two processes that had the same pid; ``None`` when ``pid`` is not running."""
-    stat = Path(f"/proc/{pid}/stat")
-    if Path("/proc/self/stat").exists():
-        try:
-            text = stat.read_text()
-        except OSError:
-            return None
-        # Field 22 (starttime) counts from after the parenthesised command name, which may hold spaces.
-        fields = text[text.rindex(")") + 2 :].split()
-        return fields[19]
-    try:  # not Linux: psutil when present (a test dependency), otherwise pid liveness only
-        import psutil
-
-        return f"{psutil.Process(pid).create_time():.3f}"
-    except ImportError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return "unknown"
-    except Exception:  # noqa: BLE001 - psutil.NoSuchProcess and friends
-        return None
-
-
-def process_token(pid: int | None = None) -> str:
-    """``host|boot id|start time`` of a process (this one by default): who owns a reservation or a run."""
-    pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}|{_boot_id()}|{_start_time(pid) or ''}"
-
-
-def owner_alive(pid: int, token: str) -> bool:
-    """Whether the process that wrote ``(pid, token)`` may still be running.
-
-    Another host's process cannot be checked: it counts as alive (projects live on a local disk, but be safe).
-    """
-    host, boot, start = (token.split("|") + ["", "", ""])[:3]
-    if host != socket.gethostname():
-        return True
-    if boot and _boot_id() and boot != _boot_id():
-        return False  # the machine rebooted since
-    now = _start_time(pid)
-    if now is None:
-        return False
-    return not start or start == "unknown" or now == "unknown" or now == start
 
 
 # ---- records -------------------------------------------------------------------------------------------------
@@ -122,76 +76,6 @@ class Reservation:
     epsilon: float
     delta: float
     run_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One line of the ledger. ``spent_*`` are ``None`` while the state is ``reserved``."""
-
-    id: int
-    fingerprint: str
-    run_id: int | None
-    state: str
-    reserved_epsilon: float
-    reserved_delta: float
-    spent_epsilon: float | None
-    spent_delta: float | None
-    accountant: str | None
-    noise_multiplier: float | None
-    sample_rate: float | None
-    steps: int | None
-    reserved_at: str
-    committed_at: str | None
-    note: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerSummary:
-    """Where a dataset's budget stands (basic composition), plus the tighter RDP composition when available.
-
-    ``total_epsilon`` is ``None`` when no budget was set (every reservation is then refused).
-    ``rdp_epsilon`` is the RDP composition of the committed runs at ``committed_delta`` (``None`` when a
-    committed spend has no recorded mechanism, e.g. one counted in full after its process died).
-    """
-
-    fingerprint: str
-    total_epsilon: float | None
-    total_delta: float | None
-    committed_epsilon: float
-    committed_delta: float
-    reserved_epsilon: float
-    reserved_delta: float
-    remaining_epsilon: float | None
-    runs: int
-    active: int
-    rdp_epsilon: float | None
-    entries: tuple[LedgerEntry, ...]
-
-    @property
-    def overspent(self) -> bool:
-        """More was committed and reserved than the total allows (a run's accountant reported more than it
-        reserved): no reservation fits until the analyst reviews the budget."""
-        if self.total_epsilon is None:
-            return False
-        return self.committed_epsilon + self.reserved_epsilon > self.total_epsilon + _TOLERANCE
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "fingerprint": self.fingerprint,
-            "total": self.total_epsilon,
-            "total_delta": self.total_delta,
-            "committed": self.committed_epsilon,
-            "committed_delta": self.committed_delta,
-            "reserved": self.reserved_epsilon,
-            "reserved_delta": self.reserved_delta,
-            "remaining": self.remaining_epsilon,
-            "runs": self.runs,
-            "active_reservations": self.active,
-            "composition": "basic (sum of epsilons, sum of deltas)",
-            "rdp_composed_epsilon": self.rdp_epsilon,
-            "rdp_composed_delta": self.committed_delta if self.rdp_epsilon is not None else None,
-            "overspent": self.overspent,
-        }
 
 
 _ENTRY_COLUMNS = (
@@ -227,23 +111,131 @@ def overspend_message(reservation: Reservation, spent_epsilon: float, spent_delt
     return None
 
 
+def _elsewhere_note(epsilon: float) -> str:
+    if epsilon <= 0:
+        return ""
+    return f" (of which ε = {epsilon:.4g} in other projects of this machine that hold the same data)"
+
+
 # ---- the ledger ----------------------------------------------------------------------------------------------
 
 
 class PrivacyLedger:
     """Privacy budgets of a project's datasets. Thread-safe; several processes may use the same project.
 
-    Creating one recovers stale reservations (see the module docstring): create it when the project opens.
+    Creating one checks the database against the ledger record and recovers stale reservations (see the module
+    docstring): create it when the project opens. ``index`` is the machine-wide index (the user's by default).
+
+    Raises
+    ------
+    LedgerRecordError
+        The database is behind its record (restored from an older copy, or edited): the project must not be used.
+    MachineIndexError
+        The machine-wide index or key in the user's data folder cannot be used.
     """
 
-    def __init__(self, project: Project, *, recover: bool = True) -> None:
+    def __init__(self, project: Project, *, recover: bool = True, index: MachineIndex | None = None) -> None:
         self._project = project
         self._lock = threading.Lock()
-        self.recovered: tuple[LedgerEntry, ...] = self.recover_stale() if recover else ()
+        self._index = index if index is not None else MachineIndex()
+        identity = project.identity
+        self._project_id = identity.project_id
+        self._record = RecordFile(project.folder, identity.ledger_record_key, self._index.key)
+        if project.read_only:  # nothing can be written: check only (a database behind its record is refused)
+            self.reconciled: Reconciliation | None = self._check_only() if recover else None
+            self.recovered: tuple[LedgerEntry, ...] = ()
+        else:
+            self.reconciled = self.reconcile() if recover else None
+            self.recovered = self.recover_stale() if recover else ()
 
     @property
     def project(self) -> Project:
         return self._project
+
+    # ---- whose budget ----
+
+    def budget_root(self, fingerprint: str) -> str:
+        """The fingerprint whose budget ``fingerprint`` charges: the original it was derived from (through this
+        project's lineage, then the machine-wide index), or itself."""
+        seen = {fingerprint}
+        current = fingerprint
+        while True:
+            parent = self._parent(current)
+            if parent is None or parent in seen:
+                return current
+            seen.add(parent)
+            current = parent
+
+    def _parent(self, fingerprint: str) -> str | None:
+        record = self._project.dataset_by_fingerprint(fingerprint)
+        if record is not None:
+            for entry in self._project.lineage(record.id):
+                parent = entry.detail.get("parent_fingerprint") if entry.child_dataset_id == record.id else None
+                if isinstance(parent, str) and parent:
+                    self._index.note_derived(fingerprint, parent)  # a copy added elsewhere charges it too
+                    return parent
+        return self._index.parent_of(fingerprint)
+
+    # ---- writing: the database, then the record, then the machine-wide index ----
+
+    @contextlib.contextmanager
+    def _changing(
+        self, doing: str, fingerprints: Iterable[str] | None, step: str = "change"
+    ) -> Iterator[sqlite3.Connection]:
+        """A write transaction under the ledger lock; on commit the record is rewritten and the index updated."""
+        with self._lock, self._record.locked():
+            with self._project.write_transaction(doing) as conn:
+                yield conn
+                snap = snapshot(conn, self._project_id)
+            crash_point(f"ledger.{step}.committed")  # the kill tests: between the database and the record
+            self._record.write(snap)
+            self._sync_index(snap, fingerprints)
+
+    def _sync_index(self, snap: Snapshot, fingerprints: Iterable[str] | None) -> None:
+        wanted = set(fingerprints) if fingerprints is not None else {e[0] for e in snap.entries.values()}
+        for fp in sorted(wanted):
+            eps = math.fsum(e[2] for e in snap.entries.values() if e[0] == fp)
+            delta = math.fsum(e[3] for e in snap.entries.values() if e[0] == fp)
+            self._index.set_usage(fp, self._project_id, eps, delta)
+
+    def _check_only(self) -> Reconciliation:
+        recorded = self._record.read()
+        with self._project.read_connection("read the privacy ledger") as conn:
+            conn.execute("BEGIN")
+            try:
+                db = snapshot(conn, self._project_id)
+            finally:
+                conn.execute("COMMIT")
+        return Reconciliation((), {}) if recorded is None else compare(recorded, db)
+
+    def reconcile(self) -> Reconciliation:
+        """Check the database against the ledger record (raises when it is behind), count in full what the record
+        missed, and rewrite the record and this project's rows of the machine-wide index."""
+        with self._lock, self._record.locked():
+            recorded = self._record.read()
+            with self._project.write_transaction("check the privacy ledger against its record") as conn:
+                db = snapshot(conn, self._project_id)
+                expected = conn.execute("SELECT 1 FROM project_meta WHERE key = 'ledger_record'").fetchone()
+                if recorded is None and expected is not None:
+                    raise LedgerRecordError(
+                        "this project's privacy-ledger record is missing (it was deleted): restore the project folder "
+                        "from your backup; the project is not opened meanwhile"
+                    )
+                outcome = Reconciliation((), {}) if recorded is None else compare(recorded, db)
+                apply_reconciliation(conn, self._project.insert_audit, outcome)
+                if recorded is not None:  # from now on a missing record is refused
+                    conn.execute("INSERT OR IGNORE INTO project_meta (key, value) VALUES ('ledger_record', '1')")
+                snap = snapshot(conn, self._project_id)
+            if snap != recorded or self._record.foreign:
+                self._record.write(snap)
+            self._sync_index(snap, None)
+        if outcome.count_in_full or outcome.lower_totals:
+            log.warning(
+                "privacy ledger: %d reservation(s) counted in full and %d total(s) restored from the ledger record",
+                len(outcome.count_in_full),
+                len(outcome.lower_totals),
+            )
+        return outcome
 
     # ---- budget ----
 
@@ -252,7 +244,8 @@ class PrivacyLedger:
         _check_amount(epsilon, 0.0 if delta is None else delta)
         if delta is not None and delta <= 0:
             raise LedgerError("a total delta must be > 0 (or leave it unset)")
-        with self._lock, self._project.write_transaction("set the privacy budget") as conn:
+        fingerprint = self.budget_root(fingerprint)
+        with self._changing("set the privacy budget", ()) as conn:
             used_eps, used_delta = self._used(conn, fingerprint)
             if epsilon + _TOLERANCE < used_eps:
                 raise LedgerError(
@@ -299,8 +292,34 @@ class PrivacyLedger:
         _check_amount(epsilon, delta)
         if epsilon <= 0:
             raise LedgerError("a reservation must claim a positive epsilon")
+        fingerprint = self.budget_root(fingerprint)
         self.recover_stale()
-        with self._lock, self._project.write_transaction("reserve privacy budget") as conn:
+        with self._lock, self._record.locked():
+            # Claimed in the machine-wide index first, so that another project reserving the same data meanwhile
+            # sees this claim; set back to the ledger's true figure whatever happens.
+            others = self._index.claim(fingerprint, self._project_id, epsilon, delta)
+            try:
+                reservation_id = self._insert_reservation(fingerprint, epsilon, delta, run_id, note, others)
+            finally:
+                self._resync_index(fingerprint)
+        return Reservation(reservation_id, fingerprint, float(epsilon), float(delta), run_id)
+
+    def _resync_index(self, fingerprint: str) -> None:
+        with contextlib.suppress(WorkbenchError, sqlite3.Error):  # left ahead (the safe side) until the next open
+            with self._project.read_connection("read the privacy ledger") as conn:
+                snap = snapshot(conn, self._project_id)
+            self._sync_index(snap, (fingerprint,))
+
+    def _insert_reservation(
+        self,
+        fingerprint: str,
+        epsilon: float,
+        delta: float,
+        run_id: int | None,
+        note: str | None,
+        others: tuple[float, float],
+    ) -> int:
+        with self._project.write_transaction("reserve privacy budget") as conn:
             budget = conn.execute(
                 "SELECT total_epsilon, total_delta FROM privacy_budgets WHERE fingerprint = ?", (fingerprint,)
             ).fetchone()
@@ -311,10 +330,12 @@ class PrivacyLedger:
                 )
             total_eps, total_delta = float(budget[0]), budget[1]
             used_eps, used_delta = self._used(conn, fingerprint)
+            used_eps, used_delta = used_eps + others[0], used_delta + others[1]
             if used_eps + epsilon > total_eps + _TOLERANCE:
                 raise BudgetExceeded(
                     f"ε = {epsilon:g} does not fit in this dataset's privacy budget: total ε = {total_eps:g}, "
-                    f"committed or reserved ε = {used_eps:.4g}, remaining ε = {max(0.0, total_eps - used_eps):.4g}. "
+                    f"committed or reserved ε = {used_eps:.4g}{_elsewhere_note(others[0])}, "
+                    f"remaining ε = {max(0.0, total_eps - used_eps):.4g}. "
                     "Lower the target epsilon, wait for running jobs to finish, or (if your data owner allows it) "
                     "raise the total budget."
                 )
@@ -338,7 +359,10 @@ class PrivacyLedger:
                 epsilon=float(epsilon),
                 delta=float(delta),
             )
-        return Reservation(reservation_id, fingerprint, float(epsilon), float(delta), run_id)
+            snap = snapshot(conn, self._project_id)
+        crash_point("ledger.reserve.committed")
+        self._record.write(snap)
+        return reservation_id
 
     def commit(
         self,
@@ -391,7 +415,7 @@ class PrivacyLedger:
         return self._finish(reservation, "released", "release privacy budget", (0.0, 0.0, None, None, None, 0, note))
 
     def _finish(self, reservation: Reservation, state: str, doing: str, values: tuple[object, ...]) -> LedgerEntry:
-        with self._lock, self._project.write_transaction(doing) as conn:
+        with self._changing(doing, (reservation.fingerprint,), "finish") as conn:
             row = conn.execute("SELECT state FROM privacy_ledger WHERE id = ?", (reservation.id,)).fetchone()
             if row is None:
                 raise LedgerError(f"no reservation {reservation.id} in this project's ledger")
@@ -431,7 +455,7 @@ class PrivacyLedger:
         if not dead:
             return ()
         changed = []
-        with self._lock, self._project.write_transaction("recover stale privacy reservations") as conn:
+        with self._changing("recover stale privacy reservations", None) as conn:
             for rid in dead:
                 cur = conn.execute(
                     "UPDATE privacy_ledger SET state = 'committed', spent_epsilon = reserved_epsilon, "
@@ -449,6 +473,7 @@ class PrivacyLedger:
     # ---- reading ----
 
     def entries(self, fingerprint: str) -> tuple[LedgerEntry, ...]:
+        fingerprint = self.budget_root(fingerprint)
         with self._project.read_connection("read the privacy ledger") as conn:
             rows = conn.execute(
                 f"SELECT {_ENTRY_COLUMNS} FROM privacy_ledger WHERE fingerprint = ? ORDER BY id", (fingerprint,)
@@ -461,6 +486,9 @@ class PrivacyLedger:
         ``with_rdp=False`` skips the RDP composition (``rdp_epsilon`` is then ``None``): it needs Opacus's
         accountants, whose first import takes seconds, so a GUI thread asks without it and composes in a job.
         """
+        asked = fingerprint
+        fingerprint = self.budget_root(fingerprint)
+        elsewhere = self._index.elsewhere(fingerprint, self._project_id)
         with self._project.read_connection("read the privacy ledger") as conn:
             conn.execute("BEGIN")  # one read snapshot for both queries
             try:
@@ -498,9 +526,13 @@ class PrivacyLedger:
             committed_delta=c_delta,
             reserved_epsilon=r_eps,
             reserved_delta=r_delta,
-            remaining_epsilon=None if total is None else max(0.0, total - c_eps - r_eps),
+            remaining_epsilon=None if total is None else max(0.0, total - c_eps - r_eps - elsewhere[0]),
             runs=sum(1 for e in entries if e.state != "released"),
             active=len(reserved),
             rdp_epsilon=rdp_eps,
             entries=entries,
+            charged_to=fingerprint if fingerprint != asked else None,
+            elsewhere_epsilon=elsewhere[0],
+            elsewhere_delta=elsewhere[1],
+            elsewhere_projects=elsewhere[2],
         )

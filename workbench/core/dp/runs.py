@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from workbench.core.dp.ledger import owner_alive, process_token
+from workbench.core.dp.owner import owner_alive, process_token
 from workbench.core.errors import WorkbenchError
 from workbench.core.project.store import Project
 

@@ -49,6 +49,7 @@ from workbench.core.errors import ProjectError
 from workbench.core.project.audit import AUDIT_LOG_SQL_V1
 from workbench.core.project.connection import DB_FILE_NAME
 from workbench.core.project.datasets import DATASETS_SQL_V1
+from workbench.core.project.identity import PROJECT_META_SQL_V5
 from workbench.core.project.lineage import LINEAGE_SQL_V2
 from workbench.core.project.policies import POLICIES_SQL_V2
 from workbench.core.project.settings import SETTINGS_SQL_V1
@@ -165,6 +166,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (2, _released(_ISSUE_3_NOTE, POLICIES_SQL_V2, LINEAGE_SQL_V2)),
     (3, _released(_ISSUE_4_NOTE, TRAINING_RUNS_SQL_V3, PRIVACY_LEDGER_SQL_V3)),
     (4, _released(TRAINING_RUN_ROWS_SQL_V4)),
+    (5, _released(PROJECT_META_SQL_V5)),
 ]
 
 SCHEMA_VERSION = max(version for version, _ in MIGRATIONS)

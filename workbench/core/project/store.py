@@ -85,6 +85,14 @@ from workbench.core.project.connection import (
     require_schema,
 )
 from workbench.core.project.datasets import DatasetRecord, DatasetsMixin
+from workbench.core.project.identity import (
+    ProjectIdentity,
+    check_store_identity,
+    ensure_identity,
+    ledger_record_key,
+    read_identity,
+    refuse_missing_store,
+)
 from workbench.core.project.lineage import LineageMixin, LineageRecord
 from workbench.core.project.migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, check_identity, migrate
 from workbench.core.project.migrations import _split_statements as _split_statements  # tested here
@@ -120,6 +128,8 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
     All methods are thread-safe. Use it as a context manager, or call :meth:`close`.
     """
 
+    _identity: ProjectIdentity
+
     # ---- opening -------------------------------------------------------------------------------------------
 
     @classmethod
@@ -143,6 +153,7 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
         path = Path(folder).expanduser().resolve()
         if (path / DB_FILE_NAME).exists():
             raise ProjectError(f"{path} is already a workbench project; open it instead of creating it")
+        refuse_missing_store(path)  # a project that existed is never re-created in place (its budget would reset)
         if path.exists() and not path.is_dir():
             raise ProjectError(f"{path} is a file, not a folder; choose a new or empty folder for the project")
         if path.is_dir() and not cls._is_empty_folder(path, vault_allowed=key is not None):
@@ -184,6 +195,7 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
         if not path.is_dir():
             raise ProjectError(f"{path} does not exist or is not a folder")
         if not (path / DB_FILE_NAME).is_file():
+            refuse_missing_store(path)
             raise ProjectError(f"{path} is not a workbench project (no {DB_FILE_NAME})")
         project = cls._connect(path, key, read_only=read_only)
         log.info("opened project %s%s", path, " (encrypted store)" if key else "")
@@ -241,6 +253,7 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
     def _check_store(cls, conn: sqlite3.Connection, folder: Path) -> None:
         """ProjectError unless the database is a workbench project of a schema this code reads, and sound."""
         cls._check_identity(conn, folder)
+        check_store_identity(conn, folder)
         cls._check_integrity(conn)
 
     @classmethod
@@ -253,10 +266,13 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
                 require_schema(conn, SCHEMA_VERSION, folder)
             else:
                 cls._migrate(conn)
+            project_id = read_identity(conn, folder) if read_only else ensure_identity(conn, folder)
         # The data folder is needed only when something is written there; that code reports a failure.
         with contextlib.suppress(OSError):
             (folder / DATA_DIR_NAME).mkdir(exist_ok=True)
-        return cls(folder, conn, encrypted=key is not None, read_only=read_only)
+        project = cls(folder, conn, encrypted=key is not None, read_only=read_only)
+        project._identity = ProjectIdentity(project_id, ledger_record_key(key))
+        return project
 
     @classmethod
     def encrypt_store(cls, folder: str | Path, key: bytes) -> bool:
@@ -326,6 +342,11 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
     def data_dir(self) -> Path:
         """The folder for files the project derives (anonymized versions, models, exports)."""
         return self._folder / DATA_DIR_NAME
+
+    @property
+    def identity(self) -> ProjectIdentity:
+        """The project's id (kept in the store and in the marker file) and its ledger-record key."""
+        return self._identity
 
     @property
     def encrypted(self) -> bool:
