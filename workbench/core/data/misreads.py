@@ -250,7 +250,7 @@ def find_unclosed_quote(reader: io.RawIOBase | BinaryIO, delimiter: str) -> Uncl
             break
         # keep a trailing quote for the next chunk when inside a value: it may be the first half of ""
         end = len(chunk) - 1 if data and inside and chunk.endswith(b'"') else len(chunk)
-        pos = 0
+        pos = counted = 0
         while pos < end:
             q = chunk.find(b'"', pos, end)
             if q < 0:
@@ -265,10 +265,12 @@ def find_unclosed_quote(reader: io.RawIOBase | BinaryIO, delimiter: str) -> Uncl
                 if before in starts:
                     inside = True
                     opened_at = base + q
-                    opened_line = lines + chunk.count(b"\n", 0, q) + 1
+                    lines += chunk.count(b"\n", counted, q)
+                    counted = q
+                    opened_line = lines + 1
             pos = q + 1
         end = max(end, pos)  # a "" pair may have taken the quote kept back for the next chunk
-        lines += chunk.count(b"\n", 0, end)
+        lines += chunk.count(b"\n", counted, end)
         prev = chunk[end - 1] if end > 0 else prev
         base += end
         pending = chunk[end:]
@@ -281,7 +283,6 @@ def find_unclosed_quote(reader: io.RawIOBase | BinaryIO, delimiter: str) -> Uncl
 
 # --- 3. mixed encodings -----------------------------------------------------------------------------------------
 
-_HIGH_BYTES = bytes(range(0x80, 0x100))
 _HIGH_RUN = re.compile(rb"[\x80-\xff]+")
 _UTF8_OR_BYTE = re.compile(
     rb"(?P<surrogate>\xed[\xa0-\xbf][\x80-\xbf])"
@@ -355,11 +356,14 @@ def scan_encoding(source: Source) -> EncodingScan:
             chunk = carry + data
             if not chunk:
                 break
-            # a run of high bytes at the end may continue in the next chunk: keep it (up to 3 bytes) for then
+            # a sequence that goes on in the next chunk has its lead byte (>= 0xC0) in the last 3 bytes: keep it
             end = len(chunk)
-            if data:
-                tail = len(chunk) - len(chunk.rstrip(_HIGH_BYTES))
-                end -= tail if tail < len(chunk) else min(tail, 3)
+            for i in range(len(chunk) - 1, max(len(chunk) - 4, -1), -1) if data else ():
+                if chunk[i] >= 0xC0:
+                    end = i
+                    break
+                if chunk[i] < 0x80:
+                    break
             for run in _HIGH_RUN.finditer(chunk, 0, end):
                 start = run.start()
                 if run.end() - start == 1:
