@@ -142,6 +142,8 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
     ``--no-header`` and ``--accept-unclosed-quote``."""
     from workbench.core.data.loaders import available_formats  # the registry names modules; imports no loader
 
+    if "--format" in p._option_string_actions:  # already added (by dataset_source_options): once per parser
+        return
     p.add_argument("--format", choices=list(available_formats()), help="skip format detection")
     p.add_argument("--encoding", help="skip encoding detection (e.g. utf-8, utf-16, gb18030, latin-1)")
     p.add_argument("--delimiter", help="skip delimiter detection: one character, or tab/comma/semicolon/pipe")
@@ -187,6 +189,23 @@ def load_options(args: argparse.Namespace) -> Any:
         encoding=getattr(args, "encoding", None),
         delimiter=parse_delimiter(getattr(args, "delimiter", None)),
         header=getattr(args, "header", None),
+        accept_unclosed_quote=bool(getattr(args, "accept_unclosed_quote", False)),
+    )
+
+
+def _record_options(record: Any, args: argparse.Namespace) -> Any:
+    """The options to reload a project's dataset with: what the project recorded (a dataset registered with
+    ``--no-header`` has columns ``column_1`` ...), and the analyst's answers to the loader's questions
+    (``--header``/``--no-header``, ``--accept-unclosed-quote``, ``--encoding``) when given."""
+    from workbench.core.data.dataset import LoadOptions
+    from workbench.core.data.misreads import recorded_header
+
+    header = getattr(args, "header", None)
+    return LoadOptions(
+        format=record.format,
+        encoding=getattr(args, "encoding", None) or record.encoding,
+        delimiter=record.delimiter,
+        header=recorded_header(record.columns) if header is None else header,
         accept_unclosed_quote=bool(getattr(args, "accept_unclosed_quote", False)),
     )
 
@@ -259,6 +278,7 @@ def dataset_source_options(p: argparse.ArgumentParser, what: str = "dataset file
         metavar="NAME|ID",
         help="a dataset of the project given with --project: its id or name (see: workbench datasets)",
     )
+    add_load_options(p)  # every command that reads a file can answer the loader's questions (--header, ...)
 
 
 def resolve_dataset_input(args: argparse.Namespace, session: Any) -> tuple[Any, Any]:
@@ -271,7 +291,9 @@ def resolve_dataset_input(args: argparse.Namespace, session: Any) -> tuple[Any, 
         if args.path:
             raise UsageError("give either a file path or --dataset, not both")
         record = session.resolve_dataset(args.dataset)
-        return drive_with_progress(session.load_dataset_job(record), show), record
+        return drive_with_progress(
+            session.load_dataset_job(record, options=_record_options(record, args)), show
+        ), record
     if not args.path:
         raise UsageError("name the dataset: a file path, or --dataset NAME|ID with --project DIR")
     if session is not None and not Path(args.path).exists():

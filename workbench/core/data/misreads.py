@@ -196,6 +196,18 @@ def header_problem(verdict: HeaderVerdict) -> str:
     return f"the first row looks like data, not column names ({verdict.reason()}); {HEADER_HINT}"
 
 
+def recorded_header(columns: Sequence[str]) -> bool | None:
+    """The header choice a project's dataset was registered with, read from its column names: ``False`` when they
+    are ``column_1`` ... ``column_n`` (its first row was read as data), else ``None`` (detect again).
+
+    The project keeps no load options beyond format, encoding and delimiter; this lets a reload repeat a
+    ``--no-header`` load instead of asking again.
+    """
+    if columns and list(columns) == [f"column_{i}" for i in range(1, len(columns) + 1)]:
+        return False
+    return None
+
+
 HEADER_USED_WARNING = (
     "the first row looks like data but was used as column names, as asked: the column names are values of the file"
 )
