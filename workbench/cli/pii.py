@@ -238,8 +238,14 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
         return 0
     where = "into the project's vault" if encrypted and not args.out else f"to {outcome.location}"
     say(f"wrote the anonymized copy {where} ({fmt}): {outcome.rows:,} rows in {summary['elapsed_s']:.1f} s")
-    if outcome.entity_counts:
-        print_table(["entity type", "replaced"], [[k, f"{v:,}"] for k, v in sorted(outcome.entity_counts.items())])
+    kept = summary.get("kept_counts", {})
+    if outcome.entity_counts or kept:
+        # Replaced: values the operators changed. Kept: detected values the policy leaves as they are (in the copy).
+        types = sorted(set(outcome.entity_counts) | set(kept))
+        print_table(
+            ["entity type", "replaced", "kept"],
+            [[k, f"{outcome.entity_counts.get(k, 0):,}", f"{kept.get(k, 0):,}"] for k in types],
+        )
     if outcome.dataset_id is not None:
         say(f"registered as dataset {outcome.dataset_id} in {summary['project']} (policy {outcome.policy_id})")
     return 0

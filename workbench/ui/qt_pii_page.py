@@ -49,6 +49,7 @@ from workbench.ui.qt_pii_detection import QtColumnDetection
 from workbench.ui.qt_pii_entity_table import COMMON_ENTITIES, QtEntityOperatorTable, entity_types, operator_presets
 from workbench.ui.qt_pii_keys import PageKeys, keyless_refusal, uses_temporary_keys
 from workbench.ui.qt_pii_preview import TEMP_KEY_NOTE, QtPiiPreview, anonymized_texts, preview_columns
+from workbench.ui.qt_pii_residual import apply_summary
 
 if TYPE_CHECKING:
     from workbench.core.crypto.vault import ProjectVault
@@ -570,12 +571,7 @@ class QtPiiPage(QWidget):
         self._apply_jobs.pop(job_id)
         self._update_form()
         self.last_output = result
-        counts = ", ".join(f"{k} {v:,}" for k, v in sorted(result["entity_counts"].items())) or "nothing"
-        self.show_message(
-            "info",
-            f"Anonymized copy written to {result['location']} and registered in the project (dataset "
-            f"{result['dataset_id']}, derived from {result['parent_id']}). Replaced: {counts}.",
-        )
+        self.show_message("info", apply_summary(result))
 
     @Slot(int, str)
     def _on_job_failed(self, job_id: int, message: str) -> None:

@@ -15,39 +15,32 @@ with the same operators (``tests/pii/test_pii_engine.py`` checks it against a pe
 
 from __future__ import annotations
 
-import io
-import json
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
-from workbench.core.atomic import atomic_write
-from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, Throttle, drive
 from workbench.core.pii.analyzer import AnalyzerHandle, default_workers, get_analyzer, iter_raw_analysis
 from workbench.core.pii.keys import AnonymizationKeys
 from workbench.core.pii.operators import OperatorContext, OperatorError, apply_operator, get_operator
+from workbench.core.pii.output import (  # noqa: F401 - re-exported: the writing half used to live here
+    OUTPUT_FORMATS,
+    OutputError,
+    default_output_path,
+    output_format,
+    register_output,
+    write_output,
+)
 from workbench.core.pii.policy import ColumnTreatment, Policy, PolicyError
 from workbench.core.pii.postprocess import DetectedSpan, resolve_spans
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from workbench.core.project.store import DatasetRecord, Project
-
 log = logging.getLogger(__name__)
-
-OUTPUT_FORMATS = ("csv", "parquet", "jsonl")
-_SUFFIX_FORMAT = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-
-
-class OutputError(WorkbenchError):
-    """The anonymized copy cannot be written where asked (the source itself, an unknown format...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +52,13 @@ class ReplacementSpan:
     end: int
     entity_type: str
     operator: str
+    changed: bool = True
+    """Whether the operator changed the value (``keep``, or a generalization that gave the same text: ``False``).
+    Only changed spans count as replaced; unchanged ones are reported as kept."""
+
+
+InsertedSpans = Mapping[str, tuple[ReplacementSpan, ...]]
+"""Anonymized text -> where the operators wrote into it (their output is known, so never residue)."""
 
 
 def anonymize_text(
@@ -80,9 +80,10 @@ def anonymize_text(
         out.append(text[position : span.start])
         length += span.start - position
         config = policy.operator_for(span.entity_type)
-        new = apply_operator(config, text[span.start : span.end], OperatorContext(span.entity_type, keys, subject))
+        old = text[span.start : span.end]
+        new = apply_operator(config, old, OperatorContext(span.entity_type, keys, subject))
         out.append(new)
-        replacements.append(ReplacementSpan(length, length + len(new), span.entity_type, config.operator))
+        replacements.append(ReplacementSpan(length, length + len(new), span.entity_type, config.operator, new != old))
         length += len(new)
         position = span.end
     out.append(text[position:])
@@ -98,7 +99,7 @@ class AnonymizeResult:
     table:
         The anonymized table (dropped columns left out, treated columns as strings).
     entity_counts:
-        Replaced values per entity type, over all rows and columns.
+        Values the operators *changed*, per entity type, over all rows and columns ("replaced").
     column_counts:
         The same per column.
     rows:
@@ -109,6 +110,16 @@ class AnonymizeResult:
         Processes used for the analysis.
     elapsed_s:
         Wall time of the job.
+    kept_counts:
+        Detected values left as they were (operator ``keep``, or an operator that gave the same text), per entity
+        type: still in the output, so never counted as replaced.
+    column_kept_counts:
+        The same per column.
+    inserted:
+        For the free-text columns: each anonymized text -> where the operators wrote into it (for the residual
+        check, :mod:`workbench.core.pii.residual`). Not part of :meth:`summary`.
+    text_columns:
+        The free-text columns of the output.
     """
 
     table: pa.Table = field(repr=False)
@@ -119,6 +130,10 @@ class AnonymizeResult:
     texts_analysed: int
     workers: int
     elapsed_s: float
+    kept_counts: Mapping[str, int] = field(default_factory=dict)
+    column_kept_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    inserted: InsertedSpans = field(default_factory=dict, repr=False)
+    text_columns: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """Counts and timings (no values), for lineage, the audit log and ``--json``."""
@@ -126,12 +141,26 @@ class AnonymizeResult:
             "rows": self.rows,
             "columns": list(self.table.column_names),
             "entity_counts": dict(sorted(self.entity_counts.items())),
+            "kept_counts": dict(sorted(self.kept_counts.items())),
             "column_counts": {k: dict(sorted(v.items())) for k, v in self.column_counts.items()},
+            "column_kept_counts": {k: dict(sorted(v.items())) for k, v in self.column_kept_counts.items() if v},
             "unique_texts": self.unique_texts,
             "texts_analysed": self.texts_analysed,
             "workers": self.workers,
             "elapsed_s": round(self.elapsed_s, 3),
         }
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the operators did to one column: changed and unchanged values per entity type."""
+
+    replaced: Counter[str] = field(default_factory=Counter)
+    kept: Counter[str] = field(default_factory=Counter)
+
+    def add(self, replacements: Sequence[ReplacementSpan], n: int = 1) -> None:
+        for r in replacements:
+            (self.replaced if r.changed else self.kept)[r.entity_type] += n
 
 
 def check_policy_against(policy: Policy, column_names: Sequence[str], keys: AnonymizationKeys | None) -> None:
@@ -204,10 +233,13 @@ def anonymize_table_job(
     if policy.subject_column is not None:
         subjects = [None if v is None else str(v) for v in table.column(policy.subject_column).to_pylist()]
     analysis = yield from _analyse_free_text(table, policy, analyzer, workers, chunk_size, token, started)
-    result_table, column_counts = yield from _apply_policy(table, policy, keys, subjects, analysis.spans_of, token)
+    applied = yield from _apply_policy(table, policy, keys, subjects, analysis.spans_of, token)
+    result_table, tallies, inserted = applied
     totals: Counter[str] = Counter()
-    for counts in column_counts.values():
-        totals.update(counts)
+    kept: Counter[str] = Counter()
+    for tally in tallies.values():
+        totals.update(tally.replaced)
+        kept.update(tally.kept)
     elapsed = time.monotonic() - started
     log.info(
         "anonymized %d rows x %d columns: %d distinct texts (%d analysed) with %d worker(s) in %.2f s",
@@ -216,12 +248,16 @@ def anonymize_table_job(
     return AnonymizeResult(
         table=result_table,
         entity_counts=dict(totals),
-        column_counts=column_counts,
+        column_counts={c: dict(t.replaced) for c, t in tallies.items()},
         rows=table.num_rows,
         unique_texts=len(analysis.spans_of),
         texts_analysed=analysis.analysed,
         workers=analysis.workers,
         elapsed_s=elapsed,
+        kept_counts=dict(kept),
+        column_kept_counts={c: dict(t.kept) for c, t in tallies.items()},
+        inserted=inserted,
+        text_columns=tuple(c for c in names if policy.column(c).treatment is ColumnTreatment.FREE_TEXT),
     )
 
 
@@ -286,14 +322,16 @@ def _apply_policy(
     subjects: list[str | None] | None,
     spans_of: dict[str, tuple[DetectedSpan, ...]],
     token: CancelToken,
-) -> JobGenerator[tuple[pa.Table, dict[str, dict[str, int]]]]:
-    """Step 2: apply the policy column by column; returns the new table and the replacements per column."""
+) -> JobGenerator[tuple[pa.Table, dict[str, _Tally], dict[str, tuple[ReplacementSpan, ...]]]]:
+    """Step 2: apply the policy column by column; returns the new table, what changed per column, and where the
+    operators wrote into the free texts."""
     import pyarrow as pa
 
     names = list(table.column_names)
     out_names: list[str] = []
     out_columns: list[Any] = []
-    column_counts: dict[str, dict[str, int]] = {}
+    tallies: dict[str, _Tally] = {}
+    inserted: dict[str, tuple[ReplacementSpan, ...]] = {}
     for done_columns, column in enumerate(names):
         token.raise_if_cancelled()
         yield Progress("applying the policy", done_columns, len(names), "columns")
@@ -306,14 +344,14 @@ def _apply_policy(
             continue
         values = table.column(column).cast(pa.string())
         if treatment.treatment is ColumnTreatment.ENTITY:
-            new, counts = _entity_column(values, column, policy, keys, subjects, token)
+            new, tally = _entity_column(values, column, policy, keys, subjects, token)
         else:
-            new, counts = _text_column(values, spans_of, policy, keys, subjects, token)
+            new, tally = _text_column(values, spans_of, policy, keys, subjects, token, inserted)
         out_names.append(column)
         out_columns.append(new)
-        column_counts[column] = counts
+        tallies[column] = tally
     yield Progress("applying the policy", len(names), len(names), "columns")
-    return pa.table(out_columns, names=out_names), column_counts
+    return pa.table(out_columns, names=out_names), tallies, inserted
 
 
 def _map_values(values: pa.ChunkedArray, function: Any) -> pa.Array:
@@ -327,6 +365,13 @@ def _map_values(values: pa.ChunkedArray, function: Any) -> pa.Array:
     return pc.take(mapped, encoded.indices)
 
 
+def _value_counts(values: pa.ChunkedArray) -> list[tuple[str, int]]:
+    """``(value, rows)`` of every distinct non-null value."""
+    import pyarrow.compute as pc
+
+    return [(e["values"], e["counts"]) for e in pc.value_counts(values).to_pylist() if e["values"] is not None]
+
+
 def _entity_column(
     values: pa.ChunkedArray,
     column: str,
@@ -334,8 +379,9 @@ def _entity_column(
     keys: AnonymizationKeys | None,
     subjects: list[str | None] | None,
     token: CancelToken,
-) -> tuple[pa.Array, dict[str, int]]:
-    """Every non-blank cell is one value of the column's entity type."""
+) -> tuple[pa.Array, _Tally]:
+    """Every non-blank cell is one value of the column's entity type; a cell the operator left as it was counts
+    as kept, not replaced."""
     import pyarrow as pa
 
     config = policy.operator_for_column(column)
@@ -343,6 +389,7 @@ def _entity_column(
     assert config is not None
     operator = get_operator(config.operator)
     per_row = not operator.deterministic or (subjects is not None and operator.uses_subject)
+    tally = _Tally()
 
     def one(value: str | None, subject: str | None = None) -> str | None:
         if value is None or not value.strip():
@@ -354,12 +401,34 @@ def _entity_column(
         for i, value in enumerate(values.to_pylist()):
             if i % 2000 == 0:
                 token.raise_if_cancelled()
-            out.append(one(value, subjects[i] if subjects is not None else None))
-        array = pa.array(out, type=pa.string())
-    else:
-        array = _map_values(values, one)
-    filled = sum(1 for v in values.to_pylist() if v is not None and v.strip())
-    return array, ({entity_type: filled} if filled else {})
+            new = one(value, subjects[i] if subjects is not None else None)
+            if value is not None and value.strip():
+                (tally.replaced if new != value else tally.kept)[entity_type] += 1
+            out.append(new)
+        return pa.array(out, type=pa.string()), tally
+    results: dict[str, str | None] = {}
+
+    def remembered(value: str | None) -> str | None:
+        new = one(value)
+        if value is not None:
+            results[value] = new
+        return new
+
+    array = _map_values(values, remembered)
+    for value, n in _value_counts(values):
+        if value.strip():
+            (tally.replaced if results.get(value, value) != value else tally.kept)[entity_type] += n
+    return array, tally
+
+
+def _remember(inserted: dict[str, tuple[ReplacementSpan, ...]], new: str, spans: tuple[ReplacementSpan, ...]) -> None:
+    """Note where the operators wrote into ``new`` (two inputs giving the same output: both sets of spans)."""
+    known = inserted.get(new)
+    inserted[new] = (
+        spans
+        if known is None or known == spans
+        else tuple(sorted(set(known) | set(spans), key=lambda r: (r.start, r.end, r.entity_type)))
+    )
 
 
 def _text_column(
@@ -369,42 +438,46 @@ def _text_column(
     keys: AnonymizationKeys | None,
     subjects: list[str | None] | None,
     token: CancelToken,
-) -> tuple[pa.Array, dict[str, int]]:
-    """Each cell's detected spans get their entity type's operator."""
+    inserted: dict[str, tuple[ReplacementSpan, ...]],
+) -> tuple[pa.Array, _Tally]:
+    """Each cell's detected spans get their entity type's operator; ``inserted`` learns where they wrote."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     operators = [get_operator(c.operator) for c in (policy.default_operator, *policy.entity_operators.values())]
     per_row = any(not op.deterministic for op in operators) or (
         subjects is not None and any(op.uses_subject for op in operators)
     )
-    counts: Counter[str] = Counter()
+    tally = _Tally()
     if per_row:
         out: list[str | None] = []
         for i, value in enumerate(values.to_pylist()):
             if i % 500 == 0:
                 token.raise_if_cancelled()
-            if value is None:
-                out.append(None)
+            spans = spans_of.get(value, ()) if value is not None else ()
+            if not spans:
+                out.append(value)
                 continue
-            spans = spans_of.get(value, ())
-            counts.update(s.entity_type for s in spans)
             subject = subjects[i] if subjects is not None else None
-            out.append(anonymize_text(value, spans, policy, keys, subject)[0] if spans else value)
-        return pa.array(out, type=pa.string()), dict(counts)
+            new, replacements = anonymize_text(value, spans, policy, keys, subject)
+            tally.add(replacements)
+            _remember(inserted, new, replacements)
+            out.append(new)
+        return pa.array(out, type=pa.string()), tally
+    done: dict[str, tuple[ReplacementSpan, ...]] = {}
 
     def one(value: str | None) -> str | None:
-        if value is None:
-            return None
-        spans = spans_of.get(value, ())
-        return anonymize_text(value, spans, policy, keys)[0] if spans else value
+        spans = spans_of.get(value, ()) if value is not None else ()
+        if value is None or not spans:
+            return value
+        new, replacements = anonymize_text(value, spans, policy, keys)
+        done[value] = replacements
+        _remember(inserted, new, replacements)
+        return new
 
-    for entry in pc.value_counts(values).to_pylist():
-        text, n = entry["values"], entry["counts"]
-        if text is not None:
-            for span in spans_of.get(text, ()):
-                counts[span.entity_type] += n
-    return _map_values(values, one), dict(counts)
+    array = _map_values(values, one)
+    for value, n in _value_counts(values):
+        tally.add(done.get(value, ()), n)
+    return array, tally
 
 
 def anonymize_table(
@@ -412,143 +485,3 @@ def anonymize_table(
 ) -> AnonymizeResult:
     """:func:`anonymize_table_job` run to its end in this thread."""
     return drive(anonymize_table_job(table, policy, keys, **kwargs))
-
-
-# ---- writing the result ---------------------------------------------------------------------------------------
-
-
-def output_format(path: str | Path, format: str | None = None) -> str:
-    """The output format: ``format`` if given, else from the file suffix (csv, parquet, jsonl)."""
-    if format is not None:
-        fmt = format.lower().lstrip(".")
-        fmt = {"pq": "parquet", "ndjson": "jsonl", "json": "jsonl"}.get(fmt, fmt)
-        if fmt not in OUTPUT_FORMATS:
-            raise OutputError(f"unknown output format {format!r}; choose one of: {', '.join(OUTPUT_FORMATS)}")
-        return fmt
-    suffix = Path(path).suffix.lower()
-    if suffix not in _SUFFIX_FORMAT:
-        raise OutputError(
-            f"{Path(path).name}: cannot tell the output format from the suffix {suffix or '(none)'!r}; use .csv, "
-            ".parquet or .jsonl, or name the format"
-        )
-    return _SUFFIX_FORMAT[suffix]
-
-
-def default_output_path(source: str | Path, format: str = "csv") -> Path:
-    """A new file next to ``source``: ``<stem>.anonymized.<ext>``, then ``...anonymized-2.<ext>`` and so on."""
-    src = Path(source)
-    ext = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}[output_format(src, format)]
-    candidate = src.with_name(f"{src.stem}.anonymized{ext}")
-    n = 2
-    while candidate.exists():
-        candidate = src.with_name(f"{src.stem}.anonymized-{n}{ext}")
-        n += 1
-    return candidate
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
-
-
-def write_output(
-    table: pa.Table,
-    path: str | Path,
-    format: str | None = None,
-    *,
-    source: str | Path | None = None,
-    overwrite: bool = False,
-) -> Path:
-    """Write an anonymized table as CSV, Parquet or JSON Lines, atomically.
-
-    Parameters
-    ----------
-    table:
-        The anonymized table.
-    path:
-        The output file.
-    format:
-        ``csv``, ``parquet`` or ``jsonl``; default: from the suffix of ``path``.
-    source:
-        The original file; writing over it is refused whatever ``overwrite`` says.
-    overwrite:
-        Replace an existing output file (never the source).
-
-    Raises
-    ------
-    OutputError
-        For the source file itself, an existing file without ``overwrite``, an unknown format, or an I/O error.
-    """
-    target = Path(path).expanduser()
-    fmt = output_format(target, format)
-    if source is not None and (_same_file(target, Path(source)) or target.resolve() == Path(source).resolve()):
-        raise OutputError(
-            f"{target}: this is the original dataset; the anonymized copy is written next to it, never over it "
-            f"(for example {default_output_path(source, fmt).name})"
-        )
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target}: the file exists; choose another name or allow overwriting it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # sensitive: the copy may still hold personal data; on Linux a kill leaves no partial file (issue 11)
-        with atomic_write(target, overwrite=overwrite, sensitive=True) as handle:
-            _write(table, handle, fmt)
-    except FileExistsError:  # it appeared while the copy was written: still never replaced
-        raise OutputError(f"{target}: the file exists; choose another name or allow overwriting it") from None
-    except OSError as exc:
-        raise OutputError(f"{target}: could not write the anonymized copy ({exc.strerror or exc})") from None
-    return target
-
-
-def _write(table: pa.Table, handle: BinaryIO, fmt: str) -> None:
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, handle)
-    elif fmt == "csv":
-        import pyarrow.csv as pacsv
-
-        pacsv.write_csv(table, handle)
-    else:
-        text = io.TextIOWrapper(handle, encoding="utf-8", newline="\n")
-        try:
-            for batch in table.to_batches(max_chunksize=10_000):
-                for row in batch.to_pylist():
-                    text.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-            text.flush()
-        finally:
-            text.detach()  # the binary handle stays open for atomic_write to sync and publish
-
-
-def register_output(
-    project: Project,
-    output: str | Path,
-    *,
-    parent: DatasetRecord | None,
-    result: AnonymizeResult,
-    policy: Policy,
-    policy_id: int | None = None,
-    keys: AnonymizationKeys | None = None,
-) -> DatasetRecord:
-    """Register the written anonymized file as a new dataset of ``project`` with its lineage.
-
-    The lineage detail holds the policy id and name, the key id (not the keys), row and entity counts and the
-    column treatments: enough to say how the copy was made, with no dataset values.
-    """
-    from workbench.core.data.load import load_dataset
-    from workbench.core.project.registration import register_loaded
-
-    ds = load_dataset(output)
-    record = register_loaded(project, ds, path=output)
-    detail = {
-        "policy_id": policy_id,
-        "policy_name": policy.name,
-        "key_id": keys.key_id if keys is not None else None,
-        "parent_fingerprint": parent.fingerprint if parent is not None else None,
-        "treatments": {c: p.treatment.value for c, p in policy.columns},
-        **result.summary(),
-    }
-    project.add_lineage(record.id, parent.id if parent is not None else None, "anonymize", detail)
-    return record
