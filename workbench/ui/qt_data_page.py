@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +27,11 @@ from PySide6.QtWidgets import (
 
 from workbench.core.data.cache import DatasetCache
 from workbench.core.data.dataset import ColumnRole, Dataset, LoadOptions
+from workbench.core.data.misreads import MisreadError, recorded_header
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.core.project.registration import register_loaded
+from workbench.ui import qt_data_questions
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_summary_model import ColumnSummaryModel, RoleDelegate
@@ -62,6 +66,17 @@ LOCKED_MESSAGE = (
     "decrypted data is kept in memory only and dropped when the project locks."
 )
 FILE_FILTER = "Datasets (*.csv *.tsv *.txt *.jsonl *.ndjson *.parquet *.pq);;All files (*)"
+
+
+@dataclass(slots=True)
+class _LoadAttempt:
+    """One load of the page: its options, how to start it again with other options, and the misread that
+    refused it (set from the job's thread before the job fails; read on the GUI thread after)."""
+
+    options: LoadOptions
+    restart: Callable[[LoadOptions], int | None]
+    misread: MisreadError | None = None
+
 
 def _same_file(a: str, b: str) -> bool:
     try:
@@ -102,6 +117,7 @@ class QtDataPage(QWidget):
         self._record_id: int | None = None
         self._load_job: int | None = None
         self._load_path: str | None = None
+        self._attempt: _LoadAttempt | None = None
         self._sort_job: int | None = None
         self._table_model: ArrowTableModel | None = None
         self._vault: ProjectVault | None = None
@@ -244,14 +260,23 @@ class QtDataPage(QWidget):
                 return (yield from load_dataset_job(path_str, opts, token))
 
             title = f"Load {Path(path_str).name}"
-        return self._start_load(path_str, title, factory)
+        return self._start_load(path_str, title, factory, _LoadAttempt(opts, lambda o: self.load_file(path_str, o)))
 
-    def _start_load(self, path: str, title: str, factory: Any) -> int:
+    def _start_load(self, path: str, title: str, factory: Any, attempt: _LoadAttempt) -> int:
         if self._load_job is not None:
             self._runner.cancel(self._load_job)
         self._load_path = path
         self.hide_banner()
-        self._load_job = self._runner.submit(title, factory, kind="load")
+
+        def guarded(token: CancelToken) -> JobGenerator[Dataset]:
+            try:
+                return (yield from factory(token))
+            except MisreadError as exc:  # the page asks the analyst once the job has failed
+                attempt.misread = exc
+                raise
+
+        self._attempt = attempt
+        self._load_job = self._runner.submit(title, guarded, kind="load")
         self.sig_status.emit(title + "…")
         return self._load_job
 
@@ -308,16 +333,22 @@ class QtDataPage(QWidget):
             if pos >= 0:
                 self.dataset_box.setCurrentIndex(pos)
 
-    def open_record(self, record: DatasetRecord) -> int | None:
+    def open_record(self, record: DatasetRecord, options: LoadOptions | None = None) -> int | None:
         """Show a registered dataset: from the cache when it is loaded, else by loading it (decrypting it into
-        memory when it is kept in the project's vault)."""
+        memory when it is kept in the project's vault). ``options``: the analyst's answer to a misread question;
+        by default what the project recorded (a dataset registered without header has columns column_1 ...)."""
         from workbench.core.project.secure_data import is_vault_path
 
         cached = self._cache.get(record.fingerprint)
         if cached is not None:
             self._show_dataset(cached)
             return None
-        opts = LoadOptions(encoding=record.encoding, delimiter=record.delimiter, format=record.format)
+        opts = options or LoadOptions(
+            encoding=record.encoding,
+            delimiter=record.delimiter,
+            format=record.format,
+            header=recorded_header(record.columns),
+        )
         if not is_vault_path(record.path):
             return self.load_file(record.path, opts)
         vault = self._vault
@@ -329,7 +360,8 @@ class QtDataPage(QWidget):
         def factory(token: CancelToken) -> JobGenerator[Dataset]:
             return (yield from session.load_dataset_job(record, token, opts))
 
-        return self._start_load(record.path, f"Open {record.name} (encrypted)", factory)
+        attempt = _LoadAttempt(opts, lambda o: self.open_record(record, o))
+        return self._start_load(record.path, f"Open {record.name} (encrypted)", factory, attempt)
 
     def _session(self) -> Any:
         """The open project as the use cases take it (it is not closed here: the window owns the project)."""
@@ -411,9 +443,19 @@ class QtDataPage(QWidget):
             self.show_banner("error", f"Could not load the file. {message}")
             self._restore_current()
             self.reload_button.setEnabled(self._load_path is not None)
+            self._ask_about_misread()
         elif job_id == self._sort_job:
             self._sort_job = None
             self.show_banner("error", f"Sorting failed. {message}")
+
+    def _ask_about_misread(self) -> None:
+        """After a load refused as a misread: ask what the file is, and load it again as answered."""
+        attempt, self._attempt = self._attempt, None
+        if attempt is None or attempt.misread is None:
+            return
+        changes = qt_data_questions.ask_about_misread(self, attempt.misread)
+        if changes:
+            attempt.restart(replace(attempt.options, **changes))
 
     @Slot(int)
     def _on_job_cancelled(self, job_id: int) -> None:

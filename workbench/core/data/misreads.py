@@ -218,15 +218,20 @@ HEADER_USED_WARNING = (
 
 @dataclass(frozen=True, slots=True)
 class UnclosedQuote:
-    """Where a quote opened that is never closed: its 1-based line, byte offset, and the lines after it."""
+    """Where a quote opened that is never closed: its 1-based line, byte offset, and the lines after it.
+
+    ``row_short``: the open value swallowed the fields after it, so its row has too few fields and accepting the
+    reading cannot help (only fixing the quote does).
+    """
 
     line: int
     offset: int
     lines_after: int
+    row_short: bool = False
 
-    def problem(self, accepted: bool = False, ragged: bool = False) -> str:
+    def problem(self, accepted: bool = False) -> str:
         head = f"a quote opened on line {self.line} (byte {self.offset}) is never closed"
-        if ragged:
+        if self.row_short:
             return (
                 f"{head}; the rest of the file ({self.lines_after} lines) is read as one value, which leaves that row "
                 "with too few fields: fix the quote"

@@ -28,7 +28,7 @@ import csv
 import io
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
@@ -294,7 +294,8 @@ class CsvLoader(Loader):
         if not (isinstance(exc, UnicodeError) or "UTF8" in text or "UTF-8" in text):
             unclosed = _unclosed_quote(source, encoding, delimiter)
             if unclosed is not None:  # the open value swallowed the fields after it: accepting cannot help
-                return misreads.MisreadError(path, unclosed.problem(ragged=True), misreads.UNCLOSED_QUOTE, unclosed)
+                short = replace(unclosed, row_short=True)
+                return misreads.MisreadError(path, short.problem(), misreads.UNCLOSED_QUOTE, short)
         if ragged.actual is not None:
             line = physical_line(source, encoding, delimiter, ragged.line) if ragged.line is not None else None
             where = f"line {line}" if line is not None else "a row"
