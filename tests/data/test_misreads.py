@@ -293,3 +293,16 @@ class _Source:
 
 def test_misread_errors_are_dataset_errors(tmp_path: Path) -> None:
     assert isinstance(misread(write(tmp_path / "p.csv", HEADERLESS)), DatasetError)
+
+
+def test_the_scans_stop_when_cancelled(tmp_path: Path) -> None:
+    from workbench.core.errors import JobCancelled
+    from workbench.core.jobs import CancelToken
+
+    token = CancelToken()
+    token.cancel()
+    path = write(tmp_path / "c.csv", "a\nJosé\n".encode() + "é\n".encode("latin-1"))
+    with pytest.raises(JobCancelled):
+        misreads.scan_encoding(_Source(path), token)
+    with pytest.raises(JobCancelled):
+        find_unclosed_quote(io.BytesIO(b'a\n"b\n'), ",", token)

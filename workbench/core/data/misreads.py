@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from workbench.core.errors import DatasetError
+from workbench.core.jobs import CancelToken
 
 HEADER = "header"
 UNCLOSED_QUOTE = "unclosed_quote"
@@ -244,7 +245,9 @@ class UnclosedQuote:
         )
 
 
-def find_unclosed_quote(reader: io.RawIOBase | BinaryIO, delimiter: str) -> UnclosedQuote | None:
+def find_unclosed_quote(
+    reader: io.RawIOBase | BinaryIO, delimiter: str, token: CancelToken | None = None
+) -> UnclosedQuote | None:
     """Scan a file's text as UTF-8 bytes (``reader``: a :class:`~.loaders.base.SourceReader`, so any encoding
     works) with CSV quoting rules (a quote opens a value only at the start of a field; ``""`` inside is a quote)
     and return where the quote is that is still open at the end, else ``None``.
@@ -261,6 +264,8 @@ def find_unclosed_quote(reader: io.RawIOBase | BinaryIO, delimiter: str) -> Uncl
     prev = ord("\n")
     pending = b""
     while True:
+        if token is not None:
+            token.raise_if_cancelled()
         data = reader.read(SCAN_CHUNK) or b""
         chunk = pending + data
         if not chunk:
@@ -362,13 +367,15 @@ def _are(tally: _Tally) -> str:
     return "are" if tally.count > 1 else "is"
 
 
-def scan_encoding(source: Source) -> EncodingScan:
+def scan_encoding(source: Source, token: CancelToken | None = None) -> EncodingScan:
     """One streaming pass over the file's bytes, classifying every byte >= 0x80 (bounded memory)."""
     scan = EncodingScan()
     base = 0
     carry = b""
     with source.open_binary() as fh:
         while True:
+            if token is not None:
+                token.raise_if_cancelled()
             data = fh.read(SCAN_CHUNK)
             chunk = carry + data
             if not chunk:
@@ -402,14 +409,14 @@ SINGLE_BYTE_FALLBACKS = frozenset({"latin-1", "cp1252"})
 """Encodings :func:`~workbench.core.data.detect.detect_encoding` falls back to when a head is not UTF-8."""
 
 
-def check_detected_encoding(source: Source, encoding: str) -> None:
+def check_detected_encoding(source: Source, encoding: str, token: CancelToken | None = None) -> None:
     """Refuse a detected single-byte encoding for a file that also holds UTF-8 (or encoded surrogates).
 
     Only for a *detected* encoding: one the analyst chose is loaded as chosen.
     """
     if encoding not in SINGLE_BYTE_FALLBACKS:
         return
-    scan = scan_encoding(source)
+    scan = scan_encoding(source, token)
     if scan.mixed:
         raise MisreadError(source.path, scan.problem(encoding), ENCODING, scan)
 

@@ -188,7 +188,7 @@ def loader_for(path: str | Path, head_bytes: bytes, options: LoadOptions) -> Loa
 # Shared helpers for text formats
 
 
-def choose_encoding(source: LoadSource, options: LoadOptions) -> str:
+def choose_encoding(source: LoadSource, options: LoadOptions, token: CancelToken | None = None) -> str:
     """The forced encoding (normalised) or the detected one; raise DatasetError if it is unknown or binary, and
     a :class:`~workbench.core.data.misreads.MisreadError` when a detected Latin-1/cp1252 file also holds UTF-8."""
     if options.encoding:
@@ -204,7 +204,7 @@ def choose_encoding(source: LoadSource, options: LoadOptions) -> str:
     if not options.encoding:
         from workbench.core.data.misreads import check_detected_encoding
 
-        check_detected_encoding(source, encoding)  # a detected Latin-1 that is really UTF-8 mixed with it
+        check_detected_encoding(source, encoding, token)  # a detected Latin-1 that is really UTF-8 mixed with it
     return encoding
 
 

@@ -157,7 +157,7 @@ class CsvLoader(Loader):
     # preview sent, ragged rows), so splitting it would pass all of that around
     def load(self, source: LoadSource, options: LoadOptions, token: CancelToken) -> JobGenerator[ParsedTable]:
         path = source.path
-        encoding = choose_encoding(source, options)
+        encoding = choose_encoding(source, options, token)
         delimiter = self._choose_delimiter(source, options, encoding)
         log.debug("csv: %s encoding=%s delimiter=%s", path.name, encoding, delimiter_label(delimiter))
         notes = list(_check_header(source, options, encoding, delimiter))
@@ -237,7 +237,7 @@ class CsvLoader(Loader):
             raise DatasetError(path, "the file has no header row (it holds only blank lines)")
         table = pa.Table.from_batches(batches, schema=schema).rename_columns(clean_names)
         del batches
-        notes.extend(_check_quotes(source, options, encoding, delimiter, table))
+        notes.extend(_check_quotes(source, options, encoding, delimiter, table, token))
         if not preview_sent:
             yield Progress("parse", source.size, source.size, "bytes", "reading rows", payload=table)
         yield Progress("parse", source.size, source.size, "bytes", "detecting column types")
@@ -332,7 +332,7 @@ def _check_header(source: LoadSource, options: LoadOptions, encoding: str, delim
 
 
 def _check_quotes(
-    source: LoadSource, options: LoadOptions, encoding: str, delimiter: str, table: pa.Table
+    source: LoadSource, options: LoadOptions, encoding: str, delimiter: str, table: pa.Table, token: CancelToken
 ) -> tuple[str, ...]:
     """Refuse a quote still open at the end of the file unless accepted; the warnings to keep.
 
@@ -349,7 +349,7 @@ def _check_quotes(
         suspect = any("\n" in name or "\r" in name for name in table.column_names)
     if not suspect:
         return ()
-    unclosed = _unclosed_quote(source, encoding, delimiter)
+    unclosed = _unclosed_quote(source, encoding, delimiter, token)
     if unclosed is None:
         return ()
     if not options.accept_unclosed_quote:
@@ -357,6 +357,8 @@ def _check_quotes(
     return (unclosed.problem(accepted=True),)
 
 
-def _unclosed_quote(source: LoadSource, encoding: str, delimiter: str) -> misreads.UnclosedQuote | None:
+def _unclosed_quote(
+    source: LoadSource, encoding: str, delimiter: str, token: CancelToken | None = None
+) -> misreads.UnclosedQuote | None:
     with source.open_binary() as raw:
-        return misreads.find_unclosed_quote(SourceReader(raw, encoding), delimiter)
+        return misreads.find_unclosed_quote(SourceReader(raw, encoding), delimiter, token)

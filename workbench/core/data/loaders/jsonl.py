@@ -164,7 +164,7 @@ class JsonlLoader(Loader):
     format_name = "jsonl"
 
     def load(self, source: LoadSource, options: LoadOptions, token: CancelToken) -> JobGenerator[ParsedTable]:
-        encoding = choose_encoding(source, options)
+        encoding = choose_encoding(source, options, token)
         sample = detect.decode_sample(source.head, encoding, complete=source.complete)
         if detect.looks_like_json_array(sample):
             return (yield from self._load_array(source, options, token, encoding))

@@ -41,7 +41,7 @@ class TextLoader(Loader):
     format_name = "text"
 
     def load(self, source: LoadSource, options: LoadOptions, token: CancelToken) -> JobGenerator[ParsedTable]:
-        encoding = choose_encoding(source, options)
+        encoding = choose_encoding(source, options, token)
         chunks: list[pa.Array] = []
         rows = 0
         preview_sent = False
