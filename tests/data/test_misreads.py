@@ -306,3 +306,23 @@ def test_the_scans_stop_when_cancelled(tmp_path: Path) -> None:
         misreads.scan_encoding(_Source(path), token)
     with pytest.raises(JobCancelled):
         find_unclosed_quote(io.BytesIO(b'a\n"b\n'), ",", token)
+
+
+@pytest.mark.parametrize(("name", "line"), [("late.jsonl", '{{"a": "{}"}}\n'), ("late.txt", "{}\n")])
+def test_utf8_then_latin1_in_other_text_formats_offers_the_choice(tmp_path: Path, name: str, line: str) -> None:
+    data = line.format("José").encode() * 8000 + line.format("Renée").encode("latin-1")
+    err = misread(write(tmp_path / name, data))
+    assert err.kind == ENCODING and "8000 byte sequences" in err.problem and "1 byte (at byte offset" in err.problem
+
+
+def test_utf8_with_a_few_latin1_bytes_is_not_read_as_gb18030(tmp_path: Path) -> None:
+    """The detector's byte pairing takes a mostly-UTF-8 head with a stray Latin-1 byte for GBK."""
+    data = b"name\n" + "José Müller\n".encode() * 200 + "Renée\n".encode("latin-1")
+    err = misread(write(tmp_path / "g.csv", data))
+    assert err.kind == ENCODING and "Read as gb18030" in err.problem and "400 byte sequences" in err.problem
+
+
+def test_chinese_gbk_text_raises_no_alarm(tmp_path: Path) -> None:
+    rows = "\n".join(f"{'中华人民共和国的北京市长城饭店' * 3},{i}" for i in range(500))
+    ds = load_dataset(write(tmp_path / "zh.csv", ("name,n\n" + rows + "\n").encode("gb18030")))
+    assert ds.encoding == "gb18030" and ds.num_rows == 500

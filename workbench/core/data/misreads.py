@@ -345,6 +345,18 @@ class EncodingScan:
         """Multi-byte UTF-8 (or encoded surrogates) beside bytes that are not UTF-8, or encoded surrogates."""
         return self.surrogates.count > 0 or (self.utf8.count > 0 and self.not_utf8.count > 0)
 
+    def mixed_for(self, encoding: str) -> bool:
+        """Whether a file detected as ``encoding`` is really (partly) UTF-8.
+
+        For Latin-1/cp1252: :attr:`mixed` (in real Latin-1 text a byte pair that is valid UTF-8, such as ``Ã©``,
+        is rare). For GB18030: UTF-8 sequences outnumber the bytes that fit no UTF-8 (in Chinese GBK text about
+        one pair in five happens to be valid UTF-8 and encoded-surrogate patterns occur, so neither alone says
+        anything; a UTF-8 file with a few Latin-1 bytes is what the detector's byte pairing takes for GBK).
+        """
+        if encoding == "gb18030":
+            return self.utf8.count > self.not_utf8.count
+        return self.mixed
+
     def problem(self, encoding: str) -> str:
         parts = []
         if self.utf8.count:
@@ -405,19 +417,19 @@ def scan_encoding(source: Source, token: CancelToken | None = None) -> EncodingS
     return scan
 
 
-SINGLE_BYTE_FALLBACKS = frozenset({"latin-1", "cp1252"})
+LEGACY_FALLBACKS = frozenset({"latin-1", "cp1252", "gb18030"})
 """Encodings :func:`~workbench.core.data.detect.detect_encoding` falls back to when a head is not UTF-8."""
 
 
 def check_detected_encoding(source: Source, encoding: str, token: CancelToken | None = None) -> None:
-    """Refuse a detected single-byte encoding for a file that also holds UTF-8 (or encoded surrogates).
+    """Refuse a detected legacy encoding for a file that also holds UTF-8 (or encoded surrogates).
 
     Only for a *detected* encoding: one the analyst chose is loaded as chosen.
     """
-    if encoding not in SINGLE_BYTE_FALLBACKS:
+    if encoding not in LEGACY_FALLBACKS:
         return
     scan = scan_encoding(source, token)
-    if scan.mixed:
+    if scan.mixed_for(encoding):
         raise MisreadError(source.path, scan.problem(encoding), ENCODING, scan)
 
 

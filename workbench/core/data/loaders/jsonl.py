@@ -29,6 +29,7 @@ from workbench.core.data.loaders.base import (
     iter_line_batches,
     undecodable_message,
 )
+from workbench.core.data.misreads import undecodable_error
 from workbench.core.errors import DatasetError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, Throttle
 from workbench.core.safe_io import MAX_JSON_DEPTH, json_depth
@@ -178,7 +179,8 @@ class JsonlLoader(Loader):
                     try:
                         text = line.decode("utf-8")
                     except UnicodeDecodeError as exc:
-                        raise DatasetError(source.path, undecodable_message(offset + exc.start, encoding)) from None
+                        bad = offset + exc.start
+                        raise undecodable_error(source, encoding, bad, undecodable_message(bad, encoding)) from None
                     record = _parse_line(text)
                     if record is _INVALID or record is _TOO_DEEP or record is _TOO_LONG:
                         raise DatasetError(source.path, _line_problem(record, number))
@@ -198,7 +200,7 @@ class JsonlLoader(Loader):
                 elif throttle.ready():
                     yield Progress("parse", batch.bytes_read, source.size, "bytes", "reading lines")
         except DecodeFailure as exc:
-            raise DatasetError(source.path, undecodable_message(exc.offset, encoding)) from None
+            raise undecodable_error(source, encoding, exc.offset, undecodable_message(exc.offset, encoding)) from None
         table, warnings = builder.finish()
         if not preview_sent:
             yield Progress("parse", source.size, source.size, "bytes", "reading lines", payload=table)
@@ -213,12 +215,12 @@ class JsonlLoader(Loader):
             with source.open_binary() as raw:
                 data = SourceReader(raw, encoding).read()
         except DecodeFailure as exc:
-            raise DatasetError(source.path, undecodable_message(exc.offset, encoding)) from None
+            raise undecodable_error(source, encoding, exc.offset, undecodable_message(exc.offset, encoding)) from None
         token.raise_if_cancelled()
         try:
             items = json.loads(data.removeprefix(b"\xef\xbb\xbf"))
         except UnicodeDecodeError as exc:
-            raise DatasetError(source.path, undecodable_message(exc.start, encoding)) from None
+            raise undecodable_error(source, encoding, exc.start, undecodable_message(exc.start, encoding)) from None
         except json.JSONDecodeError as exc:
             raise DatasetError(source.path, f"the JSON is not valid at line {exc.lineno}") from None
         except ValueError:  # an integer literal beyond Python's digit limit

@@ -18,7 +18,7 @@ from workbench.core.data.loaders.base import (
     iter_line_batches,
     undecodable_message,
 )
-from workbench.core.errors import DatasetError
+from workbench.core.data.misreads import undecodable_error
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, Throttle
 
 COLUMN = "text"
@@ -52,7 +52,7 @@ class TextLoader(Loader):
                     chunk = pa.array(batch.lines, pa.binary()).cast(pa.string())  # the cast validates UTF-8
                 except pa.ArrowInvalid:
                     offset = first_bad_utf8(batch.lines, batch.offsets)
-                    raise DatasetError(source.path, undecodable_message(offset, encoding)) from None
+                    raise undecodable_error(source, encoding, offset, undecodable_message(offset, encoding)) from None
                 chunks.append(chunk)
                 rows += len(chunk)
                 if not preview_sent and rows >= options.preview_rows:
@@ -62,7 +62,7 @@ class TextLoader(Loader):
                 elif throttle.ready():
                     yield Progress("parse", batch.bytes_read, source.size, "bytes", "reading lines")
         except DecodeFailure as exc:
-            raise DatasetError(source.path, undecodable_message(exc.offset, encoding)) from None
+            raise undecodable_error(source, encoding, exc.offset, undecodable_message(exc.offset, encoding)) from None
         table = pa.table({COLUMN: pa.chunked_array(chunks, pa.string())})
         if not preview_sent:
             yield Progress("parse", source.size, source.size, "bytes", "reading lines", payload=table)
