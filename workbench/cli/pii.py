@@ -246,6 +246,10 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
             ["entity type", "replaced", "kept"],
             [[k, f"{outcome.entity_counts.get(k, 0):,}", f"{kept.get(k, 0):,}"] for k in types],
         )
+    if outcome.residual is not None:
+        say(outcome.residual.statement())
+        if outcome.residual.residue:
+            print_table(["entity type", "remaining"], [[k, f"{v:,}"] for k, v in outcome.residual.residue])
     if outcome.dataset_id is not None:
         say(f"registered as dataset {outcome.dataset_id} in {summary['project']} (policy {outcome.policy_id})")
     return 0

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from workbench.core.pii.engine import AnonymizeResult
     from workbench.core.pii.keys import AnonymizationKeys
     from workbench.core.pii.policy import Policy
+    from workbench.core.pii.residual import ResidualReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +44,11 @@ class AnonymizeOutcome:
     dataset_id: int | None = None
     parent_id: int | None = None
     policy_id: int | None = None
+    residual: ResidualReport | None = None
+    """What the residual scan of the copy found (issue 13); its examples are for the window only."""
 
     def as_dict(self) -> dict[str, Any]:
+        """Counts, places and ids; no values (the residual check's examples are left out)."""
         out = {
             "location": self.location,
             "format": self.format,
@@ -54,6 +58,8 @@ class AnonymizeOutcome:
             **self.summary,
         }
         out["entity_counts"] = dict(self.entity_counts)
+        if self.residual is not None:
+            out["residual"] = self.residual.to_json()
         return out
 
 
@@ -98,7 +104,12 @@ def note_derived(child_fingerprint: str, parent_fingerprint: str) -> None:
 
 
 def _lineage_detail(
-    policy: Policy, policy_id: int | None, keys: AnonymizationKeys | None, parent: DatasetRecord, result: Any
+    policy: Policy,
+    policy_id: int | None,
+    keys: AnonymizationKeys | None,
+    parent: DatasetRecord,
+    result: Any,
+    residual: ResidualReport,
 ) -> dict[str, Any]:
     return {
         "policy_id": policy_id,
@@ -107,6 +118,7 @@ def _lineage_detail(
         "parent_fingerprint": parent.fingerprint,
         "treatments": {c: p.treatment.value for c, p in policy.columns},
         **result.summary(),
+        "residual": residual.to_json(),  # counts only
     }
 
 
@@ -150,9 +162,12 @@ def anonymize_job(
     Where the copy goes: into the vault for an encrypted project (unless ``out`` is given with ``in_clear``);
     otherwise to ``out``, or next to the source as ``<stem>.anonymized.<fmt>``. The policy is saved with the
     source dataset (a new version only when it changed) and the copy's lineage names the policy, the key id (never
-    the key) and the counts.
+    the key) and the counts. The copy's free text is scanned again for residual personal data
+    (:mod:`workbench.core.pii.residual`: every text cell, or a stated sample above 20,000) before it is written;
+    the outcome says what remained.
     """
     from workbench.core.pii.engine import anonymize_table_job, check_policy_against
+    from workbench.core.pii.residual import residual_check_table_job
 
     token = token if token is not None else CancelToken()
     into_vault = session is not None and session.encrypted and out is None
@@ -164,6 +179,7 @@ def anonymize_job(
         parent = register_shown_dataset(session, ds)
         policy_id = save_policy_version(session, policy, parent.id)
     result = yield from anonymize_table_job(ds.table, policy, keys, token, workers=workers)
+    residual = yield from residual_check_table_job(result, policy, token=token, workers=workers)
     token.raise_if_cancelled()
     yield Progress("writing the anonymized copy", 0, None, "")
     if into_vault:
@@ -171,14 +187,16 @@ def anonymize_job(
         location, out_ds = _into_vault(session, ds, result, fmt)
     else:
         location, out_ds = _to_file(ds, result, Path(out) if out is not None else None, fmt, overwrite)
-    outcome = AnonymizeOutcome(location, fmt, result.rows, dict(result.entity_counts), dict(result.summary()))
+    outcome = AnonymizeOutcome(
+        location, fmt, result.rows, dict(result.entity_counts), dict(result.summary()), residual=residual
+    )
     note_derived(out_ds.fingerprint, ds.fingerprint)  # the copy charges the original's privacy budget, anywhere
     if session is None:
         return outcome
     assert parent is not None
     record = register_loaded(session.project, out_ds)
     session.project.add_lineage(
-        record.id, parent.id, "anonymize", _lineage_detail(policy, policy_id, keys, parent, result)
+        record.id, parent.id, "anonymize", _lineage_detail(policy, policy_id, keys, parent, result, residual)
     )
     if session.encrypted and not into_vault:
         session.project.audit("dataset.exported", dataset_id=record.id, path=location, in_clear=True, from_vault=False)

@@ -49,7 +49,7 @@ from workbench.ui.qt_pii_detection import QtColumnDetection
 from workbench.ui.qt_pii_entity_table import COMMON_ENTITIES, QtEntityOperatorTable, entity_types, operator_presets
 from workbench.ui.qt_pii_keys import PageKeys, keyless_refusal, uses_temporary_keys
 from workbench.ui.qt_pii_preview import TEMP_KEY_NOTE, QtPiiPreview, anonymized_texts, preview_columns
-from workbench.ui.qt_pii_residual import apply_summary
+from workbench.ui.qt_pii_residual import QtResidualPanel, apply_summary, residual_tooltip
 
 if TYPE_CHECKING:
     from workbench.core.crypto.vault import ProjectVault
@@ -88,6 +88,7 @@ class QtPiiPage(QWidget):
         self._preview_job = QtLatestJob(runner, "Anonymization preview", debounce_ms=120, parent=self)
         self._preview_job.sig_result.connect(self._on_preview)
         self._preview_job.sig_failed.connect(self._on_preview_failed)
+        self.residual = QtResidualPanel(runner, parent=self)
         self._detection = QtColumnDetection(runner, parent=self)
         self._detection.sig_detected.connect(self._on_detected)
         self._build()
@@ -120,6 +121,7 @@ class QtPiiPage(QWidget):
         thr.addWidget(self.threshold_slider, 1)
         thr.addWidget(self.threshold_value)
         left.addLayout(thr)
+        left.addWidget(self.residual.slider_note)  # what this threshold and these operators let through
 
         ent_box = QGroupBox("Operator per entity type (in free text)")
         el = QVBoxLayout(ent_box)
@@ -169,6 +171,7 @@ class QtPiiPage(QWidget):
         self.preview_status = self.preview.status
         self.key_note = self.preview.key_note
         self.preview_table = self.preview.table
+        self.preview.layout().insertWidget(3, self.residual.label)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left_widget)
@@ -204,6 +207,7 @@ class QtPiiPage(QWidget):
             self.dataset_label.setText("Load a dataset on the Data page first.")
             self.column_table.setRowCount(0)
             self.preview.clear()
+            self.residual.clear()
             self._update_form()
             return
         self.dataset_label.setText(f"<b>{ds.name}</b> · {ds.num_rows:,} rows · SHA-256 {ds.fingerprint[:12]}…")
@@ -397,6 +401,8 @@ class QtPiiPage(QWidget):
         if any(not self.entity_table.has_entity(e) for e in result.legend_counts):
             self._sync_controls()
         self.preview.show_result(result)
+        if self._policy is not None:
+            self.residual.preview_shown(result, self._policy)
 
     @Slot(int, str)
     def _on_preview_failed(self, _number: int, message: str) -> None:
@@ -527,7 +533,8 @@ class QtPiiPage(QWidget):
             from workbench.services.anonymize import anonymize_job
 
             outcome = yield from anonymize_job(ds, policy, session=session, keys=keys, fmt=fmt, token=token)
-            return outcome.as_dict()
+            examples = outcome.residual.examples if outcome.residual is not None else ()
+            return {**outcome.as_dict(), "residual_examples": examples}  # masked; shown on hover only
 
         self.message.hide()
         job_id = self._runner.submit(f"Anonymize {ds.name} ({fmt})", job, kind="anonymize")
@@ -572,6 +579,7 @@ class QtPiiPage(QWidget):
         self._update_form()
         self.last_output = result
         self.show_message("info", apply_summary(result))
+        self.message.setToolTip(residual_tooltip(result.get("residual_examples", ())))
 
     @Slot(int, str)
     def _on_job_failed(self, job_id: int, message: str) -> None:

@@ -27,6 +27,7 @@ from workbench.core.pii.keys import AnonymizationKeys
 from workbench.core.pii.operators import OperatorContext, apply_operator
 from workbench.core.pii.policy import ColumnTreatment, Policy
 from workbench.core.pii.postprocess import DetectedSpan, resolve_spans
+from workbench.core.pii.residual import let_through, residual_settings
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -94,10 +95,22 @@ class PreviewResult:
     legend: tuple[tuple[str, int], ...]
     texts_analyzed: int
     elapsed_ms: float
+    let_through: tuple[tuple[str, int], ...] = ()
+    """What the low-threshold scan (:data:`~workbench.core.pii.residual.RESIDUAL_THRESHOLD`) finds in the original
+    free text that the policy does not change: below its threshold or a type it does not select."""
+    kept: tuple[tuple[str, int], ...] = ()
+    """Detections in the original free text that an operator leaves unchanged (``keep``)."""
+    threshold: float = 0.0
 
     @property
     def legend_counts(self) -> dict[str, int]:
         return dict(self.legend)
+
+    def let_through_sentence(self) -> str:
+        """What the policy lets through in these rows, for beside the slider ('' when nothing)."""
+        from workbench.core.pii.residual import let_through_sentence
+
+        return let_through_sentence(self.threshold, dict(self.let_through), dict(self.kept))
 
 
 def warm_up(policy: Policy | None = None) -> AnalyzerHandle:
@@ -145,26 +158,16 @@ def preview_rows(
     columns: dict[str, list[Any]] = {name: table_slice.column(name).to_pylist() for name in names}
     treatments = {name: policy.column(name) for name in names}
 
-    # NER for the free texts not seen before, in small batches so a newer request can cancel this one.
-    texts: list[str] = []
-    seen: set[str] = set()
-    for name in names:
-        if treatments[name].treatment is ColumnTreatment.FREE_TEXT:
-            for value in columns[name]:
-                if isinstance(value, str) and value.strip() and value not in seen:
-                    seen.add(value)
-                    texts.append(value)
+    free = [name for name in names if treatments[name].treatment is ColumnTreatment.FREE_TEXT]
     before = handle.texts_analyzed
-    raw: dict[str, Any] = {}
-    for i in range(0, len(texts), PREVIEW_CHUNK):
-        token.raise_if_cancelled()
-        chunk = texts[i : i + PREVIEW_CHUNK]
-        for text, spans in zip(chunk, handle.analyze_raw(chunk, batch_size=PREVIEW_CHUNK), strict=True):
-            raw[text] = spans
+    raw = _raw_spans([columns[name] for name in free], handle, token)
     analyzed = handle.texts_analyzed - before
 
     subjects = columns.get(policy.subject_column) if policy.subject_column else None
     legend: Counter[str] = Counter()
+    passed: Counter[str] = Counter()
+    kept: Counter[str] = Counter()
+    low = residual_settings(policy)
     rows: list[PreviewRow] = []
     for r in range(table_slice.num_rows):
         token.raise_if_cancelled()
@@ -175,11 +178,40 @@ def preview_rows(
             cell_text = None if value is None else str(value)
             cell = _cell(name, cell_text, treatments[name].treatment, policy, keys, subject, raw, settings)
             legend.update(s.entity_type for s in cell.spans)
+            if cell.treatment == "free_text" and cell.original:
+                p, k = let_through(cell.original, raw.get(cell.original, ()), cell.spans, cell.replacements, low)
+                passed.update(s.entity_type for s in p)
+                kept.update(s.entity_type for s in k)
             cells.append(cell)
         rows.append(PreviewRow(row_offset + r, tuple(cells)))
-    ordered = tuple(sorted(legend.items(), key=lambda kv: (-kv[1], kv[0])))
     elapsed = (time.perf_counter() - started) * 1000.0
-    return PreviewResult(tuple(names), tuple(rows), ordered, analyzed, elapsed)
+    return PreviewResult(
+        tuple(names),
+        tuple(rows),
+        _ordered(legend),
+        analyzed,
+        elapsed,
+        _ordered(passed),
+        _ordered(kept),
+        policy.threshold,
+    )
+
+
+def _ordered(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _raw_spans(columns: list[list[Any]], handle: AnalyzerHandle, token: CancelToken) -> dict[str, Any]:
+    """Raw detections of the distinct free texts; the NER runs in small batches so a newer request can cancel
+    this one."""
+    texts = list(dict.fromkeys(v for values in columns for v in values if isinstance(v, str) and v.strip()))
+    raw: dict[str, Any] = {}
+    for i in range(0, len(texts), PREVIEW_CHUNK):
+        token.raise_if_cancelled()
+        chunk = texts[i : i + PREVIEW_CHUNK]
+        for text, spans in zip(chunk, handle.analyze_raw(chunk, batch_size=PREVIEW_CHUNK), strict=True):
+            raw[text] = spans
+    return raw
 
 
 def _cell(
