@@ -249,4 +249,5 @@ def test_no_plaintext_canary_on_disk_after_a_round_of_work(tmp_path: Path, monke
     needles = [canary, secret, secret.hex().encode(), PW.encode(), b"second passphrase"]
     assert _files_containing([folder, private_tmp], needles) == []
     assert _files_containing([system_tmp], needles, since=start) == []
-    assert sorted(p.name for p in folder.iterdir()) == ["data", "encrypted", "vault.json", "workbench.sqlite"]
+    expected = ["data", "encrypted", "vault.json", "workbench-project.json", "workbench.sqlite"]
+    assert sorted(p.name for p in folder.iterdir() if p.name != ".ledger.lock") == expected

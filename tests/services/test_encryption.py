@@ -74,7 +74,8 @@ def test_plan_then_encrypt_moves_everything_the_project_owns(tmp_path: Path, fas
         run = RunStore(session.project).runs()[0]
         assert run.model_path.startswith("vault:")
         assert session.read_bytes(run.model_path) == b"checkpoint " + CANARY_NAME.encode()
-        names = [p.name for p in (folder / "encrypted").iterdir() if p.is_file()]
+        names = [p.name for p in (folder / "encrypted").iterdir() if p.is_file() and p.name != ".ledger-record"]
+        assert (folder / "encrypted" / ".ledger-record").is_file(), "the ledger record is sealed in the vault folder"
         assert names and all(len(n) == 40 and all(c in "0123456789abcdef" for c in n) for n in names), names
         actions = [e.action for e in session.project.audit_log(200)]
         assert "project.encrypted" in actions and actions.count("dataset.relocated") == 2

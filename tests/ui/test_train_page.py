@@ -207,3 +207,18 @@ def test_the_loss_moving_average_extends_without_recomputing() -> None:
     assert run.smooth([1.0, 0.0]) == pytest.approx([1.0, 0.9])
     first = run.smoothed
     assert run.smooth([1.0, 0.0, 0.0]) == pytest.approx([1.0, 0.9, 0.81]) and run.smoothed is first
+
+
+def test_the_budget_box_says_when_the_same_data_is_spent_in_another_project(qtbot, window, tmp_path) -> None:  # noqa: ANN001
+    from workbench.core.dp.ledger import PrivacyLedger
+    from workbench.core.project.store import Project
+
+    page = window.train_page
+    fingerprint = page._dataset.fingerprint
+    with Project.create(tmp_path / "other") as other:  # the same file, in a second project of this computer
+        ledger = PrivacyLedger(other)
+        ledger.set_total(fingerprint, 5.0)
+        ledger.commit(ledger.reserve(fingerprint, 1.5, 1e-6), 1.5, 1e-6)
+    page.set_total_budget(4.0)
+    qtbot.waitUntil(lambda: "other project(s) of this computer" in page.budget_label.text(), timeout=10_000)
+    assert "remaining 2.5" in page.budget_label.text()

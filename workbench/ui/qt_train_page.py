@@ -337,14 +337,15 @@ class QtTrainPage(QWidget):
             ledger, fingerprint = self._ledger, self._dataset.fingerprint
 
             def job(token: CancelToken) -> JobGenerator[Any]:
-                return ledger.summary(fingerprint)
+                return fingerprint, ledger.summary(fingerprint)
                 yield  # a job that reports no progress
 
             self._budget_job.request(job, immediate=True)
 
     @Slot(int, object)
-    def _on_budget(self, _number: int, summary: Any) -> None:
-        if self._dataset is not None and summary.fingerprint == self._dataset.fingerprint:
+    def _on_budget(self, _number: int, result: Any) -> None:
+        fingerprint, summary = result
+        if self._dataset is not None and fingerprint == self._dataset.fingerprint:
             self._show_budget(summary)
 
     def _show_budget(self, s: Any) -> None:
@@ -355,6 +356,7 @@ class QtTrainPage(QWidget):
             f"Total ε {total} · committed {s.committed_epsilon:.3g} (δ {format_delta(s.committed_delta)}) · "
             f"reserved {s.reserved_epsilon:.3g} · <b>remaining {remaining}</b> · {s.runs} run(s){rdp}. "
             "Composition shown is the basic sum of epsilons and deltas."
+            + _shared_budget_note(s)
         )
 
     @Slot()
@@ -473,3 +475,19 @@ class QtTrainPage(QWidget):
         )
         self.runs_table.set_row(job_id, "cancelled" + spent, snap=snap)
         self._refresh_budget()
+
+
+def _shared_budget_note(s: Any) -> str:
+    """Where the budget shown is shared (issue 12): the original of a derived dataset, other projects."""
+    note = ""
+    if s.charged_to:
+        note += (
+            "<br>This dataset was derived from another (an anonymized copy, for example): its runs charge the "
+            "budget of the original, shown here."
+        )
+    if s.elsewhere_epsilon > 0:
+        note += (
+            f"<br>Of the budget, ε {s.elsewhere_epsilon:.3g} is committed or reserved on the same data in "
+            f"{s.elsewhere_projects} other project(s) of this computer."
+        )
+    return note
