@@ -241,7 +241,7 @@ def test_lone_surrogates_are_refused_with_offsets(tmp_path: Path) -> None:
     data = b"name,n\nab\xed\xa0\x80cd,1\nx\x80y,2\nz,3\n"
     err = misread(write(tmp_path / "s.csv", data))
     assert err.kind == ENCODING
-    assert "1 byte sequence (at byte offset 9) is UTF-8-encoded surrogates" in err.problem
+    assert "1 byte sequence (at byte offset 9) is a UTF-8-encoded surrogate" in err.problem
     assert load_dataset(tmp_path / "s.csv", LoadOptions(encoding="cp1252")).num_rows == 3
 
 
@@ -326,3 +326,19 @@ def test_chinese_gbk_text_raises_no_alarm(tmp_path: Path) -> None:
     rows = "\n".join(f"{'中华人民共和国的北京市长城饭店' * 3},{i}" for i in range(500))
     ds = load_dataset(write(tmp_path / "zh.csv", ("name,n\n" + rows + "\n").encode("gb18030")))
     assert ds.encoding == "gb18030" and ds.num_rows == 500
+
+
+def test_values_spanning_very_many_lines_are_reported(tmp_path: Path) -> None:
+    """A stray pair of quotes (here in a token list) joins the rows between them: loaded, but not silently."""
+    lines = ["token\tlabel", '"\tO'] + [f"w{i}\tO" for i in range(150)] + ['"\tO', "end\tO"]
+    ds = load_dataset(write(tmp_path / "tokens.tsv", "\n".join(lines) + "\n"))
+    assert ds.num_rows < 150
+    assert any("1 value spans more than 100 lines (the longest 152)" in w for w in ds.warnings)
+    ok = load_dataset(write(tmp_path / "notes.csv", 'id,note\n1,"a\nfew\nlines"\n2,x\n'))
+    assert ok.warnings == ()
+
+
+@pytest.mark.parametrize("name", ["wnut17/wnut17train.conll"])
+def test_eval_token_file_read_as_tsv_says_quotes_joined_rows(name: str) -> None:
+    ds = load_dataset(_eval_file(name), LoadOptions(format="tsv"))
+    assert any("more than 100 lines" in w for w in ds.warnings)

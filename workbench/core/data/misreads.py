@@ -303,6 +303,19 @@ def find_unclosed_quote(
     return UnclosedQuote(opened_line, opened_at, max(lines - opened_line, 0))
 
 
+LONG_VALUE_LINES = 100
+"""A value read with more line breaks than this is reported: a stray pair of quotes may have joined rows."""
+
+
+def long_values_warning(count: int, longest: int) -> str:
+    """The warning for quoted values that span very many lines (a closed but misplaced quote)."""
+    values = f"{count} value{'s' if count > 1 else ''}"
+    return (
+        f"{values} span{'s' if count == 1 else ''} more than {LONG_VALUE_LINES} lines (the longest {longest + 1}): "
+        "a stray quote may have joined many rows into one value; check the quoting and the row count"
+    )
+
+
 # --- 3. mixed encodings -----------------------------------------------------------------------------------------
 
 _HIGH_RUN = re.compile(rb"[\x80-\xff]+")
@@ -362,9 +375,10 @@ class EncodingScan:
         if self.utf8.count:
             parts.append(f"{self.utf8.describe('byte sequence')} {_are(self.utf8)} UTF-8 characters")
         if self.surrogates.count:
+            what = "UTF-8-encoded surrogates" if self.surrogates.count > 1 else "a UTF-8-encoded surrogate"
             parts.append(
-                f"{self.surrogates.describe('byte sequence')} {_are(self.surrogates)} UTF-8-encoded surrogates "
-                "(CESU-8/WTF-8), which are not valid UTF-8"
+                f"{self.surrogates.describe('byte sequence')} {_are(self.surrogates)} {what} (CESU-8/WTF-8), "
+                "which is not valid UTF-8"
             )
         if self.not_utf8.count:
             parts.append(f"{self.not_utf8.describe('byte')} {_are(self.not_utf8)} not UTF-8 (Latin-1 or Windows-1252?)")

@@ -337,8 +337,10 @@ def _check_quotes(
     """Refuse a quote still open at the end of the file unless accepted; the warnings to keep.
 
     Only a last record (or, without rows, a header) holding a line break can be an unclosed quote's work (the
-    reader adds a final line break inside the open value), so only then is the file scanned again.
+    reader adds a final line break inside the open value), so only then is the file scanned again. Values that span
+    more than :data:`~.misreads.LONG_VALUE_LINES` lines (a stray pair of quotes) are reported as a warning.
     """
+    notes = _long_values(table)
     if table.num_rows:
         last = table.slice(table.num_rows - 1)
         suspect = any(
@@ -347,14 +349,24 @@ def _check_quotes(
         )
     else:
         suspect = any("\n" in name or "\r" in name for name in table.column_names)
-    if not suspect:
-        return ()
-    unclosed = _unclosed_quote(source, encoding, delimiter, token)
+    unclosed = _unclosed_quote(source, encoding, delimiter, token) if suspect else None
     if unclosed is None:
-        return ()
+        return notes
     if not options.accept_unclosed_quote:
         raise misreads.MisreadError(source.path, unclosed.problem(), misreads.UNCLOSED_QUOTE, unclosed)
-    return (unclosed.problem(accepted=True),)
+    return (*notes, unclosed.problem(accepted=True))
+
+
+def _long_values(table: pa.Table) -> tuple[str, ...]:
+    """A warning when some values hold more than LONG_VALUE_LINES line breaks (counted by Arrow kernels)."""
+    count = longest = 0
+    for column in table.columns:
+        if not pa.types.is_string(column.type) or column.null_count == len(column):
+            continue
+        breaks = pc.count_substring(column, "\n")
+        count += pc.sum(pc.greater(breaks, misreads.LONG_VALUE_LINES)).as_py() or 0
+        longest = max(longest, pc.max(breaks).as_py() or 0)
+    return (misreads.long_values_warning(count, longest),) if count else ()
 
 
 def _unclosed_quote(
