@@ -15,8 +15,8 @@ How a file is read:
 6. Misreads (:mod:`~workbench.core.data.misreads`): a first row that looks like data is refused unless
    ``options.header`` says what it is (before the read, from the head); a quote still open at the end of the
    file is refused unless ``options.accept_unclosed_quote`` (after the read, and only when the last record holds
-   a line break, so a normal file costs no extra pass); a detected Latin-1/cp1252 that is really mixed with UTF-8
-   is refused by :func:`~.base.choose_encoding`.
+   a line break, so a normal file costs no extra pass); values spanning over 100 lines load with a warning; a
+   detected Latin-1/cp1252/GB18030 that is really mixed with UTF-8 is refused by :func:`~.base.choose_encoding`.
 
 Arrow's own error messages quote the offending row, so they are never passed on: each failure is translated
 into a sentence with line numbers, byte offsets and counts only.
