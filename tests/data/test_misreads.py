@@ -178,7 +178,7 @@ def test_unclosed_quote_in_the_last_column_is_refused_with_its_line(tmp_path: Pa
     err = misread(write(tmp_path / "q.csv", text))
     assert err.kind == UNCLOSED_QUOTE
     assert "a quote opened on line 3 (byte 28) is never closed" in err.problem
-    assert "(3 lines)" in err.problem and "--accept-unclosed-quote" in err.problem
+    assert "(3 more lines)" in err.problem and "--accept-unclosed-quote" in err.problem
     assert CANARY not in str(err)
 
 
@@ -342,3 +342,22 @@ def test_values_spanning_very_many_lines_are_reported(tmp_path: Path) -> None:
 def test_eval_token_file_read_as_tsv_says_quotes_joined_rows(name: str) -> None:
     ds = load_dataset(_eval_file(name), LoadOptions(format="tsv"))
     assert any("more than 100 lines" in w for w in ds.warnings)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'a,b\n1,2\n3,"x', "a quote opened on line 3 (byte 10) is never closed; the rest of that last line"),
+        (
+            b'a,b\r\n1,2\r\n3,"x\r\n4,5\r\n',
+            "a quote opened on line 3 (byte 12) is never closed; the rest of the file (1 more line)",
+        ),
+        (
+            'a,b\n1,2\n3,"x\n4,5\n'.encode("utf-16"),
+            "a quote opened on line 3 is never closed; the rest of the file (1 more",
+        ),
+    ],
+)
+def test_unclosed_quote_at_the_end_crlf_and_utf16(tmp_path: Path, data: bytes, expected: str) -> None:
+    err = misread(write(tmp_path / "q.csv", data))
+    assert err.kind == UNCLOSED_QUOTE and expected in err.problem

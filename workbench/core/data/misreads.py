@@ -219,29 +219,30 @@ HEADER_USED_WARNING = (
 
 @dataclass(frozen=True, slots=True)
 class UnclosedQuote:
-    """Where a quote opened that is never closed: its 1-based line, byte offset, and the lines after it.
+    """Where a quote opened that is never closed: its 1-based line, byte offset (``None`` when the file is not
+    UTF-8: the scan counts bytes of the UTF-8 text), and the lines after it.
 
     ``row_short``: the open value swallowed the fields after it, so its row has too few fields and accepting the
     reading cannot help (only fixing the quote does).
     """
 
     line: int
-    offset: int
+    offset: int | None
     lines_after: int
     row_short: bool = False
 
     def problem(self, accepted: bool = False) -> str:
-        head = f"a quote opened on line {self.line} (byte {self.offset}) is never closed"
+        where = f"line {self.line}" + (f" (byte {self.offset})" if self.offset is not None else "")
+        head = f"a quote opened on {where} is never closed"
+        more = f"{self.lines_after} more line{'s' if self.lines_after != 1 else ''}"
+        rest = f"the rest of the file ({more})" if self.lines_after else "the rest of that last line"
         if self.row_short:
-            return (
-                f"{head}; the rest of the file ({self.lines_after} lines) is read as one value, which leaves that row "
-                "with too few fields: fix the quote"
-            )
+            return f"{head}; {rest} is read as one value, which leaves that row with too few fields: fix the quote"
         if accepted:
-            return f"{head}: the rest of the file ({self.lines_after} lines) was read as one value, as accepted"
+            return f"{head}: {rest} was read as one value, as accepted"
         return (
-            f"{head}; the rest of the file ({self.lines_after} lines) would be read as one value. Fix the quote, or "
-            "accept that reading (command line: --accept-unclosed-quote)"
+            f"{head}; {rest} would be read as one value. Fix the quote, or accept that reading "
+            "(command line: --accept-unclosed-quote)"
         )
 
 

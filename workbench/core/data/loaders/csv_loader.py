@@ -38,6 +38,7 @@ import pyarrow.csv as pa_csv
 from workbench.core.data import detect, misreads
 from workbench.core.data.dataset import LoadOptions
 from workbench.core.data.loaders.base import (
+    PASSTHROUGH_ENCODINGS,
     DecodeFailure,
     Loader,
     LoadSource,
@@ -373,4 +374,7 @@ def _unclosed_quote(
     source: LoadSource, encoding: str, delimiter: str, token: CancelToken | None = None
 ) -> misreads.UnclosedQuote | None:
     with source.open_binary() as raw:
-        return misreads.find_unclosed_quote(SourceReader(raw, encoding), delimiter, token)
+        found = misreads.find_unclosed_quote(SourceReader(raw, encoding), delimiter, token)
+    if found is not None and encoding not in PASSTHROUGH_ENCODINGS:
+        found = replace(found, offset=None)  # counted in the UTF-8 text, not in the file's bytes
+    return found
