@@ -142,3 +142,15 @@ def test_pii_eval_json_and_spans(folder: Path) -> None:
     assert len(lines) == 2 and {"PERSON", "PHONE_NUMBER"} <= {s["entity_type"] for s in json.loads(lines[0])["spans"]}
     proc = workbench("pii-eval", "missing.json", cwd=folder)
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_policy_template_never_keeps_a_direct_identifier(folder: Path) -> None:
+    proc = workbench("policy-template", "clinic.csv", "--out", "safe.json", "--sample", "10", "--json", cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    columns = json.loads((folder / "safe.json").read_text(encoding="utf-8"))["columns"]
+    # No project, so no keys: the direct identifiers are dropped, and the file says why.
+    for column in ("record_id", "name", "phone", "email", "national_id"):
+        assert columns[column]["treatment"] == "drop", column
+        assert columns[column]["role"] == "direct_identifier" and "dropped" in columns[column]["reason"]
+    assert columns["zip"]["treatment"] == "entity" and "generalized" in columns["zip"]["reason"]
+    assert json.loads(proc.stdout)["treatments"]["record_id"]["treatment"] == "drop"

@@ -184,12 +184,27 @@ def cmd_policy_template(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     _check_out(args.out, args.force, args.path)
-    ds = _input(args)
+    session = _session(args)
+    try:
+        ds, record = resolve_dataset_input(args, session)
+        encrypted = session is not None and session.encrypted
+    finally:
+        if session is not None:
+            session.close()
+    # The roles the project saved (the Data page's), over the loader's suggestions: direct identifiers are never
+    # kept (keyed pseudonym when the project holds keys, i.e. is encrypted; else dropped).
+    roles = {k: v.value for k, v in ds.suggested_roles().items()}
+    if record is not None:
+        roles.update({k: str(v) for k, v in dict(record.roles).items()})
     detections = _drive(detect_columns_job(ds.table, analyzer=get_analyzer(), sample_size=args.sample), args.json)
-    policy = policy_template(detections, name=args.name or f"{Path(ds.name).stem} policy")
+    policy = policy_template(detections, name=args.name or f"{Path(ds.name).stem} policy", roles=roles, keys=encrypted)
     save_policy_file(policy, out)
     if args.json:
-        print_json({"policy": str(out), "columns": [d.to_json() for d in detections]}, ensure_ascii=False)
+        treatments = {c: p.to_json() for c, p in policy.columns}
+        print_json(
+            {"policy": str(out), "columns": [d.to_json() for d in detections], "treatments": treatments},
+            ensure_ascii=False,
+        )
     else:
         say(f"wrote {out}: {len(policy.columns)} columns; edit it, then run: workbench anonymize {args.path} "
               f"--policy {out} --out OUT")  # fmt: skip

@@ -254,14 +254,11 @@ class QtPiiPage(QWidget):
         return policy
 
     def _policy_from_roles(self, ds: Dataset) -> Policy:
-        """A provisional policy until column detection is done: free-text columns analysed, the rest kept."""
-        from workbench.core.pii.policy import ColumnPolicy, ColumnTreatment, policy_template
+        """A provisional policy until column detection is done, from the columns' roles: direct identifiers never
+        kept (keyed pseudonym in an encrypted project, else dropped), free text analysed, sensitive flagged."""
+        from workbench.core.pii.policy import policy_template
 
-        policy = policy_template((), name=f"{ds.name} policy")
-        for name in ds.column_names:
-            if self._roles.get(name) is ColumnRole.FREE_TEXT:
-                policy = policy.with_column(name, ColumnPolicy(ColumnTreatment.FREE_TEXT))
-        return policy
+        return policy_template((), name=f"{ds.name} policy", roles=self._roles, keys=self._vault is not None)
 
     # --- keys -----------------------------------------------------------------------------------------------
 
@@ -561,7 +558,9 @@ class QtPiiPage(QWidget):
 
         self._detections = tuple(detections)
         if self._policy is not None:
-            template = policy_template(self._detections, name=self._policy.name)
+            template = policy_template(
+                self._detections, self._policy.name, roles=self._roles, keys=self._vault is not None
+            )
             policy = self._policy
             for column, column_policy in template.columns:
                 if column not in self._user_columns:

@@ -86,6 +86,11 @@ class ColumnPolicy:
     treatment: ColumnTreatment = ColumnTreatment.KEEP
     entity_type: str | None = None
     operator: OperatorConfig | None = None
+    role: str | None = None
+    """The column's role (``direct_identifier``, ``quasi_identifier``, ``sensitive``...) when it decided the
+    treatment; the risk step reads the ``sensitive`` and ``quasi_identifier`` columns from it."""
+    reason: str | None = None
+    """Why the treatment was chosen (written by :func:`policy_template`; no values)."""
 
     def __post_init__(self) -> None:
         if self.treatment is ColumnTreatment.ENTITY and not self.entity_type:
@@ -97,6 +102,10 @@ class ColumnPolicy:
             out["entity_type"] = self.entity_type
         if self.operator is not None:
             out["operator"] = self.operator.to_json()
+        if self.role:
+            out["role"] = self.role
+        if self.reason:
+            out["reason"] = self.reason
         return out
 
 
@@ -271,7 +280,8 @@ _FIELDS = (
     "schema_version", "name", "threshold", "spacy_model", "language", "default_operator", "entities", "columns",
     "allow_list", "deny_list", "detect_entities", "subject_column",
 )  # fmt: skip
-_COLUMN_FIELDS = ("treatment", "entity_type", "operator")
+_COLUMN_FIELDS = ("treatment", "entity_type", "operator", "role", "reason")
+_ROLES = ("direct_identifier", "quasi_identifier", "sensitive", "free_text", "label", "other")
 
 
 def _check_entity_name(name: Any, what: str) -> str:
@@ -403,7 +413,11 @@ def _parse_column(name: str, spec: Any, source: str) -> ColumnPolicy:
     if treatment is ColumnTreatment.ENTITY and entity_type is None:
         raise PolicyError(f"{source}: {where}: treatment 'entity' needs an entity_type such as PERSON or PHONE_NUMBER")
     operator = _operator(spec["operator"], source, where) if spec.get("operator") is not None else None
-    return ColumnPolicy(treatment=treatment, entity_type=entity_type, operator=operator)
+    role = spec.get("role")
+    if role is not None and role not in _ROLES:
+        raise PolicyError(f"{source}: {where}: unknown role {role!r}; choose one of: {', '.join(_ROLES)}")
+    reason = _expect(spec["reason"], str, source, f"{where} reason", "a sentence") if spec.get("reason") else None
+    return ColumnPolicy(treatment=treatment, entity_type=entity_type, operator=operator, role=role, reason=reason)
 
 
 # ---- files and the project ----------------------------------------------------------------------------------
@@ -484,28 +498,73 @@ def load_latest_policy(project: Project, dataset_id: int | None = None) -> Polic
     return Policy.from_json(record.policy_json, source=f"project policy {record.id}")
 
 
-def policy_template(detections: Sequence[ColumnDetection], name: str = "policy") -> Policy:
-    """A starting policy from column detection: PII columns replaced or generalized, free text analysed.
+GENERALIZED_TYPES = {"DATE_TIME": "to the month", "ZIP_CODE": "to its first 3 digits", "AGE": "to 10-year bands"}
+"""Entity types with a generalization operator, and what it does."""
 
-    Direct identifiers get ``replace``; dates, ZIP codes and ages ``generalize`` (month, 3 digits, 10-year
-    bands); honorifics (TITLE) are kept; other columns are kept. Nothing in it needs keys, so it runs without a
-    project; switch operators to ``pseudonym``, ``keyed_hash`` or ``encrypt`` where links must survive.
+
+def policy_template(
+    detections: Sequence[ColumnDetection],
+    name: str = "policy",
+    *,
+    roles: Mapping[str, str] | None = None,
+    keys: bool = False,
+) -> Policy:
+    """A safe starting policy from the columns' roles and column detection (issue 13).
+
+    A column's role (the Data page's; ``roles`` maps column -> role value) comes first, and each choice says why in
+    the column's ``reason``:
+
+    * ``direct_identifier``: never kept. With ``keys`` (an encrypted project holds the keys) a keyed ``pseudonym``:
+      the same value always gets the same pseudonym, so records still link, and nobody without the key can reverse
+      or test it. Without keys the column is dropped.
+    * ``quasi_identifier``: generalized where an operator exists (dates to the month, ZIP codes to 3 digits, ages to
+      10-year bands); otherwise kept, and the reason names it for the risk step.
+    * ``sensitive``: kept (it is what the analysis is about) and flagged for the risk step (``role``).
+    * ``free_text``: analysed for personal data.
+
+    Without a role the detection decides: a detected entity column gets its type's operator (``replace``; dates,
+    ZIP codes and ages ``generalize``), free text is analysed, other columns are kept. Honorifics (TITLE) in free
+    text are kept. Only the pseudonyms of direct identifiers need keys.
     """
     from workbench.core.pii.column_detect import ColumnKind
 
     policy = Policy(name=name)
     generalize = OperatorConfig.create("generalize")
-    policy = policy.with_entity_operator("DATE_TIME", generalize)
-    policy = policy.with_entity_operator("ZIP_CODE", generalize)
-    policy = policy.with_entity_operator("AGE", generalize)
+    for generalized in GENERALIZED_TYPES:
+        policy = policy.with_entity_operator(generalized, generalize)
     policy = policy.with_entity_operator("TITLE", OperatorConfig.create("keep"))
-    for detection in detections:
-        if detection.kind is ColumnKind.FREE_TEXT:
-            policy = policy.with_column(detection.column, ColumnPolicy(ColumnTreatment.FREE_TEXT))
-        elif detection.kind is ColumnKind.ENTITY and detection.entity_type:
-            policy = policy.with_column(
-                detection.column, ColumnPolicy(ColumnTreatment.ENTITY, entity_type=detection.entity_type)
-            )
-        else:
-            policy = policy.with_column(detection.column, ColumnPolicy(ColumnTreatment.KEEP))
+    role_of = {column: str(role) for column, role in (roles or {}).items()}
+    found = {d.column: d for d in detections}
+    for column in dict.fromkeys([*found, *role_of]):
+        detection = found.get(column)
+        kind = detection.kind if detection is not None else ColumnKind.NONE
+        entity_type = detection.entity_type if detection is not None and kind is ColumnKind.ENTITY else None
+        policy = policy.with_column(column, _template_column(kind, entity_type, role_of.get(column), keys))
     return policy
+
+
+def _template_column(kind: Any, entity_type: str | None, role: str | None, keys: bool) -> ColumnPolicy:
+    """One column of :func:`policy_template`."""
+    if role == "direct_identifier":
+        if keys:
+            why = "direct identifier: keyed pseudonym (the same value always gets the same one, so records still link)"
+            return ColumnPolicy(ColumnTreatment.ENTITY, entity_type or "IDENTIFIER", OperatorConfig.create("pseudonym"),
+                                role, f"{why}; nobody without the project's key can reverse it")  # fmt: skip
+        return ColumnPolicy(ColumnTreatment.DROP, entity_type, None, role,
+                            "direct identifier: dropped (no project key for a keyed pseudonym; encrypt the project "
+                            "to keep records linkable)")  # fmt: skip
+    if role == "free_text" or kind == "free_text":
+        return ColumnPolicy(ColumnTreatment.FREE_TEXT)
+    if role == "quasi_identifier":
+        if entity_type in GENERALIZED_TYPES:
+            why = f"quasi-identifier: generalized {GENERALIZED_TYPES[entity_type]}"
+            return ColumnPolicy(ColumnTreatment.ENTITY, entity_type, None, role, why)
+        why = "quasi-identifier without a generalization operator: kept; the risk step measures what it reveals"
+        return ColumnPolicy(ColumnTreatment.KEEP, None, None, role, why)
+    if role == "sensitive":
+        return ColumnPolicy(
+            ColumnTreatment.KEEP, None, None, role, "sensitive: kept for analysis; flagged for the risk step"
+        )
+    if entity_type:
+        return ColumnPolicy(ColumnTreatment.ENTITY, entity_type=entity_type)
+    return ColumnPolicy(ColumnTreatment.KEEP)
