@@ -109,6 +109,7 @@ def test_header_check_reads_only_the_head_of_an_in_memory_file() -> None:
         "x,y\n1,2\n3,4\nNA,5\n",
         "status,count\nstatus_a,1\nstatus_b,2\nstatus_c,3\n",
         "birth_year,n\n1980,1\n1990,2\n2000,3\n",
+        "name,age\nAnn,34\nBob,51\nname,age\nCy,28\nDan,40\n",  # two files concatenated with their headers
     ],
 )
 def test_headers_that_look_like_headers_raise_no_alarm(tmp_path: Path, text: str) -> None:

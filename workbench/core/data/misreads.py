@@ -152,7 +152,12 @@ def first_row_looks_like_data(records: Sequence[Sequence[str]]) -> HeaderVerdict
         return None
     header = [cell.strip() for cell in records[0]]
     width = len(header)
-    body = [row for row in records[1 : HEADER_SAMPLE_RECORDS + 1] if len(row) == width]
+    # rows that repeat the first row (files concatenated with their headers) say nothing about it
+    body = [
+        row
+        for row in records[1 : HEADER_SAMPLE_RECORDS + 1]
+        if len(row) == width and [cell.strip() for cell in row] != header
+    ]
     if width == 0 or len(body) < 2:
         return None
     typed: dict[int, str] = {}
