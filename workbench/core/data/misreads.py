@@ -100,8 +100,8 @@ def _is_year(value: str) -> bool:
 
 
 def _label_sequence(header: Sequence[str], typed: set[int]) -> bool:
-    """True when the numeric first-row cells above numeric columns are column labels: years above columns that
-    are not years, or a run of consecutive integers (``1, 2, 3``) across the row."""
+    """True when the numeric first-row cells above numeric columns are column labels: a run of consecutive
+    integers across the row (``1, 2, 3``; pandas writes ``0, 1, 2, ...`` for unnamed columns)."""
     cells = [header[j].strip() for j in sorted(typed)]
     if cells and all(c.isdigit() for c in cells) and len(set(cells)) == len(cells):
         numbers = [int(c) for c in cells]
