@@ -218,6 +218,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         result = drive_with_progress(train_job(ds, config, session=session), not args.json)
         out = result.as_dict()
+        out["comparison"] = _comparison(out, config, session, ds.fingerprint)
         if session is not None and config.private:
             from workbench.core.dp.ledger import PrivacyLedger
 
@@ -233,12 +234,32 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"privacy: {out['epsilon_label']}"
         + (f", noise multiplier {out['noise_multiplier']:.4g}" if out["private"] else "")
     )
-    say(f"validation accuracy {out['val_accuracy']:.4f} (majority baseline {out['majority_baseline']:.4f})")
+    say(out["comparison"])
     say(f"columns used: {', '.join(out['columns_used']) or '-'}")
     say(f"{out['samples_per_second']:.1f} samples/s on {out['device']}; run id {out['run_id']}")
     if out.get("model_path"):
-        where = "in the project's vault" if str(out["model_path"]).startswith("vault:") else out["model_path"]
+        where = (
+            f"in the encrypted project's vault as the model of run {out['run_id']} (export it with: "
+            f"workbench export model {out['run_id']} --project DIR --out FILE --plaintext)"
+            if str(out["model_path"]).startswith("vault:")
+            else out["model_path"]
+        )
         say(f"model kept {where}")
     if out.get("budget"):
         say(f"budget remaining: ε {out['budget']['remaining']:.4g} of {out['budget']['total']:g}")
     return 0
+
+
+def _comparison(out: dict[str, Any], config: Any, session: Any, fingerprint: str) -> str:
+    """The run's validation accuracy against its majority baseline and, in a project, the newest non-private run of
+    the same recipe on the same dataset (the sentence the Train page shows too)."""
+    from workbench.core.train.results import compare_result, non_private_reference
+
+    reference = None
+    if session is not None and config.private:
+        from workbench.core.dp.runs import RunStore
+
+        reference = non_private_reference(RunStore(session.project, recover=False).runs(fingerprint), config.as_dict())
+    return compare_result(
+        out["val_accuracy"], out["majority_baseline"], private=bool(out["private"]), reference=reference
+    )
