@@ -27,8 +27,13 @@ COMMON_ENTITIES = (
 )  # fmt: skip
 
 
-def operator_presets(name: str) -> list[tuple[str, dict[str, Any]]]:
-    """Simple parameter choices for an operator's second combo: (label, params); the first is the defaults."""
+# A few useful values of whole-number parameters, the default first.
+_INT_PRESETS = {"age_band": (10, 5, 20), "zip_digits": (3, 2, 1), "max_shift_days": (180, 30, 365)}
+
+
+def operator_presets(name: str, entity_type: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Simple parameter choices for an operator's second combo: (label, params); the first is the defaults. With
+    ``entity_type``, only the parameters the operator uses for that type (``Operator.params_for``)."""
     from workbench.core.pii.operators import get_operator
 
     if name == "mask":
@@ -39,11 +44,13 @@ def operator_presets(name: str) -> list[tuple[str, dict[str, Any]]]:
             ("letters and digits only", {"skip_separators": True}),
         ]
     presets: list[tuple[str, dict[str, Any]]] = []
-    for param in get_operator(name).params:
+    for param in get_operator(name).params_for(entity_type):
+        label = param.name.replace("_", " ")
         if param.kind == "choice" and param.name != "kind":
             for choice in param.choices:
-                label = f"{param.name.replace('_', ' ')}: {choice}"
-                presets.append((label, {} if choice == param.default else {param.name: choice}))
+                presets.append((f"{label}: {choice}", {} if choice == param.default else {param.name: choice}))
+        for value in _INT_PRESETS.get(param.name, ()) if param.kind == "int" else ():
+            presets.append((f"{label}: {value}", {} if value == param.default else {param.name: value}))
     if presets:
         # Defaults first.
         presets.sort(key=lambda p: bool(p[1]))
@@ -101,7 +108,7 @@ class QtEntityOperatorTable(QTableWidget):
             op_box.blockSignals(True)
             param_box.blockSignals(True)
             op_box.setCurrentIndex(max(0, op_box.findData(config.operator)))
-            _fill_presets(param_box, config)
+            _fill_presets(param_box, config, entity)
             op_box.blockSignals(False)
             param_box.blockSignals(False)
 
@@ -156,7 +163,7 @@ class QtEntityOperatorTable(QTableWidget):
         params = None if operator_changed else param_box.currentData()
         if operator_changed:
             param_box.blockSignals(True)
-            _fill_presets(param_box, OperatorConfig.create(name))
+            _fill_presets(param_box, OperatorConfig.create(name), entity_type)
             param_box.blockSignals(False)
         return name, params or {}
 
@@ -165,10 +172,11 @@ def _combo(table: QTableWidget, row: int, column: int) -> QComboBox:
     return cast(QComboBox, table.cellWidget(row, column))
 
 
-def _fill_presets(box: QComboBox, config: OperatorConfig) -> None:
-    """The operator's parameter presets, the one matching ``config`` selected (or a 'custom' item)."""
+def _fill_presets(box: QComboBox, config: OperatorConfig, entity_type: str | None = None) -> None:
+    """The operator's parameter presets for ``entity_type``, the one matching ``config`` selected (or a 'custom'
+    item)."""
     box.clear()
-    presets = operator_presets(config.operator)
+    presets = operator_presets(config.operator, entity_type)
     defaults = {k: v for k, v in _create_defaults(config.operator).items()}
     current = config.param_dict
     selected = -1

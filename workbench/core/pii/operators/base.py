@@ -155,6 +155,11 @@ class Operator(ABC):
                 raise OperatorError(f"operator {self.name!r}: {exc}") from None
         return out
 
+    def params_for(self, entity_type: str | None) -> tuple[ParamSpec, ...]:
+        """The parameters that change what this operator does to ``entity_type`` (``None``: all of them); a form
+        offers only these (issue 13: a ZIP code row must not offer a date granularity)."""
+        return self.params
+
     @abstractmethod
     def operate(self, text: str, params: Mapping[str, Any], context: OperatorContext) -> str:
         """The anonymized form of ``text``. ``params`` were validated by :meth:`validate`."""

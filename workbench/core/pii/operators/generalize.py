@@ -28,6 +28,16 @@ class GeneralizeOperator(Operator):
     )  # fmt: skip
 
     _AUTO = {"AGE": "age", "ZIP_CODE": "zip", "DATE_TIME": "date"}
+    _USED = {"age": ("age_band", "age_top"), "zip": ("zip_digits",), "date": ("date_granularity",)}
+    """The parameters each kind of generalization reads."""
+
+    def params_for(self, entity_type: str | None) -> tuple[ParamSpec, ...]:
+        """Only the parameters of the entity type's generalization (none for a type without one: it becomes
+        ``<TYPE>``); ``kind`` is left out, it is the entity type's."""
+        if entity_type is None:
+            return self.params
+        used = self._USED.get(self._AUTO.get(entity_type, ""), ())
+        return tuple(p for p in self.params if p.name in used)
 
     def operate(self, text: str, params: Mapping[str, Any], context: OperatorContext) -> str:
         kind = params.get("kind", "auto")

@@ -40,6 +40,10 @@ class PseudonymOperator(Operator):
     uses_subject = True
     _CACHE_SIZE = 100_000
 
+    def params_for(self, entity_type: str | None) -> tuple[ParamSpec, ...]:
+        """``max_shift_days`` moves dates only."""
+        return self.params if entity_type in (None, "DATE_TIME") else ()
+
     def __init__(self) -> None:
         self._cache: OrderedDict[tuple[bytes, str, str, str | None, int], str] = OrderedDict()
         self._lock = threading.Lock()
