@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from workbench.cli._common import PASSPHRASE_ENV, drive_with_progress, parse_kdf, read_passphrase, say
@@ -48,33 +47,33 @@ def _user_errors(path: str | None = None) -> Iterator[None]:
     """OS errors the core did not translate become one-line user errors (exit 2), naming the file; a crypto
     error about ``path`` that does not name it gets its name in front."""
     from workbench.core.crypto.primitives import CryptoError
+    from workbench.services import sharing
 
     try:
         yield
     except CryptoError as exc:
         if path is None or path in str(exc):
             raise
-        from workbench.core.crypto.keys import with_path
-
-        raise with_path(exc, path) from None
+        raise sharing.with_path(exc, path) from None
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         raise WorkbenchError(f"{where}{exc.strerror or type(exc).__name__}") from None
 
 
 # --- commands -------------------------------------------------------------------------------------------------
+# Each command reads its input, calls a use case of workbench.services.sharing and prints the result.
 
 
 def cmd_encrypt(args: argparse.Namespace) -> int:
-    from workbench.core.crypto import stream
+    from workbench.services import sharing
 
     _check_input(args.input, "file to encrypt")
     _check_output(args.output, args.force, args.input)
     params = parse_kdf(args.kdf)
-    passphrase = stream.Passphrase(read_passphrase("passphrase to protect the file", confirm=True), kdf=params)
+    passphrase = read_passphrase("passphrase to protect the file", confirm=True)
     with _user_errors():
         summary = drive_with_progress(
-            stream.encrypt_file_job(args.input, args.output, [passphrase], overwrite=args.force)
+            sharing.encrypt_with_passphrase_job(args.input, args.output, passphrase, kdf=params, overwrite=args.force)
         )
     chunks = f"{summary.chunks} chunk" + ("s" if summary.chunks != 1 else "")
     say(f"encrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, {chunks})")
@@ -82,51 +81,52 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
 
 
 def cmd_decrypt(args: argparse.Namespace) -> int:
-    from workbench.core.crypto import stream
+    from workbench.services import sharing
 
     _check_input(args.input, "file to decrypt")
     _check_output(args.output, args.force, args.input)
     with _user_errors(args.input):
-        header = stream.read_header(args.input)
+        header = sharing.read_shared_header(args.input)
     if not header.has_passphrase:
         raise WorkbenchError(
             f"{args.input} is not protected by a passphrase (it can be opened by: {header.describe_slots()}); "
             f"open it with: workbench open {args.input} --key PRIVKEY --out {args.output}"
         )
-    passphrase = stream.Passphrase(read_passphrase("passphrase of the file", confirm=False))
+    passphrase = read_passphrase("passphrase of the file", confirm=False)
     with _user_errors():
         summary = drive_with_progress(
-            stream.decrypt_file_job(args.input, args.output, passphrase, overwrite=args.force)
+            sharing.decrypt_with_passphrase_job(args.input, args.output, passphrase, overwrite=args.force)
         )
     say(f"decrypted {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
     return 0
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    from workbench.core.crypto import keys
+    from workbench.services import sharing
 
-    keys.check_key_name(args.name)
+    sharing.check_key_name(args.name)
     params = parse_kdf(args.kdf)
-    kind = keys.KIND_RSA_3072 if args.rsa else keys.KIND_X25519_ED25519
     passphrase = read_passphrase("passphrase to protect the private key", confirm=True)
     with _user_errors():
-        files = keys.generate_key_pair(args.out, passphrase, name=args.name, kind=kind, kdf=params)
+        files = drive_with_progress(
+            sharing.create_key_pair_job(args.out, args.name, passphrase, rsa=args.rsa, kdf=params), show=False
+        )
     say(f"public key:  {files.public_path}  (give this to other sites)")
     say(f"private key: {files.private_path}  (encrypted; keep it, and its passphrase, to yourself)")
-    say(f"type:        {kind}")
+    say(f"type:        {files.public_key.kind}")
     say(f"fingerprint: {files.fingerprint_text}")
     return 0
 
 
 def cmd_share(args: argparse.Namespace) -> int:
-    from workbench.core.crypto import keys, share
+    from workbench.services import sharing
 
     _check_input(args.input, "file to share")
     _check_output(args.output, args.force, args.input, *args.to)
     with _user_errors():
-        recipients = [keys.PublicKey.load(p) for p in args.to]
-        summary = drive_with_progress(share.share_file_job(args.input, args.output, recipients, overwrite=args.force))
-    say(f"shared {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes) with:")
+        recipients = [sharing.read_public_key(p) for p in args.to]
+        result = drive_with_progress(sharing.share_file_job(args.input, args.output, recipients, overwrite=args.force))
+    say(f"shared {args.input} -> {args.output} ({result.plaintext_bytes:,} bytes) with:")
     for r in recipients:
         say(f"  {r.name or '(unnamed)'}  {r.kind}  {r.fingerprint_text}")
     say("check these fingerprints with the recipients over another channel (phone, letter) before sending")
@@ -134,65 +134,68 @@ def cmd_share(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    from workbench.core.crypto import keys, share, stream
+    from workbench.services import sharing
 
     _check_input(args.input, "file to open")
     _check_output(args.output, args.force, args.input, args.key)
     with _user_errors(args.input):
-        header = stream.read_header(args.input)
+        header = sharing.read_shared_header(args.input)
     if not header.recipient_fingerprints():
         raise WorkbenchError(
             f"{args.input} was not shared with public keys (it can be opened by: {header.describe_slots()})"
             + (f"; decrypt it with: workbench decrypt {args.input} {args.output}" if header.has_passphrase else "")
         )
     with _user_errors():
-        private_key = keys.PrivateKey.load(args.key, read_passphrase("passphrase of the private key", confirm=False))
-        summary = drive_with_progress(
-            share.open_shared_file_job(args.input, args.output, private_key, overwrite=args.force)
+        private_key = sharing.load_private_key(
+            args.key, read_passphrase("passphrase of the private key", confirm=False)
         )
-    say(f"opened {args.input} -> {args.output} ({summary.plaintext_bytes:,} bytes, all chunks authenticated)")
+        opened = drive_with_progress(
+            sharing.open_shared_job(args.input, private_key, out=args.output, overwrite=args.force)
+        )
+    say(f"opened {args.input} -> {args.output} ({opened.plaintext_bytes:,} bytes, all chunks authenticated)")
     return 0
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    from workbench.core.crypto import keys, sign
+    from workbench.services import sharing
 
-    out = args.out or args.file + sign.SIGNATURE_SUFFIX
+    out = args.out or str(sharing.default_signature_path(args.file))
     _check_input(args.file, "file to sign")
     _check_output(out, args.force, args.file, args.key)
     with _user_errors():
-        private_key = keys.PrivateKey.load(args.key, read_passphrase("passphrase of the private key", confirm=False))
-        signature = drive_with_progress(sign.sign_file_job(args.file, private_key))
-        keys.write_new_file(Path(out), signature.to_text(), private=False, overwrite=args.force)
+        private_key = sharing.load_private_key(
+            args.key, read_passphrase("passphrase of the private key", confirm=False)
+        )
+        signed = drive_with_progress(sharing.sign_file_job(args.file, private_key, out=out, overwrite=args.force))
     say(f"signed {args.file} -> {out}")
-    say(f"signer: {private_key.name} {private_key.public.fingerprint_text}")
+    say(f"signer: {signed.signer_name} {signed.signer_fingerprint_text}")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from workbench.core.crypto import keys, sign
     from workbench.core.crypto.primitives import SignatureError
+    from workbench.services import sharing
 
     _check_input(args.file, "file to verify")
     with _user_errors():
-        public_key = keys.PublicKey.load(args.pub)
-        signature = sign.load_signature(args.sig)
+        public_key = sharing.read_public_key(args.pub)
+        signature = sharing.read_signature(args.sig)
     try:
         with _user_errors():
-            verified = drive_with_progress(sign.verify_file_job(args.file, signature, public_key))
+            verified = drive_with_progress(sharing.verify_file_job(args.file, signature, public_key))
     except SignatureError as exc:  # name the signature file when the message names neither file
         if args.sig in str(exc) or args.file in str(exc):
             raise
-        raise keys.with_path(exc, args.sig) from None
+        raise sharing.with_path(exc, args.sig) from None
     say(f"{args.file}: {verified.describe()}")
     return 0
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
-    from workbench.core.crypto import keys
+    from workbench.services import sharing
 
     with _user_errors():
-        public_key = keys.PublicKey.load(args.pubkey)
+        public_key = sharing.read_public_key(args.pubkey)
     say(f"{public_key.name or '(unnamed)'}  {public_key.kind}  {public_key.fingerprint_text}")
     return 0
 
