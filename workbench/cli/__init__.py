@@ -29,7 +29,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from workbench.cli import crypto, datasets, pii, project, train
+from workbench.cli import audit, crypto, datasets, pii, project, train
 from workbench.cli._common import PROG, print_error, stdout_closed
 from workbench.core.errors import WorkbenchError
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     pii.register(sub)  # scan, policy-template, anonymize, pii-eval
     crypto.register(sub)  # encrypt, decrypt, keygen, share, open, sign, verify, fingerprint
     train.register(sub)  # train, budget
+    audit.register(sub)  # audit-log verify | head | export
     return parser
 
 

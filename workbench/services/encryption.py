@@ -310,6 +310,9 @@ def encrypt_project_job(
         from workbench.core.dp.ledger import PrivacyLedger
 
         PrivacyLedger(session.project)  # the ledger record is sealed under the new key, the signed one removed
+        from workbench.services.audit import audit_signer
+
+        session.project.set_audit_signer(audit_signer(session))  # from now on the vault's key signs the head
         report = yield from finish_encryption_job(session, token)
         session.project.audit("project.encrypted", **report.as_dict())
     except BaseException:

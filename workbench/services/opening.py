@@ -106,6 +106,10 @@ def _checked(session: ProjectSession) -> ProjectSession:
 
     try:
         PrivacyLedger(session.project)
+        if not session.project.read_only:
+            from workbench.services.audit import audit_signer
+
+            session.project.set_audit_signer(audit_signer(session))  # the audit chain's head, signed at each change
     except BaseException:
         session.close()
         raise

@@ -14,3 +14,6 @@ STORE_KEY_SECRET: Final = "project-store-key"
 
 FILE_NAMES_SECRET: Final = "vault-file-names"
 """HMAC key that turns what a vault file holds (a fingerprint, a run id) into its opaque file name."""
+
+AUDIT_SIGNING_SECRET: Final = "audit-signing"
+"""Seed of the Ed25519 key that signs the head of the audit chain (:mod:`workbench.services.audit`)."""

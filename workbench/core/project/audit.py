@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.core.errors import ProjectError
+from workbench.core.project.audit_chain import append
 from workbench.core.project.connection import ProjectConnection
-from workbench.core.project.records import FrozenMap, now, to_json
+from workbench.core.project.records import FrozenMap, to_json
 
 AUDIT_LOG_SQL_V1 = """\
 CREATE TABLE audit_log (
@@ -36,11 +37,9 @@ class AuditEntry:
 
 
 def write_audit_entry(conn: sqlite3.Connection, action: str, detail: Mapping[str, Any]) -> None:
-    """Append an entry in the caller's transaction, so that it commits (or rolls back) with the change."""
-    conn.execute(
-        "INSERT INTO audit_log (ts, action, detail_json) VALUES (?, ?, ?)",
-        (now(), action, to_json(dict(detail), f"the detail of audit action {action!r}")),
-    )
+    """Append an entry in the caller's transaction, so that it commits (or rolls back) with the change. The entry
+    is chained to the one before it (:mod:`workbench.core.project.audit_chain`)."""
+    append(conn, action, to_json(dict(detail), f"the detail of audit action {action!r}"))
 
 
 class AuditMixin(ProjectConnection):

@@ -28,6 +28,7 @@ from typing import Any, Self
 from urllib.parse import quote
 
 from workbench.core.errors import ProjectError
+from workbench.core.project.audit_chain import HeadSigner, sign_head
 
 log = logging.getLogger("workbench.core.project.store")  # the store's logger, as before the split
 
@@ -302,6 +303,12 @@ class ProjectConnection:
         self._encrypted = encrypted
         self._read_only = read_only
         self._lock = threading.Lock()
+        self._audit_signer: HeadSigner | None = None
+
+    def set_audit_signer(self, signer: HeadSigner | None) -> None:
+        """Sign the audit chain's head after every write transaction that moved it (``None``: stop signing)."""
+        with self._lock:
+            self._audit_signer = signer
 
     def close(self) -> None:
         """Close the database. Idempotent; any later call on this object raises ProjectError."""
@@ -374,6 +381,8 @@ class ProjectConnection:
                 raise damaged_page(doing) from None
             try:
                 yield conn
+                if self._audit_signer is not None:
+                    sign_head(conn, self._audit_signer)
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:

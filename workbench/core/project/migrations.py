@@ -47,6 +47,7 @@ from pathlib import Path
 
 from workbench.core.errors import ProjectError
 from workbench.core.project.audit import AUDIT_LOG_SQL_V1
+from workbench.core.project.audit_chain import AUDIT_CHAIN_SQL_V6
 from workbench.core.project.connection import DB_FILE_NAME
 from workbench.core.project.datasets import DATASETS_SQL_V1
 from workbench.core.project.identity import PROJECT_META_SQL_V5
@@ -167,6 +168,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (3, _released(_ISSUE_4_NOTE, TRAINING_RUNS_SQL_V3, PRIVACY_LEDGER_SQL_V3)),
     (4, _released(TRAINING_RUN_ROWS_SQL_V4)),
     (5, _released(PROJECT_META_SQL_V5)),
+    (6, _released(AUDIT_CHAIN_SQL_V6)),
 ]
 
 SCHEMA_VERSION = max(version for version, _ in MIGRATIONS)

@@ -68,6 +68,7 @@ from pathlib import Path
 from workbench.core.errors import ProjectError
 from workbench.core.project import connection
 from workbench.core.project.audit import AuditEntry, AuditMixin
+from workbench.core.project.audit_chain import chain_on_open
 from workbench.core.project.cipher import ENCRYPTING_SUFFIX, conversion_lock, replace_with_encrypted_copy
 from workbench.core.project.connection import (
     BUSY_TIMEOUT_S,
@@ -267,6 +268,8 @@ class Project(DatasetsMixin, SettingsMixin, PoliciesMixin, LineageMixin, AuditMi
             else:
                 cls._migrate(conn)
             project_id = read_identity(conn, folder) if read_only else ensure_identity(conn, folder)
+            if not read_only:
+                chain_on_open(conn)  # entries an older version wrote join the audit chain
         # The data folder is needed only when something is written there; that code reports a failure.
         with contextlib.suppress(OSError):
             (folder / DATA_DIR_NAME).mkdir(exist_ok=True)
