@@ -170,6 +170,7 @@ class QtTrainForm(QWidget):
         self.plan_label.setWordWrap(True)
         dp.addWidget(self.plan_label)
         self.plan_plot, self.plan_curve, self.plan_target = make_plan_plot()
+        self.plan_dimmed = False
         dp.addWidget(self.plan_plot)
         return dp_box
 
@@ -301,3 +302,12 @@ class QtTrainForm(QWidget):
     def clear_plan_curve(self) -> None:
         self.plan_curve.setData([], [])
         self.plan_target.setVisible(False)
+        self.dim_plan_curve(False)
+
+    def dim_plan_curve(self, dim: bool) -> None:
+        """Grey the plan's curve while a plan for new settings is computed (its figures are for the old ones)."""
+        import pyqtgraph as pg
+
+        self.plan_dimmed = dim
+        self.plan_curve.setPen(pg.mkPen("#bbbbbb" if dim else "#1f77b4", width=2))
+        self.plan_target.setPen(pg.mkPen("#bbbbbb" if dim else "#d62728", style=Qt.PenStyle.DashLine))

@@ -6,8 +6,14 @@ lock; a timer here reads immutable snapshots at most 20 times a second and redra
 what the accountant said in the worker, and every epsilon shown names its accountant and delta.
 
 The parts live in their own modules: the settings form and its validation (:mod:`~workbench.ui.qt_train_form`), the
-live plots (:mod:`~workbench.ui.qt_train_plots`) and the runs table (:mod:`~workbench.ui.qt_train_runs`). This page
-wires them and holds the plan requests, the privacy budget box, starting runs and their outcomes.
+live plots and their legend (:mod:`~workbench.ui.qt_train_plots`), the runs table (:mod:`~workbench.ui.qt_train_runs`),
+the privacy budget box (:mod:`~workbench.ui.qt_train_budget`) and the result card
+(:mod:`~workbench.ui.qt_train_result`). This page wires them and holds the plan requests, starting runs and their
+outcomes.
+
+While a plan is computed for new settings the plan text says so (never figures for older settings). The budget box
+is read again when a run reserves its ε (its live metrics name the run), when it ends, and every second while runs
+are going. Runs are named after their run record (``… · run 14``), so no two share a name.
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
-    QGroupBox,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -36,9 +43,12 @@ from workbench.core.jobs import CancelToken, JobGenerator
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_latest_job import QtLatestJob
 from workbench.ui.qt_message import show_page_message
+from workbench.ui.qt_train_budget import QtBudgetBox
+from workbench.ui.qt_train_budget import shared_budget_note as _shared_budget_note
 from workbench.ui.qt_train_form import EPS_MAX, EPS_MIN, SLIDER_STEPS, QtTrainForm, epsilon_to_slider, slider_to_epsilon
 from workbench.ui.qt_train_plots import LOSS_SMOOTHING, REFRESH_MS, RUN_COLORS, QtTrainPlots, configure_plots
 from workbench.ui.qt_train_plots import LiveRun as _LiveRun
+from workbench.ui.qt_train_result import QtRunResult
 from workbench.ui.qt_train_runs import QtRunsTable
 
 if TYPE_CHECKING:
@@ -48,11 +58,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("workbench.ui.train")
 
 FEW_STEPS = 30
+BUDGET_REFRESH_MS = 1000  # the budget box is read again this often while runs are going (one SQLite read)
+UPDATING = "Updating the plan…"
 
 # Names other modules and the tests import from here.
 __all__ = [
-    "EPS_MAX", "EPS_MIN", "FEW_STEPS", "LOSS_SMOOTHING", "RUN_COLORS", "SLIDER_STEPS", "QtTrainPage", "_LiveRun",
-    "epsilon_to_slider", "slider_to_epsilon",
+    "EPS_MAX", "EPS_MIN", "FEW_STEPS", "LOSS_SMOOTHING", "RUN_COLORS", "SLIDER_STEPS", "UPDATING", "QtTrainPage",
+    "_LiveRun", "_shared_budget_note", "epsilon_to_slider", "slider_to_epsilon",
 ]  # fmt: skip
 
 
@@ -69,13 +81,14 @@ class QtTrainPage(QWidget):
         self._ledger: Any = None
         self._run_store: Any = None
         self._runs: dict[int, _LiveRun] = {}
+        self._configs: dict[int, dict[str, Any]] = {}  # job id -> the run's TrainConfig.as_dict()
+        self._named: set[int] = set()  # job ids whose run record is made (named after it, ε reserved)
+        self._started = 0
         self._has_plan = False
         self._plan_due = False
         self._plan_job = QtLatestJob(runner, "Plan privacy", debounce_ms=80, parent=self)
         self._plan_job.sig_result.connect(self._on_plan)
         self._plan_job.sig_failed.connect(self._on_plan_failed)
-        self._budget_job = QtLatestJob(runner, "Compose the privacy spend", debounce_ms=0, parent=self)
-        self._budget_job.sig_result.connect(self._on_budget)
         self._build()
         self._connect_form()
         runner.sig_job_succeeded.connect(self._on_job_succeeded)
@@ -85,6 +98,9 @@ class QtTrainPage(QWidget):
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._refresh_plots)
         self._timer.start()
+        self._budget_timer = QTimer(self)
+        self._budget_timer.setInterval(BUDGET_REFRESH_MS)
+        self._budget_timer.timeout.connect(self._on_budget_tick)
         self._update_form()
 
     # --- layout ---------------------------------------------------------------------------------------------
@@ -92,9 +108,32 @@ class QtTrainPage(QWidget):
     def _build(self) -> None:
         configure_plots()
         outer = QHBoxLayout(self)
-        left = QVBoxLayout()
-        outer.addLayout(left, 0)
+        outer.addWidget(self._build_left(), 0)
 
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.setChildrenCollapsible(False)
+        outer.addWidget(right, 1)
+        self.plots = QtTrainPlots()
+        self.loss_plot, self.acc_plot, self.eps_plot = self.plots.loss_plot, self.plots.acc_plot, self.plots.eps_plot
+        self.legend = self.plots.legend
+        right.addWidget(self.plots)
+        below = QWidget()
+        bl = QVBoxLayout(below)
+        bl.setContentsMargins(0, 0, 0, 0)
+        self.runs_table = QtRunsTable()
+        self.runs_table.sig_shown.connect(self._on_run_shown)
+        bl.addWidget(self.runs_table, 1)
+        self.result_card = QtRunResult(self._runner)
+        bl.addWidget(self.result_card)
+        right.addWidget(below)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 1)
+
+    def _build_left(self) -> QScrollArea:
+        """The settings column, in its own scroll area: the plots and the runs stay in view on a small screen."""
+        column = QWidget()
+        left = QVBoxLayout(column)
+        left.setContentsMargins(0, 0, 0, 0)
         self.dataset_label = QLabel("Load a dataset on the Data page first.")
         self.dataset_label.setWordWrap(True)
         left.addWidget(self.dataset_label)
@@ -102,16 +141,10 @@ class QtTrainPage(QWidget):
         left.addWidget(self.form)
         self._alias_form()
 
-        budget_box = QGroupBox("Privacy budget of this dataset")
-        bl = QVBoxLayout(budget_box)
-        self.budget_label = QLabel("—")
-        self.budget_label.setWordWrap(True)
-        self.budget_label.setTextFormat(Qt.TextFormat.RichText)
-        self.set_budget_button = QPushButton("Set total budget…")
+        self.budget = QtBudgetBox(self._runner)
+        self.budget_label, self.set_budget_button = self.budget.budget_label, self.budget.set_budget_button
         self.set_budget_button.clicked.connect(self._on_set_budget)
-        bl.addWidget(self.budget_label)
-        bl.addWidget(self.set_budget_button)
-        left.addWidget(budget_box)
+        left.addWidget(self.budget)
 
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -122,16 +155,14 @@ class QtTrainPage(QWidget):
         left.addWidget(self.start_button)
         left.addStretch(1)
 
-        right = QSplitter(Qt.Orientation.Vertical)
-        outer.addWidget(right, 1)
-        self.plots = QtTrainPlots()
-        self.loss_plot, self.acc_plot, self.eps_plot = self.plots.loss_plot, self.plots.acc_plot, self.plots.eps_plot
-        right.addWidget(self.plots)
-        self.runs_table = QtRunsTable()
-        self.runs_table.sig_shown.connect(self._on_run_shown)
-        right.addWidget(self.runs_table)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 1)
+        scroll = QScrollArea()
+        scroll.setWidget(column)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(column.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self.settings_scroll = scroll
+        return scroll
 
     def _alias_form(self) -> None:
         """The form's widgets under the names the window, the tests and the benchmarks use on the page."""
@@ -179,6 +210,12 @@ class QtTrainPage(QWidget):
         self._vault = vault
         self._update_form()
 
+    def _session(self) -> Any:
+        from workbench.services.session import ProjectSession
+
+        assert self._project is not None
+        return ProjectSession(self._project, self._vault)
+
     def set_dataset(self, ds: Dataset | None, roles: dict[str, ColumnRole] | None = None) -> None:
         self._dataset = ds
         self._roles = dict(roles or (ds.suggested_roles() if ds else {}))
@@ -219,6 +256,8 @@ class QtTrainPage(QWidget):
     def _update_form(self) -> None:
         self.form.update_enabled()
         self.start_button.setEnabled(self._dataset is not None and self._project is not None)
+        session = self._session if self._project is not None else None
+        self.result_card.set_session(session, encrypted=self._vault is not None)
         self._refresh_budget()
         self._request_plan()
 
@@ -287,8 +326,14 @@ class QtTrainPage(QWidget):
             return plan_privacy(eps, rows, batch, epochs, delta, accountant)
             yield  # a job that reports no progress
 
-        if not self._has_plan:
-            self.plan_label.setText(f"Computing the noise that ε = {eps:g} needs…")
+        # Until the plan for these settings arrives, say so: figures computed for the previous settings would be
+        # wrong for these (the curve stays, greyed, so the plot does not jump).
+        self.plan_label.setText(
+            f"{UPDATING} (ε = {eps:g}, {epochs} epoch(s), batch {batch})"
+            if self._has_plan
+            else f"Computing the noise that ε = {eps:g} needs…"
+        )
+        self.form.dim_plan_curve(True)
         self._plan_job.request(job)
 
     def _clear_plan(self) -> None:
@@ -299,6 +344,7 @@ class QtTrainPage(QWidget):
     @Slot(int, object)
     def _on_plan(self, _number: int, plan: Any) -> None:
         self._has_plan = True
+        self.form.dim_plan_curve(False)
         self.plan_label.setText(
             f"{plan.train_rows:,} training rows, sample rate {plan.sample_rate:.4g}, {plan.steps} steps → "
             f"noise multiplier σ = <b>{plan.noise_multiplier:.3f}</b>; predicted ε = {plan.final_epsilon:.3g} "
@@ -320,44 +366,17 @@ class QtTrainPage(QWidget):
         self._clear_plan()
 
     def _refresh_budget(self) -> None:
-        """Show the budget at once (one SQLite read), then the tighter RDP composition from a job: composing needs
-        Opacus's accountants, whose first import must not freeze the window."""
-        if self._ledger is None or self._dataset is None:
-            self.budget_label.setText("—")
-            self.set_budget_button.setEnabled(False)
-            return
-        self.set_budget_button.setEnabled(True)
-        try:
-            s = self._ledger.summary(self._dataset.fingerprint, with_rdp=False)
-        except WorkbenchError as exc:
-            self.budget_label.setText(str(exc))
-            return
-        self._show_budget(s)
-        if s.committed_epsilon > 0:
-            ledger, fingerprint = self._ledger, self._dataset.fingerprint
+        """Read the budget box again (one SQLite read; the RDP composition in a job when the spend changed)."""
+        fingerprint = self._dataset.fingerprint if self._dataset is not None else None
+        self.budget.set_context(self._ledger, fingerprint)
 
-            def job(token: CancelToken) -> JobGenerator[Any]:
-                return fingerprint, ledger.summary(fingerprint)
-                yield  # a job that reports no progress
-
-            self._budget_job.request(job, immediate=True)
-
-    @Slot(int, object)
-    def _on_budget(self, _number: int, result: Any) -> None:
-        fingerprint, summary = result
-        if self._dataset is not None and fingerprint == self._dataset.fingerprint:
-            self._show_budget(summary)
-
-    def _show_budget(self, s: Any) -> None:
-        total = "not set (no job may start until it is)" if s.total_epsilon is None else f"{s.total_epsilon:g}"
-        remaining = "—" if s.remaining_epsilon is None else f"{s.remaining_epsilon:.3g}"
-        rdp = f"; tighter RDP composition of the committed runs: ε ≈ {s.rdp_epsilon:.3g}" if s.rdp_epsilon else ""
-        self.budget_label.setText(
-            f"Total ε {total} · committed {s.committed_epsilon:.3g} (δ {format_delta(s.committed_delta)}) · "
-            f"reserved {s.reserved_epsilon:.3g} · <b>remaining {remaining}</b> · {s.runs} run(s){rdp}. "
-            "Composition shown is the basic sum of epsilons and deltas."
-            + _shared_budget_note(s)
-        )
+    @Slot()
+    def _on_budget_tick(self) -> None:
+        """Every second while runs are going: their reservations and spend move (also from other pages)."""
+        if any(run.final is None for run in self._runs.values()):
+            self._refresh_budget()
+        else:
+            self._budget_timer.stop()
 
     @Slot()
     def _on_set_budget(self) -> None:
@@ -372,10 +391,9 @@ class QtTrainPage(QWidget):
     def set_total_budget(self, epsilon: float) -> None:
         assert self._ledger is not None and self._dataset is not None
         try:
-            self._ledger.set_total(self._dataset.fingerprint, epsilon)
+            self.budget.set_total(epsilon)
         except WorkbenchError as exc:
             self.show_message("error", str(exc))
-        self._refresh_budget()
 
     # --- runs -----------------------------------------------------------------------------------------------
 
@@ -415,13 +433,15 @@ class QtTrainPage(QWidget):
         def job(token: CancelToken) -> JobGenerator[Any]:
             return (yield from train_job(ds, config, session=session, metrics=metrics, token=token))
 
-        kind = f"ε={config.target_epsilon:g}" if config.private else "non-private"
-        label = f"{config.task} {kind}"
+        self._started += 1
+        label = f"{_run_kind(config)} · #{self._started}"  # named after its run record once it has one
         job_id = self._runner.submit(f"Train {label} on {self._dataset.name}", job, kind="train")
         color = RUN_COLORS[len(self._runs) % len(RUN_COLORS)]
         self._runs[job_id] = _LiveRun(job_id, label, metrics, color)
+        self._configs[job_id] = config.as_dict()
         self.runs_table.add_run(job_id, label, color)
         self._refresh_budget()
+        self._budget_timer.start()
         return job_id
 
     @Slot(int, bool)
@@ -429,12 +449,23 @@ class QtTrainPage(QWidget):
         run = self._runs.get(job_id)
         if run is not None:
             run.set_visible(visible)
+            self.plots.update_legend(self._runs.values())
 
     @Slot()
     def _refresh_plots(self) -> None:
+        reserved = False
         for run, snap in self.plots.draw(self._runs.values()):
+            if snap.run_id is not None and run.job_id not in self._named:
+                # The loop names the metrics after the run record once it has reserved the run's ε.
+                self._named.add(run.job_id)
+                run.label = f"{_run_kind(self._configs[run.job_id])} · run {snap.run_id}"
+                self.runs_table.rename_run(run.job_id, run.label)
+                reserved = True
             if run.final is None:
                 self.runs_table.set_row(run.job_id, "running", snap=snap)
+        if reserved:
+            self.plots.update_legend(self._runs.values())
+            self._refresh_budget()
 
     def live_runs(self) -> dict[int, Any]:
         return dict(self._runs)
@@ -449,7 +480,28 @@ class QtTrainPage(QWidget):
         run.final = result.as_dict()
         self.runs_table.set_row(job_id, "succeeded", run.final)
         self._refresh_plots()
+        comparison = self._comparison(job_id, run.final)
+        self.runs_table.set_note(job_id, comparison)
+        self.result_card.show_result(run.label, run.final, comparison)
         self._refresh_budget()
+
+    def _comparison(self, job_id: int, final: dict[str, Any]) -> str:
+        """The run against its majority baseline and the newest non-private run of the same recipe on the same
+        dataset in this project (the sentence ``workbench train`` prints)."""
+        from workbench.core.train.results import compare_result, non_private_reference
+
+        config, reference = self._configs.get(job_id, {}), None
+        if final.get("private") and self._run_store is not None and config:
+            try:
+                runs = self._run_store.runs(config.get("dataset_fingerprint"))
+            except WorkbenchError as exc:
+                log.warning("cannot read the runs to compare with: %s", exc)
+                runs = []
+            reference = non_private_reference(runs, config)
+        return compare_result(
+            final.get("val_accuracy"), final.get("majority_baseline", 0.0), private=bool(final.get("private")),
+            reference=reference,
+        )  # fmt: skip
 
     @Slot(int, str)
     def _on_job_failed(self, job_id: int, message: str) -> None:
@@ -477,17 +529,8 @@ class QtTrainPage(QWidget):
         self._refresh_budget()
 
 
-def _shared_budget_note(s: Any) -> str:
-    """Where the budget shown is shared (issue 12): the original of a derived dataset, other projects."""
-    note = ""
-    if s.charged_to:
-        note += (
-            "<br>This dataset was derived from another (an anonymized copy, for example): its runs charge the "
-            "budget of the original, shown here."
-        )
-    if s.elsewhere_epsilon > 0:
-        note += (
-            f"<br>Of the budget, ε {s.elsewhere_epsilon:.3g} is committed or reserved on the same data in "
-            f"{s.elsewhere_projects} other project(s) of this computer."
-        )
-    return note
+def _run_kind(config: Any) -> str:
+    """What a run is, for its name: ``tabular DP ε=2`` or ``text non-private`` (from a TrainConfig or its dict)."""
+    get = config.get if isinstance(config, dict) else lambda name: getattr(config, name)
+    kind = f"DP ε={get('target_epsilon'):g}" if get("private") else "non-private"
+    return f"{get('task')} {kind}"

@@ -1,6 +1,7 @@
 """The Train page's table of runs: one row per run started on the page, with a checkbox that shows or hides its
 curves, its status, the epsilon spent (accountant and delta named), validation accuracy against the majority
-baseline, throughput and steps; live while it runs, final when it ends."""
+baseline, throughput and steps; live while it runs, final when it ends. It is never shorter than
+:data:`MIN_VISIBLE_ROWS` rows."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from workbench.core.dp.accountant import format_delta
 if TYPE_CHECKING:
     from workbench.core.dp.runs import MetricsSnapshot
 
+MIN_VISIBLE_ROWS = 5
 HEADERS = ["Show", "Run", "Status", "ε spent (accountant, δ)", "Val. accuracy", "Majority", "Samples/s", "Steps"]
 
 
@@ -31,6 +33,22 @@ class QtRunsTable(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.horizontalHeader().setStretchLastSection(True)
         self.itemChanged.connect(self._on_item_changed)
+        self.fit_rows(MIN_VISIBLE_ROWS)
+
+    def fit_rows(self, rows: int) -> None:
+        """A minimum height that shows ``rows`` rows under the header, even with a horizontal scroll bar."""
+        header = self.horizontalHeader().sizeHint().height()
+        body = rows * self.verticalHeader().defaultSectionSize()
+        scroll = self.horizontalScrollBar().sizeHint().height()
+        self.setMinimumHeight(header + body + scroll + 2 * self.frameWidth() + 2)
+
+    def rename_run(self, job_id: int, label: str) -> None:
+        row = self.row_of(job_id)
+        item = self.item(row, 1) if row is not None else None
+        if item is not None:
+            self.blockSignals(True)
+            item.setText(label)
+            self.blockSignals(False)
 
     def add_run(self, job_id: int, label: str, color: str) -> None:
         row = self.rowCount()
@@ -48,6 +66,14 @@ class QtRunsTable(QTableWidget):
         for col in range(2, 8):
             self.setItem(row, col, QTableWidgetItem("…" if col == 2 else ""))
         self.blockSignals(False)
+
+    def set_note(self, job_id: int, text: str) -> None:
+        """A tooltip over the run's whole row (how the run compares with its baselines)."""
+        row = self.row_of(job_id)
+        for col in range(self.columnCount()) if row is not None else ():
+            item = self.item(row, col)  # type: ignore[arg-type]
+            if item is not None:
+                item.setToolTip(text)
 
     def row_of(self, job_id: int) -> int | None:
         for row in range(self.rowCount()):
