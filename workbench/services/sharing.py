@@ -2,16 +2,14 @@
 `workbench keygen / share / open / sign / verify / fingerprint / encrypt / decrypt` commands.
 
 Where keys live. The command line writes a key pair wherever ``--out DIR`` says; the window keeps the analyst's
-key pairs in one folder, :func:`keys_folder` (``<user data folder>/keys``: ``NAME.pub`` next to ``NAME.key``, the
-private key encrypted under its passphrase, mode 0600), and other sites' public keys, once imported, in its
-``sites/`` subfolder. A private key is never on disk unencrypted; it is decrypted into memory inside the job that
-needs it.
+key pairs in :func:`keys_folder` (``<user data folder>/keys``: ``NAME.pub`` next to ``NAME.key``, the private key
+encrypted under its passphrase, mode 0600) and imported public keys of other sites in its ``sites/`` subfolder. A
+private key is never on disk unencrypted: it is decrypted into memory inside the job that needs it.
 
-Sharing a dataset or a model of a project encrypts its bytes for the recipients' public keys (``docs/crypto-format.md``
-§2.3); from an encrypted project the plaintext is decrypted into memory only, checked against the fingerprint the
-project registered, and the share is recorded in the audit log (with the recipients' fingerprints, never a value).
-Opening what was shared with us into an encrypted project puts it straight into the vault (never in clear on disk)
-and registers it as a dataset when it is one.
+Sharing a dataset or model of a project encrypts its bytes for the recipients' public keys (``docs/crypto-format.md``
+§2.3); from an encrypted project the plaintext is decrypted into memory only and checked against the registered
+fingerprint; the share is audited (recipients' fingerprints, never a value). What was shared with us goes straight
+into an encrypted project's vault (never in clear on disk), registered as a dataset when it is one.
 
 ``cryptography`` is imported inside the functions, so the window and the command can import this module cheaply.
 """
@@ -21,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +33,7 @@ if TYPE_CHECKING:
     from workbench.core.crypto.keys import KeyPairFiles, PrivateKey, PublicKey
     from workbench.core.crypto.sign import Signature, Verified
     from workbench.core.crypto.stream import StreamHeader, StreamSummary
-    from workbench.core.project.store import DatasetRecord
+    from workbench.core.project.store import DatasetRecord, Project
 
 KEYS_FOLDER_NAME = "keys"
 SITES_FOLDER_NAME = "sites"
@@ -353,6 +351,51 @@ def share_model_job(
     return ShareResult(target, size, tuple(recipients), f"the model of run {run_id}")
 
 
+@dataclass(frozen=True, slots=True)
+class Shareable:
+    """Something of a project that can be shared: a dataset (by id) or a training run's model (by run id)."""
+
+    kind: str  # "dataset" or "model"
+    ref: int
+    label: str
+    suggested_name: str
+    """A file name for the shared copy (the recipient's opened copy is named after it, without ``.pwb``)."""
+
+
+def shareable_items(project: Project) -> list[Shareable]:
+    """The project's datasets, then the models its training runs kept, as a chooser lists them."""
+    from workbench.core.dp.runs import RunStore
+
+    items = [
+        Shareable("dataset", r.id, f"dataset {r.name} (id {r.id}, {r.rows:,} rows)", r.name + SHARED_SUFFIX)
+        for r in project.datasets()
+    ]
+    for run in RunStore(project, recover=False).runs():
+        if run.model_path:
+            kind = f"ε = {run.epsilon:.2f}" if run.epsilon is not None else "not private"
+            label = f"model of run {run.id} ({run.task} on {run.dataset_name}, {kind})"
+            items.append(Shareable("model", run.id, label, f"run-{run.id}.pt{SHARED_SUFFIX}"))
+    return items
+
+
+def share_item_job(
+    session: ProjectSession,
+    item: Shareable,
+    out: str | Path,
+    recipients: Sequence[PublicKey],
+    *,
+    overwrite: bool = False,
+    token: CancelToken | None = None,
+) -> JobGenerator[ShareResult]:
+    """Share a dataset or a model of the project (:func:`share_dataset_job`, :func:`share_model_job`)."""
+    if item.kind == "dataset":
+        record = session.project.get_dataset(item.ref)
+        return (yield from share_dataset_job(session, record, out, recipients, overwrite=overwrite, token=token))
+    if item.kind == "model":
+        return (yield from share_model_job(session, item.ref, out, recipients, overwrite=overwrite, token=token))
+    raise WorkbenchError(f"cannot share a {item.kind!r}")
+
+
 # ---- opening what was shared with us ---------------------------------------------------------------------------
 
 
@@ -362,13 +405,9 @@ class OpenedShare:
 
     source: Path
     plaintext_bytes: int
-    output: Path | None = None
-    """The plaintext file written (a plain project, or the command line)."""
-    vault_location: str = ""
-    """``vault:NAME`` when it went into an encrypted project's vault."""
-    dataset: DatasetRecord | None = None
-    """The dataset registered from it, when it is one."""
-    notes: tuple[str, ...] = field(default=())
+    output: Path | None = None  # the plaintext file written (a plain project, or the command line)
+    vault_location: str = ""  # ``vault:NAME`` when it went into an encrypted project's vault
+    dataset: DatasetRecord | None = None  # the dataset registered from it, when it is one
 
     def describe(self) -> str:
         if self.output is not None:
