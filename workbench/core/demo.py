@@ -376,6 +376,13 @@ def _note(values: dict[str, str], course: str, rng: random.Random) -> tuple[str,
     return " ".join(sentences), tuple(entities)
 
 
+def note_gold_spans(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> list[tuple[str, tuple[NoteEntity, ...]]]:
+    """The generated notes with their true personal-data spans (PERSON, LOCATION, PHONE_NUMBER, DATE_TIME), for
+    scoring a detector (``benchmarks/bench_pii_eval.py``). Titles ("Dr.", "Ms."), ages, clinical abbreviations and
+    relative dates ("today") are not personal data here and are not labelled."""
+    return [(row["note"], entities) for row, entities in generate_clinic_intake_annotated(rows, seed)]
+
+
 def generate_clinic_intake(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> list[dict[str, str]]:
     """Generate the demo clinic-intake records (see the module docstring for columns and rules).
 

@@ -37,7 +37,8 @@ types are errors that name the file, the place and the choices::
       "allow_list": ["Springfield Clinic"],
       "deny_list": {"PERSON": ["Dr. Who"]},
       "detect_entities": null,
-      "subject_column": "record_id"
+      "subject_column": "record_id",
+      "relative_dates": false                       (detect "today", "last week" as DATE_TIME)
     }
 """
 
@@ -128,6 +129,9 @@ class Policy:
     """A spaCy pipeline this policy requires; ``None``: the site's setting (:func:`analyzer.default_spacy_model`)."""
     language: str = "en"
     subject_column: str | None = None
+    relative_dates: bool = False
+    """Detect relative dates ("today", "last week") as DATE_TIME: a choice for policies that generalize dates;
+    off by default (they name no day on their own, and flagging them made most of the demo notes' false dates)."""
 
     # ---- reading ---------------------------------------------------------------------------------------------
 
@@ -180,6 +184,7 @@ class Policy:
             allow_list=self.allow_list,
             deny_list=dict(self.deny_list),
             entities=self.detect_entities,
+            relative_dates=self.relative_dates,
         )
 
     def analyzer_settings(self) -> AnalyzerSettings:
@@ -236,6 +241,9 @@ class Policy:
     def with_name(self, name: str) -> Policy:
         return replace(self, name=name)
 
+    def with_relative_dates(self, detect: bool) -> Policy:
+        return replace(self, relative_dates=bool(detect))
+
     # ---- JSON ------------------------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -253,6 +261,7 @@ class Policy:
             "deny_list": {k: list(v) for k, v in self.deny_list},
             "detect_entities": list(self.detect_entities) if self.detect_entities is not None else None,
             "subject_column": self.subject_column,
+            "relative_dates": self.relative_dates,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -278,7 +287,7 @@ class Policy:
 
 _FIELDS = (
     "schema_version", "name", "threshold", "spacy_model", "language", "default_operator", "entities", "columns",
-    "allow_list", "deny_list", "detect_entities", "subject_column",
+    "allow_list", "deny_list", "detect_entities", "subject_column", "relative_dates",
 )  # fmt: skip
 _COLUMN_FIELDS = ("treatment", "entity_type", "operator", "role", "reason")
 _ROLES = ("direct_identifier", "quasi_identifier", "sensitive", "free_text", "label", "other")
@@ -388,6 +397,8 @@ def _parse_policy(data: Any, source: str) -> Policy:
         kwargs["detect_entities"] = tuple(sorted(set(detect)))
     if data.get("subject_column") is not None:
         kwargs["subject_column"] = _expect(data["subject_column"], str, source, "subject_column", "a column name")
+    if "relative_dates" in data:
+        kwargs["relative_dates"] = _expect(data["relative_dates"], bool, source, "relative_dates", "true or false")
     return Policy(**kwargs)
 
 
@@ -460,7 +471,7 @@ def policy_changes(old: Policy | None, new: Policy) -> dict[str, Any]:
     changed_columns = sorted(k for k in set(old_cols) | set(new_cols) if old_cols.get(k) != new_cols.get(k))
     if changed_columns:
         changes["columns"] = changed_columns
-    for attribute in ("threshold", "spacy_model", "language", "subject_column", "name"):
+    for attribute in ("threshold", "spacy_model", "language", "subject_column", "name", "relative_dates"):
         if getattr(old, attribute) != getattr(new, attribute):
             changes[attribute] = [getattr(old, attribute), getattr(new, attribute)]
     if old.default_operator != new.default_operator:

@@ -10,6 +10,10 @@ recognizers and context enhancement, nothing filtered) and, in this order:
    phone detection, brackets, a ``+`` or dots around the digits, an extension), unless "NHS" is written just
    before it; a ``URL`` hit inside an e-mail address (Presidio reports the domain of every address as a URL);
    a ``DATE_TIME`` hit on a number that a pattern recognizer identified (an age, a mobile or card number);
+   a ``PERSON`` hit on a place that is also a first name ("from Savannah", "in Madison": a LOCATION hit on the
+   same words, after a place preposition); a clinical abbreviation (COPD, CKD, ECG...) read as an organisation,
+   person, place or nationality; and, unless the policy asks for them (``relative_dates``), relative dates
+   ("today", "last week": no digit, month or weekday);
 3. drops allow-listed values (whole span, case-insensitive) and entity types the analyst did not ask for;
 4. adds deny-listed terms (whole words, case-insensitive, score 1.0);
 5. resolves overlaps so that the spans are disjoint, like Presidio's anonymizer: intersecting spans of one type
@@ -71,8 +75,11 @@ class DetectionSettings:
         ``(entity_type, terms)`` pairs: terms always reported as that type.
     entities:
         Report only these types; ``None`` reports every type.
-    suppress_nhs_on_phones, drop_url_in_email, drop_dates_on_numbers:
+    suppress_nhs_on_phones, drop_url_in_email, drop_dates_on_numbers, places_over_names, drop_clinical_terms:
         The false-positive filters (on by default).
+    relative_dates:
+        Report relative dates ("today", "last week") as DATE_TIME; off by default (a policy choice, for policies
+        that generalize dates).
     """
 
     threshold: float = DEFAULT_THRESHOLD
@@ -82,6 +89,9 @@ class DetectionSettings:
     suppress_nhs_on_phones: bool = True
     drop_url_in_email: bool = True
     drop_dates_on_numbers: bool = True
+    places_over_names: bool = True
+    drop_clinical_terms: bool = True
+    relative_dates: bool = False
 
     @classmethod
     def create(
@@ -90,6 +100,7 @@ class DetectionSettings:
         allow_list: Iterable[str] = (),
         deny_list: Mapping[str, Iterable[str]] | None = None,
         entities: Iterable[str] | None = None,
+        relative_dates: bool = False,
     ) -> DetectionSettings:
         """Build settings from plain lists and dicts (normalising the allow list)."""
         return cls(
@@ -102,6 +113,7 @@ class DetectionSettings:
                 )
             ),
             entities=frozenset(entities) if entities is not None else None,
+            relative_dates=relative_dates,
         )
 
 
@@ -156,8 +168,41 @@ def looks_like_phone_number(text: str, start: int, end: int) -> bool:
     return bool(_PHONE_SUFFIX.match(text[end : end + 12]))
 
 
+CLINICAL_ABBREVIATIONS = frozenset(
+    {"COPD", "CKD", "ECG", "EKG", "EEG", "MRI", "CT", "HIV", "ICU", "UTI", "GERD", "CHF", "CAD", "AFIB", "HTN",
+     "T2DM", "IBS", "IBD", "COVID", "COVID-19", "CBC", "BMI", "DVT", "TIA", "CVA", "OSA", "PTSD", "ADHD", "ENT",
+     "NSAID", "NSAIDS", "PRN", "BID", "TID", "QID", "MRSA", "RSV", "URI", "ARDS", "ESRD", "NICU", "CPAP", "INR"}
+)  # fmt: skip
+"""Clinical abbreviations the NER reads as organisations (or people, places): never personal data on their own."""
+_NER_TYPES = frozenset({"ORGANIZATION", "PERSON", "LOCATION", "NRP"})
+_PLACE_BEFORE = re.compile(r"\b(?:from|in|to|near|at|via|of)\s+$", re.IGNORECASE)
+_MONTH_OR_DAY = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|august|"
+    r"september|october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.IGNORECASE,
+)
+
+
+def is_relative_date(value: str) -> bool:
+    """Whether a DATE_TIME text is relative ("today", "this week", "the last weeks"): no digit, month or weekday."""
+    return not any(ch.isdigit() for ch in value) and _MONTH_OR_DAY.search(value) is None
+
+
 def _is_false_positive(text: str, span: RawSpan, everything: Sequence[RawSpan], settings: DetectionSettings) -> bool:
     start, end, etype, _ = span
+    if (
+        etype in _NER_TYPES
+        and settings.drop_clinical_terms
+        and text[start:end].strip().upper() in CLINICAL_ABBREVIATIONS
+    ):
+        return True
+    if etype == "PERSON" and settings.places_over_names and _PLACE_BEFORE.search(text[max(0, start - 12) : start]):
+        # "from Savannah": a first name that is also a place, and a place recognizer saw the same words
+        return any(
+            o[2] == "LOCATION" and o[0] == start and o[1] == end and o[3] >= settings.threshold for o in everything
+        )
+    if etype == "DATE_TIME" and not settings.relative_dates and is_relative_date(text[start:end]):
+        return True
     if etype == "UK_NHS" and settings.suppress_nhs_on_phones:
         if _NHS_NEAR.search(text[max(0, start - 40) : start]):
             return False

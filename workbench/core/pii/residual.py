@@ -57,7 +57,10 @@ def residual_settings(policy: Policy | None) -> DetectionSettings:
     if policy is None:
         return DetectionSettings.create(threshold=RESIDUAL_THRESHOLD)
     return DetectionSettings.create(
-        threshold=RESIDUAL_THRESHOLD, allow_list=policy.allow_list, deny_list=dict(policy.deny_list)
+        threshold=RESIDUAL_THRESHOLD,
+        allow_list=policy.allow_list,
+        deny_list=dict(policy.deny_list),
+        relative_dates=policy.relative_dates,
     )
 
 
