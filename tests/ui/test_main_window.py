@@ -98,7 +98,7 @@ def test_bad_files_show_a_message_on_the_page_and_lose_nothing(
     assert page.dataset is before, "a failed load must leave the current dataset in place"
     assert page.table_model is not None and page.table_model.rowCount() == 2
     assert len(window.project.datasets()) == 1
-    assert any(name in msg for _, msg in window.notifications.messages())
+    assert not any(name in msg for _, msg in window.notifications.messages()), "said on the page: no duplicate"
 
 
 def test_directory_and_missing_paths(qtbot, window, tmp_path) -> None:  # noqa: ANN001

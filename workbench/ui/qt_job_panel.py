@@ -6,7 +6,7 @@ busy job cannot flood the GUI thread with repaints, whatever its progress rate.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -14,12 +14,13 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.core.jobs import JobSnapshot, JobState
-from workbench.ui.qt_jobs import QtJobRunner
+from workbench.ui.qt_jobs import BACKGROUND_KINDS, QtJobRunner
 
 _STATE_TEXT = {
     JobState.PENDING: "waiting",
@@ -141,3 +142,104 @@ class QtJobPanel(QWidget):
         for job_id in [j for j in self._rows if j not in keep]:
             self._rows.pop(job_id).deleteLater()
         self._empty.setVisible(not self._rows)
+
+
+def describe_snapshot(snap: JobSnapshot) -> tuple[str, int | None]:
+    """One line for the status bar (title, phase, percentage, estimate) and the progress in thousandths."""
+    progress = snap.progress
+    frac = progress.fraction if progress is not None else None
+    if snap.state.finished:
+        text = f"{snap.title}: {_STATE_TEXT[snap.state]}"
+        return text, (1000 if snap.state is JobState.SUCCEEDED else None)
+    parts = [snap.title, (progress.message or progress.phase) if progress else _STATE_TEXT[snap.state]]
+    if frac is not None:
+        parts.append(f"{frac * 100:.0f}%")
+    eta = format_eta(snap.eta_seconds)
+    if eta:
+        parts.append(eta)
+    return " · ".join(parts), (None if frac is None else int(frac * 1000))
+
+
+class QtJobStatus(QWidget):
+    """The status bar's view of the jobs: the latest running job's progress (always visible, even when the job
+    panel is collapsed) and a button that shows or hides the panel."""
+
+    sig_toggle_panel = Signal(bool)
+    """The analyst asked to show (True) or hide (False) the job panel."""
+
+    def __init__(self, runner: QtJobRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel()
+        self.label.setMaximumWidth(420)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setFixedWidth(90)
+        self.bar.setMaximumHeight(12)
+        self.toggle = QToolButton()
+        self.toggle.setCheckable(True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toggle.toggled.connect(self._on_toggled)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.toggle)
+        self._last: JobSnapshot | None = None
+        self._running = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+        self.refresh()
+
+    @Slot(bool)
+    def _on_toggled(self, shown: bool) -> None:
+        self._update_toggle_text()
+        self.sig_toggle_panel.emit(shown)
+
+    def set_panel_shown(self, shown: bool) -> None:
+        """Follow the panel's visibility (without asking to change it)."""
+        self.toggle.blockSignals(True)
+        self.toggle.setChecked(shown)
+        self.toggle.blockSignals(False)
+        self._update_toggle_text()
+
+    def _update_toggle_text(self) -> None:
+        count = f" ({self._running})" if self._running else ""
+        self.toggle.setText(("Hide jobs" if self.toggle.isChecked() else "Jobs") + count)
+
+    @Slot()
+    def refresh(self) -> None:
+        """Show the newest running job that the analyst started (background previews only when nothing else runs);
+        once all have ended, the last one's outcome."""
+        snaps = self._runner.registry.snapshots()
+        running = [s for s in snaps if not s.state.finished]
+        foreground = [s for s in running if s.kind not in BACKGROUND_KINDS]
+        snap = (foreground or running or [None])[-1]
+        if snap is None and snaps:
+            last = [s for s in snaps if s.kind not in BACKGROUND_KINDS] or snaps
+            snap = last[-1]
+        self._last = snap
+        self._running = len(running)
+        self._update_toggle_text()
+        if snap is None:
+            self.label.setText("")
+            self.bar.hide()
+            return
+        text, value = describe_snapshot(snap)
+        self.label.setText(text)
+        self.label.setToolTip(snap.error or text)
+        if snap.state.finished:
+            self.bar.hide()
+            return
+        self.bar.show()
+        if value is None:
+            self.bar.setRange(0, 0)
+        else:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(value)
+
+    def text(self) -> str:
+        return self.label.text()

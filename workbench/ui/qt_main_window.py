@@ -14,12 +14,9 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
-    QListWidget,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -31,13 +28,17 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import JobRegistry
 from workbench.core.settings import SettingsStore, resolve
 from workbench.ui.qt_data_page import QtDataPage
-from workbench.ui.qt_job_panel import QtJobPanel
+from workbench.ui.qt_empty_state import QtEmptyState, QtPageFrame, QtWelcomePage
+from workbench.ui.qt_job_panel import QtJobPanel, QtJobStatus
 from workbench.ui.qt_jobs import QtJobRunner
+from workbench.ui.qt_lock_banner import QtLockBanner, QtLockStatus
+from workbench.ui.qt_message import page_message_shows
 from workbench.ui.qt_notifications import QtNotificationArea
 from workbench.ui.qt_pii_page import QtPiiPage
 from workbench.ui.qt_project_flows import QtProjectFlows
 from workbench.ui.qt_train_page import QtTrainPage
 from workbench.ui.qt_vault import QtPassphraseDialog, QtVaultController
+from workbench.ui.qt_workflow_nav import QtWorkflowNav
 
 if TYPE_CHECKING:
     from workbench.core.crypto.vault import ProjectVault
@@ -46,6 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("workbench.ui")
 
 CLOSE_WAIT_SECONDS = 15.0
+NO_DATASET_TEXT = "Load a dataset on the Data page first: this page works on the dataset shown there."
+LOCKED_EMPTY_TEXT = "This project is locked. Unlock it to work on its data."
+REFRESH_WORKFLOW_KINDS = frozenset({"load", "anonymize", "train"})
+"""Job kinds whose end can change a workflow step's state."""
 
 
 def _window_settings() -> QSettings:
@@ -53,33 +58,6 @@ def _window_settings() -> QSettings:
     from workbench.core.paths import user_data_dir
 
     return QSettings(str(user_data_dir() / "window.ini"), QSettings.Format.IniFormat)
-
-
-class QtWelcomePage(QWidget):
-    """Shown when no project is open."""
-
-    def __init__(self, window: QtMainWindow) -> None:
-        super().__init__(window)
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        title = QLabel(
-            "<h2>Privacy Workbench</h2><p>Open a project to start. A project is a folder that keeps "
-            "your datasets, their column roles and an audit log.</p>"
-        )
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout.addWidget(title)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        for text, slot in (
-            ("New project…", window.new_project),
-            ("Open project…", window.open_project_dialog),
-        ):
-            button = QPushButton(text)
-            button.clicked.connect(slot)
-            row.addWidget(button)
-        row.addStretch(1)
-        layout.addLayout(row)
-        layout.addStretch(2)
 
 
 class QtMainWindow(QMainWindow):
@@ -91,7 +69,7 @@ class QtMainWindow(QMainWindow):
         self.project: Project | None = None
         self.cache = DatasetCache()
         self.runner = QtJobRunner(registry, self)
-        self.runner.sig_job_failed.connect(self._on_job_failed)
+        self._failures_shown_elsewhere: set[int] = set()
         self.settings_store = SettingsStore()
         self.settings = self.settings_store.load()
         self.vault_ctl = QtVaultController(self.runner, self)
@@ -101,12 +79,14 @@ class QtMainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self.vault_ctl)
-        self.lock_label = QLabel()
+        self.lock_label = QtLockStatus()
+        self.lock_banner = QtLockBanner()
+        self.lock_banner.sig_unlock_requested.connect(self.unlock_dialog)
 
-        self.nav = QListWidget()
-        self.nav.setFixedWidth(150)
+        self.nav = QtWorkflowNav()
         self.nav.currentRowChanged.connect(self._on_nav_changed)
         self.pages = QStackedWidget()
+        self._frames: list[QtPageFrame] = []
         self.welcome_page = QtWelcomePage(self)
         self.data_page = QtDataPage(self.runner, self.cache, None)
         self.data_page.sig_status.connect(self._on_status)
@@ -116,32 +96,31 @@ class QtMainWindow(QMainWindow):
         self.data_page.sig_dataset_shown.connect(self._on_dataset_shown)
         self.data_page.summary_model.sig_roles_changed.connect(self._on_roles_changed)
         self._page_names: list[str] = []
-        self.add_page("Data", self.data_page)
-        self.add_page("Anonymize", self.pii_page)
-        self.add_page("Train", self.train_page)
         self.pages.addWidget(self.welcome_page)
+        self.add_page("Data", self.data_page, step="data")
+        self.add_page("Anonymize", self.pii_page, step="anonymize", needs_dataset=True)
+        self.add_page("Train", self.train_page, step="train", needs_dataset=True)
+        # After the pages: a page shows a failed job's message first, so the window can leave out a duplicate.
+        self.runner.sig_job_failed.connect(self._on_job_failed)
+        self.runner.sig_job_ended.connect(self._on_job_ended)
 
         central = QWidget()
-        layout = QHBoxLayout(central)
-        layout.setContentsMargins(4, 4, 4, 4)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(self.lock_banner)
+        layout = QHBoxLayout()
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.nav)
         layout.addWidget(self.pages, 1)
+        outer.addLayout(layout, 1)
         self.setCentralWidget(central)
 
         self.notifications = QtNotificationArea(central)
         central.installEventFilter(self)
 
-        self.job_panel = QtJobPanel(self.runner)
-        dock = QDockWidget("Jobs", self)
-        dock.setObjectName("jobs_dock")
-        dock.setWidget(self.job_panel)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.job_dock = dock
-
+        self._build_job_panel()
         self._build_menus()
+        self.statusBar().addWidget(self.job_status)
         self.statusBar().addPermanentWidget(self.lock_label)
         self.statusBar().showMessage("Ready", 3000)
         self.set_project(project)
@@ -151,17 +130,100 @@ class QtMainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
 
+    def _build_job_panel(self) -> None:
+        """The job panel in a dock, collapsed by default (a 1366x768 screen has no room for it); the status bar
+        always shows the latest job's progress and a button that opens the panel."""
+        self.job_panel = QtJobPanel(self.runner)
+        dock = QDockWidget("Jobs", self)
+        dock.setObjectName("jobs_dock")
+        dock.setWidget(self.job_panel)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.job_dock = dock
+        self.job_status = QtJobStatus(self.runner)
+        self.job_status.sig_toggle_panel.connect(self.show_job_panel)
+        dock.visibilityChanged.connect(self._on_job_panel_visibility)
+        dock.hide()
+
     # --- pages ----------------------------------------------------------------------------------------------
 
-    def add_page(self, name: str, widget: QWidget) -> None:
+    def add_page(self, name: str, widget: QWidget, *, step: str | None = None, needs_dataset: bool = False) -> None:
+        """Add a page to the navigation, in a scroll area (every page fits a small screen). ``step``: the workflow
+        step whose state the navigation shows beside it; ``needs_dataset``: without a dataset shown on the Data page
+        the page is replaced by an empty state that says so and goes there."""
+        empty = None
+        if needs_dataset:
+            empty = QtEmptyState(NO_DATASET_TEXT, "Go to the Data page")
+            empty.sig_action.connect(self._on_empty_state_action)
+        frame = QtPageFrame(widget, empty)
+        self._frames.append(frame)
         self._page_names.append(name)
-        self.nav.addItem(name)
-        self.pages.insertWidget(len(self._page_names) - 1, widget)
+        self.nav.add_step(name, step)
+        self.pages.insertWidget(len(self._page_names) - 1, frame)
+        self._refresh_empty_states()
+
+    def page_frame(self, name: str) -> QtPageFrame:
+        return self._frames[self._page_names.index(name)]
+
+    def show_page(self, name: str) -> None:
+        self.nav.setCurrentRow(self._page_names.index(name))
+
+    def current_page(self) -> QWidget:
+        """The page shown (not its frame), or the welcome page."""
+        frame = self.pages.currentWidget()
+        return frame.page if isinstance(frame, QtPageFrame) else frame
 
     @Slot(int)
     def _on_nav_changed(self, row: int) -> None:
         if row >= 0 and self.project is not None:
-            self.pages.setCurrentIndex(row)
+            self.pages.setCurrentWidget(self._frames[row])
+
+    @Slot()
+    def _on_empty_state_action(self) -> None:
+        if self.vault_ctl.state == "locked":
+            self.unlock_dialog()
+        else:
+            self.show_page("Data")
+
+    def _refresh_empty_states(self) -> None:
+        locked = self.vault_ctl.state == "locked"
+        no_dataset = self.data_page.dataset is None
+        for frame in self._frames:
+            if frame.empty is not None:
+                frame.empty.label.setText(LOCKED_EMPTY_TEXT if locked else NO_DATASET_TEXT)
+                frame.empty.button.setText("Unlock…" if locked else "Go to the Data page")
+            frame.set_empty(no_dataset)
+
+    def refresh_workflow(self) -> None:
+        """Show each workflow step's state for the dataset on the Data page in the navigation."""
+        from workbench.services.workflow import workflow_state
+
+        dataset = self.data_page.dataset
+        readable = self.project is not None and self.vault_ctl.state != "locked"
+        try:
+            states = workflow_state(self.project if readable else None, dataset.fingerprint if dataset else None)
+        except (WorkbenchError, OSError) as exc:  # a closed or damaged store: the navigation just shows no state
+            log.warning("workflow state unavailable: %s", type(exc).__name__)
+            return
+        self.nav.set_states(states)
+
+    @Slot(int)
+    def _on_job_ended(self, job_id: int) -> None:
+        snap = self.runner.registry.snapshot(job_id)
+        if snap is not None and snap.kind in REFRESH_WORKFLOW_KINDS and self.project is not None:
+            self.refresh_workflow()
+
+    @Slot(bool)
+    def show_job_panel(self, shown: bool = True) -> None:
+        self.job_dock.setVisible(shown)
+
+    @Slot(bool)
+    def _on_job_panel_visibility(self, shown: bool) -> None:
+        self.job_status.set_panel_shown(shown)
 
     # --- project --------------------------------------------------------------------------------------------
 
@@ -180,9 +242,11 @@ class QtMainWindow(QMainWindow):
             self.setWindowTitle(f"{project.name} — Privacy Workbench")
             self.nav.setEnabled(True)
             self.nav.setCurrentRow(0)
-            self.pages.setCurrentWidget(self.data_page)
+            self.pages.setCurrentWidget(self._frames[0])
             self._remember_recent(project.folder)
             self._open_first_dataset()
+        self._refresh_empty_states()
+        self.refresh_workflow()
         self._rebuild_recent_menu()
 
     def _open_first_dataset(self) -> None:
@@ -324,12 +388,26 @@ class QtMainWindow(QMainWindow):
     # --- encryption ---------------------------------------------------------------------------------------
 
     @Slot()
-    def unlock_dialog(self) -> None:
+    def unlock_dialog(self) -> bool:
+        """Ask for the passphrase and unlock; the dialog stays open after a wrong one (its error shown in it) until
+        the vault opens or the analyst cancels. True when it was unlocked."""
         if self.vault_ctl.state != "locked":
-            return
+            return False
         dialog = QtPassphraseDialog(self, "Unlock project", "This project is encrypted. Enter its passphrase.")
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.vault_ctl.unlock(dialog.passphrase())
+        dialog.check_with(self.runner, self._attempt_unlock)
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        dialog.deleteLater()
+        return accepted
+
+    def _attempt_unlock(self, passphrase: str) -> int | None:
+        job = self.vault_ctl.unlock(passphrase)
+        if job is not None:
+            self.failure_shown_elsewhere(job)
+        return job
+
+    def failure_shown_elsewhere(self, job_id: int) -> None:
+        """``job_id``'s failure is shown where the analyst looks (a dialog): no notification for it."""
+        self._failures_shown_elsewhere.add(job_id)
 
     @Slot()
     def change_passphrase_dialog(self) -> None:
@@ -381,20 +459,29 @@ class QtMainWindow(QMainWindow):
         self.unlock_action.setEnabled(state == "locked")
         self.lock_action.setEnabled(state == "unlocked")
         self.passphrase_action.setEnabled(state != "none")
-        self.lock_label.setText(
-            {"none": "", "locked": "🔒 Encrypted · locked", "unlocked": "🔓 Encrypted · unlocked"}[state]
-        )
+        self.lock_label.set_state(state)
+        self.lock_banner.setVisible(state == "locked")
         if state == "unlocked":
             self._open_first_dataset()
+        self._refresh_empty_states()
+        self.refresh_workflow()
 
     # --- notifications and status ---------------------------------------------------------------------------
 
     def notify(self, level: str, text: str) -> None:
+        """A notification, unless the page shown already says the same (the page is where the analyst looks)."""
+        if page_message_shows(self.current_page(), text):
+            return
         self.notifications.notify(level, text)
         self._place_notifications()
 
     @Slot(int, str)
     def _on_job_failed(self, job_id: int, message: str) -> None:
+        if job_id in self._failures_shown_elsewhere:
+            self._failures_shown_elsewhere.discard(job_id)
+            return
+        if page_message_shows(self.current_page(), message):
+            return
         snap = self.runner.registry.snapshot(job_id)
         title = snap.title if snap else "A job"
         self.notify("error", f"{title} failed: {message}")
@@ -404,12 +491,15 @@ class QtMainWindow(QMainWindow):
         roles = self.data_page.summary_model.roles()
         self.train_page.set_dataset(ds, roles)  # type: ignore[arg-type]
         self.pii_page.set_dataset(ds, roles)  # type: ignore[arg-type]
+        self._refresh_empty_states()
+        self.refresh_workflow()
 
     @Slot(object)
     def _on_roles_changed(self, roles: object) -> None:
         if self.data_page.dataset is not None:
             self.train_page.set_dataset(self.data_page.dataset, roles)  # type: ignore[arg-type]
             self.pii_page.set_dataset(self.data_page.dataset, roles)  # type: ignore[arg-type]
+            self.refresh_workflow()
 
     @Slot(str)
     def _on_status(self, text: str) -> None:

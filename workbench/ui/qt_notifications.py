@@ -1,8 +1,9 @@
 """Non-modal notifications: a stack of dismissible banners in a corner of the main window.
 
-Background errors become notifications, never modal dialogs (modal dialogs are for decisions only). Errors stay
-until dismissed; information fades after a few seconds. Messages come from core errors, which never contain
-dataset values.
+Background errors become notifications, never modal dialogs (modal dialogs are for decisions only). Errors and
+warnings stay until dismissed; information and success fade after :attr:`QtNotificationArea.fade_ms`. At most
+:attr:`QtNotificationArea.limit` are visible (the oldest information goes first), and a text already shown is not
+shown twice. Messages come from core errors, which never contain dataset values.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ _STYLES = {
     "error": "background:#fdecea; border:1px solid #e0a8a3; color:#611a15;",
     "warning": "background:#fff4e5; border:1px solid #e8c48f; color:#663c00;",
     "info": "background:#e8f4fd; border:1px solid #9cc7e8; color:#0d3c61;",
+    "success": "background:#edf7ed; border:1px solid #9fcf9f; color:#1e4620;",
 }
+FADING_LEVELS = frozenset({"info", "success"})
+"""Levels that disappear by themselves; the others stay until the analyst dismisses them."""
 
 
 class QtNotification(QFrame):
@@ -23,22 +27,28 @@ class QtNotification(QFrame):
 
     def __init__(self, level: str, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.level = level
+        self.level = level if level in _STYLES else "info"
+        self.text = text
         self._dismissed = False
         self.setObjectName("notification")
-        self.setStyleSheet(f"QFrame#notification {{{_STYLES[level]} border-radius:4px;}}")
+        self.setStyleSheet(f"QFrame#notification {{{_STYLES[self.level]} border-radius:4px;}}")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
         self.label = QLabel(text)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.dismiss)
+        self.close_button = QToolButton()
+        self.close_button.setText("×")  # in every font, unlike a heavy multiplication sign
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Dismiss")
+        self.close_button.setAccessibleName("Dismiss")
+        self.close_button.clicked.connect(self.dismiss)
         layout.addWidget(self.label, 1)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+
+    @property
+    def fades(self) -> bool:
+        return self.level in FADING_LEVELS
 
     @Slot()
     def dismiss(self) -> None:
@@ -51,35 +61,59 @@ class QtNotification(QFrame):
 
 
 class QtNotificationArea(QWidget):
-    """Holds the visible notifications, newest at the bottom, at most ``limit`` at once."""
+    """Holds the visible notifications, newest at the bottom, at most :attr:`limit` at once."""
 
-    def __init__(self, parent: QWidget | None = None, limit: int = 4, info_timeout_ms: int = 6000) -> None:
+    fade_ms = 4000
+    """How long information and success stay (a class attribute: tests shorten it)."""
+    limit = 3
+    """How many notifications are visible at once."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(4)
-        self._limit = limit
-        self._info_timeout_ms = info_timeout_ms
         self._items: list[QtNotification] = []
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, False)
         self.hide()
 
-    def notify(self, level: str, text: str) -> QtNotification:
+    def notify(self, level: str, text: str) -> QtNotification | None:
+        """Show ``text``; ``None`` when the same text is already shown (a fading one then stays longer)."""
+        for existing in self._items:
+            if existing.text == text:
+                if existing.fades:
+                    self._start_fade(existing)
+                return None
         item = QtNotification(level, text, self)
         item.sig_closed.connect(self._on_closed)
         self._items.append(item)
         self._layout.addWidget(item)
-        while len(self._items) > self._limit:
-            self._items[0].dismiss()
-        if level == "info":
-            QTimer.singleShot(self._info_timeout_ms, item, item.dismiss)
+        while len(self._items) > self.limit:
+            self._oldest_to_drop().dismiss()
+        if item.fades:
+            self._start_fade(item)
         self.show()
         self.adjustSize()
         self.raise_()
         return item
 
+    def _oldest_to_drop(self) -> QtNotification:
+        """The oldest fading notification, or the oldest of all when every one is an error or a warning."""
+        return next((n for n in self._items if n.fades), self._items[0])
+
+    def _start_fade(self, item: QtNotification) -> None:
+        timer = item.findChild(QTimer, "fade_timer")
+        if timer is None:
+            timer = QTimer(item)
+            timer.setObjectName("fade_timer")
+            timer.setSingleShot(True)
+            timer.timeout.connect(item.dismiss)
+        timer.start(self.fade_ms)
+
     def messages(self) -> list[tuple[str, str]]:
-        return [(n.level, n.label.text()) for n in self._items]
+        return [(n.level, n.text) for n in self._items]
+
+    def items(self) -> list[QtNotification]:
+        return list(self._items)
 
     @Slot()
     def _on_closed(self) -> None:

@@ -41,14 +41,22 @@ class QtProjectFlows(QObject):
         return True
 
     def ask_passphrase_and_open(self, folder: Path, problem: str | None = None) -> bool:
+        """Ask for the passphrase and open ``folder``: the dialog stays open after a wrong passphrase (saying so)
+        until the project opens or the analyst cancels. True when it was opened."""
         text = f"The project {folder.name} is encrypted. Enter its passphrase to open it."
-        dialog = QtPassphraseDialog(
-            self._window, "Open encrypted project", text + (f"\n\n{problem}" if problem else "")
-        )
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return False
-        self.unlock_and_open(folder, dialog.passphrase(), interactive=True)
-        return True
+        dialog = QtPassphraseDialog(self._window, "Open encrypted project", text)
+        if problem:
+            dialog.show_error(problem)
+
+        def attempt(passphrase: str) -> int:
+            job_id = self.unlock_and_open(folder, passphrase, interactive=False)
+            self._window.failure_shown_elsewhere(job_id)
+            return job_id
+
+        dialog.check_with(self._window.runner, attempt)
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        dialog.deleteLater()
+        return accepted
 
     def unlock_and_open(self, folder: Path, passphrase: str, *, interactive: bool) -> int:
         """The unlock job; ``interactive``: ask again when the passphrase is wrong."""

@@ -10,6 +10,7 @@ job need them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal, Slot
@@ -30,7 +31,11 @@ _ACTIVITY_EVENTS = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.T
 
 
 class QtPassphraseDialog(QDialog):
-    """Asks for a passphrase; with ``new=True`` asks twice and checks length and match inline."""
+    """Asks for a passphrase; with ``new=True`` asks twice and checks length and match inline.
+
+    With :meth:`check_with`, OK starts a job that tries the passphrase and the dialog stays open until it succeeds:
+    a wrong passphrase is said in the dialog and the analyst can try again, or cancel.
+    """
 
     def __init__(self, parent: QWidget | None, title: str, message: str, new: bool = False, old: bool = False):
         super().__init__(parent)
@@ -57,12 +62,77 @@ class QtPassphraseDialog(QDialog):
         layout.addLayout(form)
         self.error_label = QLabel()
         self.error_label.setStyleSheet("color:#a01919;")
+        self.error_label.setWordWrap(True)
         self.error_label.hide()
         layout.addWidget(self.error_label)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._on_accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self._runner: QtJobRunner | None = None
+        self._attempt: Callable[[str], int | None] | None = None
+        self.checking: int | None = None
+        """The job trying the entered passphrase, while it runs."""
+
+    def check_with(self, runner: QtJobRunner, attempt: Callable[[str], int | None]) -> None:
+        """On OK, call ``attempt(passphrase)`` (it starts a job on ``runner`` and returns its id, or ``None`` when
+        there is nothing to try) and close only when that job succeeds."""
+        self._runner, self._attempt = runner, attempt
+        runner.sig_job_succeeded.connect(self._on_check_succeeded)
+        runner.sig_job_failed.connect(self._on_check_failed)
+        runner.sig_job_cancelled.connect(self._on_check_cancelled)
+
+    def show_error(self, text: str) -> None:
+        self.error_label.setStyleSheet("color:#a01919;")
+        self.error_label.setText(text)
+        self.error_label.show()
+
+    def _set_checking(self, job_id: int | None) -> None:
+        self.checking = job_id
+        busy = job_id is not None
+        self.ok_button.setEnabled(not busy)
+        for edit in (self.old_edit, self.edit, self.confirm_edit):
+            if edit is not None:
+                edit.setEnabled(not busy)
+        if busy:
+            self.error_label.setStyleSheet("color:#555;")
+            self.error_label.setText("Checking the passphrase…")
+            self.error_label.show()
+
+    @Slot(int, object)
+    def _on_check_succeeded(self, job_id: int, result: object) -> None:
+        if job_id == self.checking:
+            self._set_checking(None)
+            self.accept()
+
+    @Slot(int, str)
+    def _on_check_failed(self, job_id: int, message: str) -> None:
+        if job_id != self.checking:
+            return
+        self._set_checking(None)
+        self.show_error(f"{message[:1].upper()}{message[1:]}. Try again, or Cancel.")
+        self.edit.selectAll()
+        self.edit.setFocus()
+
+    @Slot(int)
+    def _on_check_cancelled(self, job_id: int) -> None:
+        if job_id == self.checking:
+            self._set_checking(None)
+
+    def done(self, result: int) -> None:
+        """Closing stops listening to the runner; Cancel while a passphrase is checked cancels that job."""
+        if self._runner is not None:
+            if self.checking is not None and result != QDialog.DialogCode.Accepted.value:
+                self._runner.cancel(self.checking)
+            for signal, slot in (
+                (self._runner.sig_job_succeeded, self._on_check_succeeded),
+                (self._runner.sig_job_failed, self._on_check_failed),
+                (self._runner.sig_job_cancelled, self._on_check_cancelled),
+            ):
+                signal.disconnect(slot)
+            self._runner = None
+        super().done(result)
 
     def problem(self) -> str | None:
         """Why the entered text cannot be accepted, or None."""
@@ -82,10 +152,18 @@ class QtPassphraseDialog(QDialog):
     def _on_accept(self) -> None:
         problem = self.problem()
         if problem:
-            self.error_label.setText(problem)
-            self.error_label.show()
+            self.show_error(problem)
             return
-        self.accept()
+        if self._attempt is None:
+            self.accept()
+            return
+        if self.checking is not None:
+            return
+        job_id = self._attempt(self.passphrase())
+        if job_id is None:
+            self.reject()
+            return
+        self._set_checking(job_id)
 
     def passphrase(self) -> str:
         return self.edit.text()

@@ -1,0 +1,55 @@
+"""The navigation list as a workflow: the steps in order, each with its state for the dataset shown (an icon and
+a tooltip saying why), from :func:`workbench.services.workflow.workflow_state`."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+
+from workbench.services.workflow import ATTENTION, DONE, NOT_STARTED, StepState
+from workbench.ui.qt_lock_banner import icon
+
+STATE_WORDS = {DONE: "done", ATTENTION: "needs attention", NOT_STARTED: "not started"}
+_STATE_ICONS = {DONE: "step-done", ATTENTION: "step-attention", NOT_STARTED: "step-todo"}
+
+
+class QtWorkflowNav(QListWidget):
+    """One row per page; a page that is a workflow step (``step`` given to :meth:`add_step`) shows its state."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setIconSize(QSize(16, 16))
+        self.setMinimumWidth(130)
+        self.setMaximumWidth(190)
+        self._steps: list[str | None] = []
+        self.states: dict[str, StepState] = {}
+
+    def add_step(self, name: str, step: str | None) -> None:
+        item = QListWidgetItem(name)
+        self.addItem(item)
+        self._steps.append(step)
+
+    def set_states(self, states: dict[str, StepState]) -> None:
+        """Show each step's state (steps missing from ``states`` show none)."""
+        self.states = dict(states)
+        for row, step in enumerate(self._steps):
+            item = self.item(row)
+            if step is None:
+                continue
+            state = states.get(step)
+            name = item.text()
+            if state is None:
+                item.setIcon(icon("step-todo"))
+                item.setToolTip(name)
+                item.setData(256, None)
+                continue
+            item.setIcon(icon(_STATE_ICONS[state.state]))
+            item.setToolTip(f"{name}: {STATE_WORDS[state.state]}. {state.reason}")
+            item.setData(256, state.state)  # Qt.UserRole: what tests and screen readers can query
+
+    def state_of(self, name: str) -> str | None:
+        for row in range(self.count()):
+            if self.item(row).text() == name:
+                value = self.item(row).data(256)
+                return str(value) if value is not None else None
+        return None
