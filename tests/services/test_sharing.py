@@ -42,6 +42,10 @@ def test_key_pairs_live_in_the_users_keys_folder_encrypted(fast_kdf) -> None:  #
         ("site-a", files.fingerprint_text, files.private_path)
     ]
     assert listed[0].usable and files.fingerprint_text in listed[0].label()
+    (folder / "lone.key").write_text(text)
+    lone = {k.private_path.name: k for k in sharing.list_key_pairs(folder) if k.private_path}["lone.key"]
+    assert not lone.usable and "its .pub file is missing" in lone.label()
+    (folder / "lone.key").unlink()
     with pytest.raises(WorkbenchError, match="already exists"):
         sharing.create_key_pair(folder, "site-a", KEY_PW, kdf=fast_kdf)
     with pytest.raises(WorkbenchError, match="not usable"):

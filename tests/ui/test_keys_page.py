@@ -134,3 +134,57 @@ def test_the_page_is_compact(qtbot, window) -> None:  # noqa: ANN001
     page = install(window)
     assert page.minimumSizeHint().height() <= 560
     assert page.sizeHint().height() <= 640
+
+
+def test_bad_inputs_are_said_on_the_page(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
+    page = install(window)
+    _make_key(qtbot, page, "site-c")
+    key = page.my_keys[0]
+    plain = canary_csv(tmp_path / "plain.csv", rows=5)
+    page.open_form.file_row.setText(str(plain))
+    page.open_form.out_row.setText(str(tmp_path / "out.csv"))
+    page.open_form.passphrase_edit.setText(KEY_PW)
+    text = _run(qtbot, page, page.start_open())
+    assert page.message.property("level") == "error" and "not a Privacy Workbench encrypted file" in text
+    page.verify_form.file_row.setText(str(plain))
+    _select(page.verify_form.key_combo, str(key.public_path))
+    text = _run(qtbot, page, page.start_verify())  # no plain.csv.sig
+    assert page.message.property("level") == "error" and "plain.csv.sig" in text
+    _select(page.share_form.what_combo, "file:-1")
+    page.share_form.file_row.setText(str(tmp_path / "missing.csv"))
+    page.share_form.out_row.setText(str(tmp_path / "missing.pwb"))
+    text = _run(qtbot, page, page.start_share())
+    assert page.message.property("level") == "error" and "missing.csv" in text
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "missing.pwb").exists()
+
+
+def test_opened_into_an_encrypted_project_it_becomes_a_dataset_in_the_vault(
+    qtbot,  # noqa: ANN001
+    window,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
+    from tests.support.planted import PASSPHRASE, files_holding
+    from workbench.services import sharing
+
+    page = install(window)
+    _make_key(qtbot, page, "site-d")
+    mine = page.my_keys[0]
+    src = canary_csv(tmp_path / "outside" / "visits.csv", rows=20)
+    shared = tmp_path / "visits.csv.pwb"
+    sharing.share_file(src, shared, [sharing.read_public_key(mine.public_path)])
+
+    wait_for_job(qtbot, window.runner, window.flows.encrypt_project(PASSPHRASE))
+    qtbot.waitUntil(lambda: window.vault_ctl.state == "unlocked", timeout=30_000)
+    assert not page.open_form.out_row.isEnabled()
+    page.open_form.file_row.setText(str(shared))
+    _select(page.open_form.key_combo, str(mine.private_path))
+    page.open_form.passphrase_edit.setText(KEY_PW)
+    text = _run(qtbot, page, page.start_open())
+    assert page.message.property("level") == "info", text
+    assert "into the encrypted project as dataset visits.csv" in text
+    records = window.project.datasets()
+    assert [r.name for r in records] == ["visits.csv"] and records[0].path.startswith("vault:")
+    assert files_holding([window.project.folder]) == []
+    window.vault_ctl.lock()
+    page.open_form.passphrase_edit.setText(KEY_PW)
+    assert page.start_open() is None and "locked" in page.message_text()

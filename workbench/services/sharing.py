@@ -96,12 +96,13 @@ class KeyInfo:
 def _key_info(public_path: Path, private_path: Path | None) -> KeyInfo:
     from workbench.core.crypto.primitives import CryptoError
 
+    if not public_path.is_file():
+        return KeyInfo(public_path.stem, "", "", public_path, private_path, problem="its .pub file is missing")
     try:
         key = read_public_key(public_path)
     except CryptoError as exc:
-        return KeyInfo(
-            public_path.stem, "", "", public_path, private_path, problem=str(exc).replace(f"{public_path}: ", "")
-        )
+        problem = str(exc).replace(f"{public_path}: ", "")
+        return KeyInfo(public_path.stem, "", "", public_path, private_path, problem=problem)
     return KeyInfo(key.name, key.kind, key.fingerprint_text, public_path, private_path)
 
 
@@ -110,16 +111,7 @@ def list_key_pairs(folder: Path | None = None) -> list[KeyInfo]:
     folder = folder if folder is not None else keys_folder()
     if not folder.is_dir():
         return []
-    out = []
-    for private_path in sorted(folder.glob("*.key")):
-        public_path = private_path.with_suffix(".pub")
-        if public_path.is_file():
-            out.append(_key_info(public_path, private_path))
-        else:
-            out.append(
-                KeyInfo(private_path.stem, "", "", public_path, private_path, problem="its .pub file is missing")
-            )
-    return out
+    return [_key_info(p.with_suffix(".pub"), p) for p in sorted(folder.glob("*.key"))]
 
 
 def list_site_keys(folder: Path | None = None) -> list[KeyInfo]:
@@ -416,17 +408,21 @@ class OpenedShare:
         if self.dataset is not None:
             return (
                 f"opened {self.source.name} ({self.plaintext_bytes:,} bytes) into the encrypted project as dataset "
-                f"{self.dataset.name} (id {self.dataset.id})"
+                f"{self.dataset.name} (id {self.dataset.id}; open it on the Data page)"
             )
         name = self.vault_location.removeprefix(VAULT_PREFIX)
         return f"opened {self.source.name} ({self.plaintext_bytes:,} bytes) into the encrypted project as {name}"
 
 
 def read_shared_header(path: str | Path) -> StreamHeader:
-    """The header of an encrypted file: who can open it (no key needed)."""
+    """The header of an encrypted file: who can open it (no key needed). Errors name the file."""
     from workbench.core.crypto import stream
+    from workbench.core.crypto.primitives import CryptoError
 
-    return stream.read_header(path)
+    try:
+        return stream.read_header(path)
+    except CryptoError as exc:
+        raise exc if str(path) in str(exc) else with_path(exc, path) from None
 
 
 def check_shared_with_keys(path: str | Path, header: StreamHeader) -> None:
@@ -576,8 +572,8 @@ def encrypt_with_passphrase_job(
     """Encrypt a file under a passphrase (streaming AES-256-GCM, Argon2id)."""
     from workbench.core.crypto import stream
 
-    wrapper = stream.Passphrase(passphrase, kdf=kdf)
-    return (yield from stream.encrypt_file_job(src, out, [wrapper], overwrite=overwrite, token=token))
+    key = stream.Passphrase(passphrase, kdf=kdf)
+    return (yield from stream.encrypt_file_job(src, out, [key], overwrite=overwrite, token=token))
 
 
 def decrypt_with_passphrase_job(
@@ -586,8 +582,8 @@ def decrypt_with_passphrase_job(
     """Decrypt a passphrase-encrypted file; ``out`` appears only after every chunk authenticated."""
     from workbench.core.crypto import stream
 
-    wrapper = stream.Passphrase(passphrase)
-    return (yield from stream.decrypt_file_job(src, out, wrapper, overwrite=overwrite, token=token))
+    key = stream.Passphrase(passphrase)
+    return (yield from stream.decrypt_file_job(src, out, key, overwrite=overwrite, token=token))
 
 
 def with_path(exc: Exception, path: str | Path) -> Exception:

@@ -359,10 +359,14 @@ class QtKeysPage(QWidget):
         """Open the shared file with my chosen key: into the vault of an encrypted project, else to Open into."""
         form = self.open_form
         source, key_path, passphrase = form.file_row.text(), form.key_combo.currentData(), form.passphrase_edit.text()
-        into_vault = self._window.vault_ctl.state == "unlocked"
+        state = self._window.vault_ctl.state
+        into_vault = state == "unlocked"
         out = None if into_vault else form.out_row.text()
-        problem = self._key_problem(source, key_path, passphrase, "the shared file") or (
-            "Choose where to write the opened file." if out == "" else ""
+        problem = (
+            "The project is locked: unlock it first (what is opened goes into its vault, never in clear)."
+            if state == "locked"
+            else self._key_problem(source, key_path, passphrase, "the shared file")
+            or ("Choose where to write the opened file." if out == "" else "")
         )
         if problem:
             self.show_message("error", problem)
@@ -408,7 +412,8 @@ class QtKeysPage(QWidget):
 
         def job(token: CancelToken) -> JobGenerator[Any]:
             public_key, signature = sharing.read_public_key(key_path), sharing.read_signature(sig)
-            return (yield from sharing.verify_file_job(source, signature, public_key, token=token))
+            verified = yield from sharing.verify_file_job(source, signature, public_key, token=token)
+            return Path(source).name, verified
 
         return self._submit(f"Verify {Path(source).name}", job, "verify")
 
@@ -466,9 +471,11 @@ class QtKeysPage(QWidget):
                 f"Fingerprint: {result.fingerprint_text}",
             )
         elif action == "verify":
-            self.show_message("info", f"{Path(self.verify_form.file_row.text()).name}: {result.describe()}")
+            name, verified = result
+            self.show_message("info", f"{name}: {verified.describe()}")
         else:
-            self.show_message("info", result.describe()[:1].upper() + result.describe()[1:])
+            text = result.describe()
+            self.show_message("info", text[:1].upper() + text[1:])
         if action == "open" and getattr(result, "dataset", None) is not None:
             self._window.data_page.refresh_dataset_list()
         self.refresh()
