@@ -87,6 +87,7 @@ class QtNotificationArea(QWidget):
         item.sig_closed.connect(self._on_closed)
         self._items.append(item)
         self._layout.addWidget(item)
+        item.show()
         while len(self._items) > self.limit:
             self._oldest_to_drop().dismiss()
         if item.fades:
