@@ -1,17 +1,83 @@
-"""The forms of the Keys and sharing page: Share, Open shared, Sign and Verify, one tab each (compact: the page
-must fit a 1366x768 window). Widgets only; :mod:`workbench.ui.qt_keys_page` reads them and starts the jobs."""
+"""The widgets of the Keys and sharing page: the two key lists, and the Share, Open shared, Sign and Verify forms,
+one tab each (compact: the page must fit a 1366x768 window). Widgets only; :mod:`workbench.ui.qt_keys_page` reads
+them and starts the jobs."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from workbench.services.sharing import KeyInfo
+
+LIST_HEIGHT = 84
+"""The key lists stay short (about four rows): the page must fit a 1366x768 window."""
+
+
+def fill_combo(combo: QComboBox, items: list[tuple[str, str]]) -> None:
+    """Replace a chooser's (label, data) items, keeping the current choice when it is still there."""
+    previous = combo.currentData()
+    combo.clear()
+    for label, data in items:
+        combo.addItem(label, data)
+    index = combo.findData(previous)
+    if index >= 0:
+        combo.setCurrentIndex(index)
+
+
+def _fill_list(widget: QListWidget, keys: list[KeyInfo], empty: str) -> None:
+    widget.clear()
+    for key in keys:
+        item = QListWidgetItem(key.label())
+        private = f"\nprivate key: {key.private_path}" if key.private_path else ""
+        item.setToolTip(f"public key: {key.public_path}{private}")
+        widget.addItem(item)
+    if not keys:
+        widget.addItem(QListWidgetItem(empty))
+
+
+def _key_list() -> QListWidget:
+    widget = QListWidget()
+    widget.setMaximumHeight(LIST_HEIGHT)
+    widget.setAlternatingRowColors(True)
+    return widget
+
+
+class QtKeyLists(QWidget):
+    """My key pairs (with Create…) beside other sites' public keys (with Import…), each with its fingerprint."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.my_keys_list, self.create_button = _key_list(), QPushButton("Create…")
+        self.site_keys_list, self.import_button = _key_list(), QPushButton("Import…")
+        for title, widget, button in (
+            ("My key pairs", self.my_keys_list, self.create_button),
+            ("Other sites' public keys", self.site_keys_list, self.import_button),
+        ):
+            box = QGroupBox(title)
+            box_layout = QVBoxLayout(box)
+            box_layout.addWidget(widget)
+            box_layout.addWidget(button)
+            row.addWidget(box, 1)
+
+    def fill(self, my_keys: list[KeyInfo], site_keys: list[KeyInfo]) -> None:
+        _fill_list(self.my_keys_list, my_keys, "No key pair yet: Create… one to receive and sign files.")
+        _fill_list(self.site_keys_list, site_keys, "No site key yet: Import… the .pub file a site sent.")
 
 
 class QtPathRow(QWidget):

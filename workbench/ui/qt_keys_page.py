@@ -17,14 +17,10 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Slot
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
-    QGroupBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -36,7 +32,7 @@ from PySide6.QtWidgets import (
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.services import sharing
-from workbench.ui.qt_keys_forms import QtOpenForm, QtShareForm, QtSignForm, QtVerifyForm
+from workbench.ui.qt_keys_forms import QtKeyLists, QtOpenForm, QtShareForm, QtSignForm, QtVerifyForm, fill_combo
 from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_vault import QtPassphraseDialog
 
@@ -44,14 +40,6 @@ if TYPE_CHECKING:
     from workbench.ui.qt_main_window import QtMainWindow
 
 PAGE_NAME = "Keys and sharing"
-_LIST_HEIGHT = 84
-
-
-def _key_list() -> QListWidget:
-    widget = QListWidget()
-    widget.setMaximumHeight(_LIST_HEIGHT)
-    widget.setAlternatingRowColors(True)
-    return widget
 
 
 class QtKeysPage(QWidget):
@@ -84,24 +72,12 @@ class QtKeysPage(QWidget):
         )
         intro.setWordWrap(True)
         layout.addWidget(intro)
-        lists = QHBoxLayout()
-        mine = QGroupBox("My key pairs")
-        mine_layout = QVBoxLayout(mine)
-        self.my_keys_list = _key_list()
-        self.create_button = QPushButton("Create…")
+        self.key_lists = QtKeyLists()
+        self.my_keys_list, self.site_keys_list = self.key_lists.my_keys_list, self.key_lists.site_keys_list
+        self.create_button, self.import_button = self.key_lists.create_button, self.key_lists.import_button
         self.create_button.clicked.connect(self.create_dialog)
-        mine_layout.addWidget(self.my_keys_list)
-        mine_layout.addWidget(self.create_button)
-        sites = QGroupBox("Other sites' public keys")
-        sites_layout = QVBoxLayout(sites)
-        self.site_keys_list = _key_list()
-        self.import_button = QPushButton("Import…")
         self.import_button.clicked.connect(self.import_dialog)
-        sites_layout.addWidget(self.site_keys_list)
-        sites_layout.addWidget(self.import_button)
-        lists.addWidget(mine, 1)
-        lists.addWidget(sites, 1)
-        layout.addLayout(lists)
+        layout.addWidget(self.key_lists)
 
         self.tabs = QTabWidget()
         self.share_form = QtShareForm()
@@ -162,40 +138,16 @@ class QtKeysPage(QWidget):
         except WorkbenchError as exc:
             self.show_message("error", f"The keys folder cannot be read: {exc}")
             self.my_keys, self.site_keys = [], []
-        self._fill_list(self.my_keys_list, self.my_keys, "No key pair yet: Create… one to receive and sign files.")
-        self._fill_list(self.site_keys_list, self.site_keys, "No site key yet: Import… the .pub file a site sent.")
+        self.key_lists.fill(self.my_keys, self.site_keys)
         usable_mine = [k for k in self.my_keys if k.usable]
         public = [k for k in self.site_keys if k.usable] + usable_mine
         for combo in (self.open_form.key_combo, self.sign_form.key_combo):
-            self._fill_combo(combo, [(k.label(), str(k.private_path)) for k in usable_mine])
+            fill_combo(combo, [(k.label(), str(k.private_path)) for k in usable_mine])
         choices = [(k.label() + (" (mine)" if k.private_path else ""), str(k.public_path)) for k in public]
         for combo in (self.share_form.recipient_combo, self.verify_form.key_combo):
-            self._fill_combo(combo, choices)
+            fill_combo(combo, choices)
         self._refresh_shareables()
         self.open_form.set_into_vault(self._window.vault_ctl.state == "unlocked")
-
-    @staticmethod
-    def _fill_list(widget: QListWidget, keys: list[sharing.KeyInfo], empty: str) -> None:
-        widget.clear()
-        for key in keys:
-            item = QListWidgetItem(key.label())
-            where = f"public key: {key.public_path}" + (
-                f"\nprivate key: {key.private_path}" if key.private_path else ""
-            )
-            item.setToolTip(where)
-            widget.addItem(item)
-        if not keys:
-            widget.addItem(QListWidgetItem(empty))
-
-    @staticmethod
-    def _fill_combo(combo: QComboBox, items: list[tuple[str, str]]) -> None:
-        previous = combo.currentData()
-        combo.clear()
-        for label, data in items:
-            combo.addItem(label, data)
-        index = combo.findData(previous)
-        if index >= 0:
-            combo.setCurrentIndex(index)
 
     def _refresh_shareables(self) -> None:
         project = self._window.project
@@ -207,7 +159,7 @@ class QtKeysPage(QWidget):
                 self.show_message("error", f"The project's datasets cannot be listed: {exc}")
         combo = self.share_form.what_combo
         combo.blockSignals(True)
-        self._fill_combo(combo, [(s.label, f"{s.kind}:{s.ref}") for s in self._shareables])
+        fill_combo(combo, [(s.label, f"{s.kind}:{s.ref}") for s in self._shareables])
         combo.addItem("A file on disk…", "file:-1")
         combo.blockSignals(False)
         self._on_what_changed()
@@ -218,10 +170,12 @@ class QtKeysPage(QWidget):
         return next((s for s in self._shareables if f"{s.kind}:{s.ref}" == data), None)
 
     def _session(self) -> Any:
+        """The open project with its vault, or ``None`` (said on the page) when no project is open."""
         from workbench.services.session import ProjectSession
 
         if self._window.project is None:
-            raise WorkbenchError("open a project first")
+            self.show_message("error", "Open a project first.")
+            return None
         return ProjectSession(self._window.project, self._window.vault_ctl.vault)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
@@ -336,6 +290,8 @@ class QtKeysPage(QWidget):
             self.show_message("error", problem)
             return None
         session = self._session() if item is not None else None
+        if item is not None and session is None:
+            return None
 
         def job(token: CancelToken) -> JobGenerator[Any]:
             recipients = [sharing.read_public_key(recipient_path)]
@@ -372,6 +328,8 @@ class QtKeysPage(QWidget):
             self.show_message("error", problem)
             return None
         session = self._session() if into_vault else None
+        if into_vault and session is None:
+            return None
         form.passphrase_edit.clear()
 
         def job(token: CancelToken) -> JobGenerator[Any]:
