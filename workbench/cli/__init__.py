@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     pii.register(sub)  # scan, policy-template, anonymize, pii-eval
     crypto.register(sub)  # encrypt, decrypt, keygen, share, open, sign, verify, fingerprint
     train.register(sub)  # train, budget
-    audit.register(sub)  # audit-log verify | head | export
+    audit.register(sub)  # audit-log verify | head | export, report, verify-report
     return parser
 
 

@@ -1,0 +1,293 @@
+"""The compliance report (issue 18): what data was used, what was done to it, what was promised and what was
+measured, in one signed document per dataset.
+
+This module builds the report's *content* (facts, tables and plot data; Qt-free) and its HTML, and signs and
+verifies the result. Rendering to PDF is done by :mod:`workbench.ui.qt_report_pdf` (Qt's own PDF writer,
+offscreen), which both the window and ``workbench report`` call.
+
+What a report is made of, next to ``REPORT.pdf``:
+
+- ``REPORT.html``: the same document as HTML;
+- ``REPORT.manifest.json``: the facts (the same as the document's), the SHA-256 of the PDF and of the HTML, the
+  audit-log head, the signing key (Ed25519 public key) and a signature over the manifest itself;
+- ``REPORT.pdf.sig``: a detached Ed25519 signature over the PDF bytes (hex).
+
+The key is the project's audit key (:mod:`workbench.services.audit`). No dataset value enters a report: names,
+fingerprints, roles, counts, parameters and measurements only.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.services.session import ProjectSession
+
+MANIFEST_FORMAT = "privacy-workbench report manifest v1"
+_SOFTWARE = ("privacy-workbench", "opacus", "presidio-analyzer", "cryptography", "torch", "PySide6-Essentials")
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One line chart: ``series`` is ``(name, xs, ys)`` per line."""
+
+    title: str
+    x_label: str
+    y_label: str
+    series: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...]
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    title: str
+    facts: dict[str, Any]
+    plots: tuple[Plot, ...] = field(default=())
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in _SOFTWARE:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _anonymizations(session: ProjectSession, dataset_id: int) -> list[dict[str, Any]]:
+    project = session.project
+    out = []
+    for entry in project.lineage(dataset_id):
+        if entry.parent_dataset_id != dataset_id:
+            continue
+        child = next((d for d in project.datasets() if d.id == entry.child_dataset_id), None)
+        detail = dict(entry.detail)
+        out.append(
+            {
+                "operation": entry.operation,
+                "output": child.name if child else "(removed)",
+                "output_fingerprint": child.fingerprint if child else detail.get("parent_fingerprint"),
+                "at": entry.created_at,
+                "policy": detail.get("policy_name"),
+                "policy_id": detail.get("policy_id"),
+                "key_id": detail.get("key_id"),
+                "treatments": detail.get("treatments", {}),
+                "counts": {k: v for k, v in detail.items() if k not in ("treatments", "parent_fingerprint")},
+            }
+        )
+    return out
+
+
+def _run_facts(runs: list[Any]) -> list[dict[str, Any]]:
+    from workbench.core.train.results import compare_result, non_private_reference
+
+    out = []
+    for i, run in enumerate(runs):
+        metrics = run.metrics
+        val, majority = metrics.get("val_accuracy_final"), metrics.get("majority_baseline")
+        comparison = None
+        if majority is not None:
+            reference = non_private_reference(runs[:i], run.config) if run.private else None
+            comparison = compare_result(val, float(majority), private=run.private, reference=reference)
+        out.append(
+            {
+                "run_id": run.id,
+                "status": run.status,
+                "task": run.task,
+                "private": run.private,
+                "accountant": run.accountant,
+                "target_epsilon": run.target_epsilon,
+                "epsilon_spent": run.epsilon,
+                "delta": run.delta,
+                "noise_multiplier": run.noise_multiplier,
+                "sample_rate": run.sample_rate,
+                "steps": run.steps,
+                "val_accuracy": val,
+                "majority_baseline": majority,
+                "comparison": comparison,
+                "started_at": run.started_at,
+                "finished_at": run.finished_at,
+            }
+        )
+    return out
+
+
+def _plots(runs: list[Any]) -> tuple[Plot, ...]:
+    eps, loss = [], []
+    for run in runs:
+        m = run.metrics
+        steps = tuple(float(s) for s in m.get("step", ()))
+        if run.private and m.get("epsilon"):
+            label = f"run {run.id} ({(run.accountant or '').upper()}, δ={run.delta:g})"
+            eps.append((label, steps, tuple(float(v) for v in m["epsilon"])))
+        if m.get("loss"):
+            loss.append((f"run {run.id}", steps, tuple(float(v) for v in m["loss"])))
+    plots = []
+    if eps:
+        plots.append(Plot("Privacy spent", "optimizer step", "ε spent (accountant, δ per run)", tuple(eps)))
+    if loss:
+        plots.append(Plot("Training loss", "optimizer step", "loss (not a DP release)", tuple(loss)))
+    return tuple(plots)
+
+
+def build_report(session: ProjectSession, dataset_ref: str | int) -> ReportContent:
+    """The report of one dataset of the session's project: facts and plot data, no dataset values."""
+    from workbench.core.dp.ledger import PrivacyLedger
+    from workbench.core.dp.runs import RunStore
+    from workbench.services.audit import audit_head
+
+    project = session.project
+    record = session.resolve_dataset(dataset_ref)
+    runs = sorted(RunStore(project).runs(record.fingerprint), key=lambda r: r.id)
+    budget = PrivacyLedger(project, recover=False).summary(record.fingerprint)
+    budget_facts = {k: v for k, v in budget.as_dict().items() if k != "fingerprint"}
+    facts = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "project": {"name": project.folder.name, "id": project.identity.project_id, "encrypted": session.encrypted},
+        "dataset": {
+            "name": record.name,
+            "id": record.id,
+            "fingerprint": record.fingerprint,
+            "rows": record.rows,
+            "columns": [{"name": n, "type": t, "role": record.roles.get(n, "")} for n, t in record.schema],
+        },
+        "anonymization": _anonymizations(session, record.id),
+        "risk": "not measured: re-identification risk is not part of this version of the workbench",
+        "privacy_budget": budget_facts,
+        "training_runs": _run_facts(runs),
+        "federation": None,
+        "software": _versions(),
+        "audit_log_head": audit_head(session),
+    }
+    return ReportContent(f"Privacy report: {record.name}", facts, _plots(runs))
+
+
+# ---- HTML -----------------------------------------------------------------------------------------------------
+
+
+def _e(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return html.escape(f"{value:.6g}")
+    return html.escape(str(value))
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>"
+
+
+def _section_runs(runs: list[Mapping[str, Any]]) -> str:
+    if not runs:
+        return "<p>No training run on this dataset.</p>"
+    rows = [
+        [
+            r["run_id"],
+            r["status"],
+            "yes" if r["private"] else "NO (no guarantee)",
+            r["accountant"],
+            r["epsilon_spent"],
+            r["target_epsilon"],
+            r["delta"],
+            r["noise_multiplier"],
+            r["sample_rate"],
+            r["steps"],
+            r["val_accuracy"],
+            r["majority_baseline"],
+        ]
+        for r in runs
+    ]
+    headers = [
+        "run",
+        "status",
+        "private",
+        "accountant",
+        "ε spent",
+        "ε target",
+        "δ",
+        "σ",
+        "q",
+        "steps",
+        "val. accuracy",
+        "majority",
+    ]
+    notes = "".join(f"<p>Run {_e(r['run_id'])}: {_e(r['comparison'])}</p>" for r in runs if r["comparison"])
+    return _table(headers, rows) + notes
+
+
+def render_html(content: ReportContent, plot_images: Mapping[str, str] | None = None) -> str:
+    """The report as one HTML document; ``plot_images`` maps a plot title to an image ``src`` (a data URI)."""
+    f = content.facts
+    ds, budget = f["dataset"], f["privacy_budget"]
+    parts = [
+        f"<html><head><meta charset='utf-8'><title>{_e(content.title)}</title></head><body>",
+        f"<h1>{_e(content.title)}</h1>",
+        f"<p>Generated {_e(f['generated_at'])} · project {_e(f['project']['name'])} ({_e(f['project']['id'])}), "
+        f"{'encrypted' if f['project']['encrypted'] else 'not encrypted'}</p>",
+        "<h2>Dataset</h2>",
+        f"<p>{_e(ds['name'])} · {_e(ds['rows'])} rows · SHA-256 {_e(ds['fingerprint'])}</p>",
+        _table(["column", "type", "role"], [[c["name"], c["type"], c["role"]] for c in ds["columns"]]),
+        "<h2>Anonymization</h2>",
+    ]
+    if f["anonymization"]:
+        for a in f["anonymization"]:
+            parts.append(
+                f"<p>{_e(a['operation'])} → {_e(a['output'])} at {_e(a['at'])} with policy {_e(a['policy'])} "
+                f"(version {_e(a['policy_id'])}, key {_e(a['key_id'])})</p>"
+            )
+            parts.append(_table(["column", "treatment"], [[c, t] for c, t in sorted(a["treatments"].items())]))
+            parts.append(f"<pre>{_e(json.dumps(a['counts'], indent=1, sort_keys=True))}</pre>")
+    else:
+        parts.append("<p>No anonymized copy of this dataset was made in this project.</p>")
+    parts += [
+        "<h2>Re-identification risk</h2>",
+        f"<p>{_e(f['risk'])}</p>",
+        "<h2>Privacy budget (basic composition)</h2>",
+        _table(
+            [
+                "total ε",
+                "committed ε",
+                "committed δ",
+                "reserved ε",
+                "remaining ε",
+                "in other projects ε",
+                "RDP-composed ε",
+            ],
+            [
+                [
+                    budget["total"],
+                    budget["committed"],
+                    budget["committed_delta"],
+                    budget["reserved"],
+                    budget["remaining"],
+                    budget["other_projects_epsilon"],
+                    budget["rdp_composed_epsilon"],
+                ]
+            ],
+        ),
+        "<h2>Training runs</h2>",
+        _section_runs(f["training_runs"]),
+    ]
+    for plot in content.plots:
+        src = (plot_images or {}).get(plot.title)
+        if src:
+            parts.append(f"<h3>{_e(plot.title)}</h3><p><img src='{src}' width='600'></p>")
+    head = f["audit_log_head"]
+    parts += [
+        "<h2>Software</h2>",
+        _table(["package", "version"], [[k, v] for k, v in f["software"].items()]),
+        "<h2>Audit log</h2>",
+        f"<p>Head {_e(head['head'])} (signature: {_e(head['signed'])}, key {_e(head['key_fingerprint'])}, chain "
+        f"intact: {_e(head['chain_intact'])}). Check later with <code>workbench audit-log verify --since-head "
+        f"{_e(head['head'])}</code>.</p>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)
