@@ -37,11 +37,14 @@ class QtBudgetBox(QGroupBox):
         self._ledger: Any = None
         self._fingerprint: str | None = None
         self._rdp: tuple[str, float, float | None] | None = None  # (fingerprint, committed ε, its RDP composition)
+        self._composing: tuple[str, float] | None = None  # what the composition job in flight is for
         self._budget_job = QtLatestJob(runner, "Compose the privacy spend", debounce_ms=0, parent=self)
         self._budget_job.sig_result.connect(self._on_budget)
         self.refresh_count = 0
 
     def set_context(self, ledger: Any, fingerprint: str | None) -> None:
+        if ledger is not self._ledger:  # another project: its compositions are not these
+            self._rdp = self._composing = None
         self._ledger, self._fingerprint = ledger, fingerprint
         self.refresh()
 
@@ -73,7 +76,9 @@ class QtBudgetBox(QGroupBox):
             self._show(replace(s, rdp_epsilon=cached[2]))
             return
         self._show(s)
-        if s.committed_epsilon > 0:
+        if s.committed_epsilon > 0 and self._composing != (fingerprint, s.committed_epsilon):
+            # Once per committed spend: a refresh every second must not restart a composition still running.
+            self._composing = (fingerprint, s.committed_epsilon)
             ledger = self._ledger
 
             def job(token: CancelToken) -> JobGenerator[Any]:
