@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 if TYPE_CHECKING:
     from workbench.services.sharing import KeyInfo
 
-LIST_HEIGHT = 84
-"""The key lists stay short (about four rows): the page must fit a 1366x768 window."""
+LIST_HEIGHT = 100
+"""The key lists stay short (about three keys): the page must fit a 1366x768 window."""
 
 
 def fill_combo(combo: QComboBox, items: list[tuple[str, str]]) -> None:
@@ -41,7 +41,9 @@ def fill_combo(combo: QComboBox, items: list[tuple[str, str]]) -> None:
 def _fill_list(widget: QListWidget, keys: list[KeyInfo], empty: str) -> None:
     widget.clear()
     for key in keys:
-        item = QListWidgetItem(key.label())
+        # Two lines (name and type, then the fingerprint) so that the whole fingerprint shows at 1366 px.
+        text = key.label() if key.problem else f"{key.name or '(unnamed)'} · {key.kind}\n{key.fingerprint_text}"
+        item = QListWidgetItem(text)
         private = f"\nprivate key: {key.private_path}" if key.private_path else ""
         item.setToolTip(f"public key: {key.public_path}{private}")
         widget.addItem(item)
@@ -53,6 +55,7 @@ def _key_list() -> QListWidget:
     widget = QListWidget()
     widget.setMaximumHeight(LIST_HEIGHT)
     widget.setAlternatingRowColors(True)
+    widget.setWordWrap(True)
     return widget
 
 
@@ -115,6 +118,14 @@ class QtPathRow(QWidget):
         return path
 
 
+def _combo() -> QComboBox:
+    """A chooser whose long labels (fingerprints) do not widen the page: it shrinks and elides instead."""
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(24)
+    return combo
+
+
 def _password_edit() -> QLineEdit:
     edit = QLineEdit()
     edit.setEchoMode(QLineEdit.EchoMode.Password)
@@ -135,10 +146,10 @@ class QtShareForm(QWidget):
     def __init__(self) -> None:
         super().__init__()
         form = _form(self)
-        self.what_combo = QComboBox()
+        self.what_combo = _combo()
         self.what_combo.setToolTip("A dataset or a model of this project, or any file on disk")
         self.file_row = QtPathRow("the file to share", "Choose the file to share")
-        self.recipient_combo = QComboBox()
+        self.recipient_combo = _combo()
         self.recipient_combo.setToolTip("Only the holder of this key's private half can open the shared file")
         self.out_row = QtPathRow("where to write the shared (encrypted) file", "Save the shared file as", save=True)
         self.share_button = QPushButton("Share…")
@@ -156,7 +167,7 @@ class QtOpenForm(QWidget):
         super().__init__()
         form = _form(self)
         self.file_row = QtPathRow("a file another site shared with you (.pwb)", "Open a shared file")
-        self.key_combo = QComboBox()
+        self.key_combo = _combo()
         self.passphrase_edit = _password_edit()
         self.out_row = QtPathRow("where to write the opened file", "Save the opened file as", save=True)
         self.open_button = QPushButton("Open")
@@ -183,7 +194,7 @@ class QtSignForm(QWidget):
         super().__init__()
         form = _form(self)
         self.file_row = QtPathRow("the file to sign (an export, a report)", "Choose the file to sign")
-        self.key_combo = QComboBox()
+        self.key_combo = _combo()
         self.passphrase_edit = _password_edit()
         self.sign_button = QPushButton("Sign")
         form.addRow("File:", self.file_row)
@@ -200,7 +211,7 @@ class QtVerifyForm(QWidget):
         form = _form(self)
         self.file_row = QtPathRow("the file to check", "Choose the file to verify")
         self.sig_row = QtPathRow("its signature (default: FILE.sig)", "Choose the signature", file_filter="*.sig")
-        self.key_combo = QComboBox()
+        self.key_combo = _combo()
         self.verify_button = QPushButton("Verify")
         form.addRow("File:", self.file_row)
         form.addRow("Signature:", self.sig_row)
