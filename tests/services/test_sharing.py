@@ -153,3 +153,39 @@ def test_sign_then_verify_names_what_failed(tmp_path: Path, fast_kdf) -> None:  
     export.write_text("a,b\n1,3\n")
     with pytest.raises(SignatureError, match="modified after signing"):
         sharing.verify_file(export, signed.signature_path, sharing.read_public_key(a.public_path))
+
+
+def test_a_model_kept_in_the_vault_is_shared_and_listed(tmp_path: Path, fast_kdf) -> None:  # noqa: ANN001
+    from workbench.core.dp.runs import RunStore
+
+    session = _encrypted_session(tmp_path / "proj", fast_kdf)
+    record = drive(add_dataset_job(session, canary_csv(tmp_path / "intake.csv", rows=10))).record
+    checkpoint = b"model weights\x00" * 100
+    location = session.store_bytes("model", "run-test", checkpoint)
+    runs = RunStore(session.project)
+    run_id = runs.create(
+        fingerprint=record.fingerprint,
+        dataset_name=record.name,
+        task="tabular",
+        private=False,
+        config={},
+        seed=0,
+        target_epsilon=None,
+        noise_multiplier=None,
+        sample_rate=None,
+        delta=None,
+        accountant=None,
+    )
+    runs.finish(run_id, "succeeded", steps=1, epsilon=None, delta=None, model_path=location)
+    items = sharing.shareable_items(session.project)
+    assert [(i.kind, i.ref) for i in items] == [("dataset", record.id), ("model", run_id)]
+    assert items[1].suggested_name == f"run-{run_id}.pt.pwb" and "not private" in items[1].label
+    me = sharing.create_key_pair(tmp_path / "keys", "me", KEY_PW, kdf=fast_kdf)
+    out = tmp_path / items[1].suggested_name
+    result = drive(sharing.share_item_job(session, items[1], out, [sharing.read_public_key(me.public_path)]))
+    assert result.plaintext_bytes == len(checkpoint) and f"model of run {run_id}" in result.describe()
+    assert session.project.audit_log(limit=1)[0].action == "model.shared"
+    back = tmp_path / "back.pt"
+    drive(sharing.open_shared_job(out, sharing.load_private_key(me.private_path, KEY_PW), out=back))
+    assert back.read_bytes() == checkpoint
+    session.close()
