@@ -120,7 +120,7 @@ class QtMainWindow(QMainWindow):
 
         self._build_job_panel()
         self._build_menus()
-        self.statusBar().addWidget(self.job_status)
+        self.statusBar().addPermanentWidget(self.job_status)  # (permanent: a passing status message never hides it)
         self.statusBar().addPermanentWidget(self.lock_label)
         self.statusBar().showMessage("Ready", 3000)
         self.set_project(project)

@@ -19,8 +19,7 @@ class QtWorkflowNav(QListWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setIconSize(QSize(16, 16))
-        self.setMinimumWidth(130)
-        self.setMaximumWidth(190)
+        self._fit_width()
         self._steps: list[str | None] = []
         self.states: dict[str, StepState] = {}
 
@@ -28,6 +27,13 @@ class QtWorkflowNav(QListWidget):
         item = QListWidgetItem(name)
         self.addItem(item)
         self._steps.append(step)
+        self._fit_width()
+
+    def _fit_width(self) -> None:
+        """As wide as the longest name with its icon (in the current font), so it scales with the system font."""
+        metrics = self.fontMetrics()
+        longest = max([metrics.horizontalAdvance(self.item(r).text()) for r in range(self.count())] + [80])
+        self.setFixedWidth(longest + self.iconSize().width() + 4 * metrics.averageCharWidth() + 12)
 
     def set_states(self, states: dict[str, StepState]) -> None:
         """Show each step's state (steps missing from ``states`` show none)."""
