@@ -206,7 +206,8 @@ def cmd_policy_template(args: argparse.Namespace) -> int:
             ensure_ascii=False,
         )
     else:
-        say(f"wrote {out}: {len(policy.columns)} columns; edit it, then run: workbench anonymize {args.path} "
+        source = args.path or f"--dataset {args.dataset} --project {args.project}"
+        say(f"wrote {out}: {len(policy.columns)} columns; edit it, then run: workbench anonymize {source} "
               f"--policy {out} --out OUT")  # fmt: skip
     return 0
 
