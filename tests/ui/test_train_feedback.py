@@ -94,6 +94,15 @@ def test_plots_have_labelled_axes_no_legend_over_the_curves_and_visible_single_p
     plots.draw([run])
     assert not loss.opts["symbol"] and not eps.opts["symbol"], "a line once there are enough points"
 
+    plain = RunMetrics()
+    plain.configure(run_id=8, target_epsilon=None, delta=None, accountant=None, total_steps=50)
+    plain.append_step(1, 0.7, 0.0, 100.0)
+    other = LiveRun(2, "tabular non-private · run 8", plain, "#d62728")
+    plots.draw([run, other])
+    other.set_visible(False)
+    other.set_visible(True)  # ticked again in the runs table
+    assert not other.items[3].isVisible() and not other.items[2].getData()[0], "no ε line for a non-private run"
+
 
 def test_the_runs_table_shows_five_rows_and_the_page_fits_a_small_screen(qtbot, window) -> None:  # noqa: ANN001, F811
     page = window.train_page
@@ -102,6 +111,8 @@ def test_the_runs_table_shows_five_rows_and_the_page_fits_a_small_screen(qtbot, 
     assert table.minimumHeight() >= 5 * table.verticalHeader().defaultSectionSize()
     assert page.minimumSizeHint().height() <= 600, "the settings column scrolls; plots and runs stay in view"
     assert page.minimumSizeHint().width() <= 1000
+    # A scroll area around the page (the window's, on small screens) asks the height for its width: the least one.
+    assert page.heightForWidth(1200) <= 600, "the wrapped result text must not ask for the plots' preferred height"
 
 
 def test_the_result_card_compares_with_the_baselines_and_says_where_the_model_is(qtbot, window, tmp_path) -> None:  # noqa: ANN001, F811

@@ -110,24 +110,22 @@ class QtTrainPage(QWidget):
         outer = QHBoxLayout(self)
         outer.addWidget(self._build_left(), 0)
 
+        column = QVBoxLayout()
+        outer.addLayout(column, 1)
         right = QSplitter(Qt.Orientation.Vertical)
         right.setChildrenCollapsible(False)
-        outer.addWidget(right, 1)
+        column.addWidget(right, 1)
         self.plots = QtTrainPlots()
         self.loss_plot, self.acc_plot, self.eps_plot = self.plots.loss_plot, self.plots.acc_plot, self.plots.eps_plot
         self.legend = self.plots.legend
         right.addWidget(self.plots)
-        below = QWidget()
-        bl = QVBoxLayout(below)
-        bl.setContentsMargins(0, 0, 0, 0)
         self.runs_table = QtRunsTable()
         self.runs_table.sig_shown.connect(self._on_run_shown)
-        bl.addWidget(self.runs_table, 1)
-        self.result_card = QtRunResult(self._runner)
-        bl.addWidget(self.result_card)
-        right.addWidget(below)
+        right.addWidget(self.runs_table)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 1)
+        self.result_card = QtRunResult(self._runner)  # outside the splitter: it grows with its text
+        column.addWidget(self.result_card)
 
     def _build_left(self) -> QScrollArea:
         """The settings column, in its own scroll area: the plots and the runs stay in view on a small screen."""
@@ -163,6 +161,12 @@ class QtTrainPage(QWidget):
         scroll.setMinimumWidth(column.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         self.settings_scroll = scroll
         return scroll
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        """The least height that shows everything at ``width``: a scroll area around the page (small screens) asks
+        this, and the preferred height (tall plots, the wrapped result text) would make it scroll needlessly."""
+        layout = self.layout()
+        return layout.minimumHeightForWidth(width) if layout is not None else -1
 
     def _alias_form(self) -> None:
         """The form's widgets under the names the window, the tests and the benchmarks use on the page."""
@@ -435,7 +439,7 @@ class QtTrainPage(QWidget):
 
         self._started += 1
         label = f"{_run_kind(config)} · #{self._started}"  # named after its run record once it has one
-        job_id = self._runner.submit(f"Train {label} on {self._dataset.name}", job, kind="train")
+        job_id = self._runner.submit(f"Train {_run_kind(config)} on {self._dataset.name}", job, kind="train")
         color = RUN_COLORS[len(self._runs) % len(RUN_COLORS)]
         self._runs[job_id] = _LiveRun(job_id, label, metrics, color)
         self._configs[job_id] = config.as_dict()

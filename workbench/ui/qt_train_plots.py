@@ -45,6 +45,7 @@ class LiveRun:
     visible: bool = True
     final: dict[str, Any] | None = None
     smoothed: list[float] = field(default_factory=list)
+    has_target: bool = False
 
     def smooth(self, losses: Sequence[float]) -> list[float]:
         """Exponential moving average of the per-step loss (Poisson batches make it noisy), extended in place:
@@ -56,8 +57,8 @@ class LiveRun:
 
     def set_visible(self, visible: bool) -> None:
         self.visible = visible
-        for curve in self.items:
-            curve.setVisible(visible)
+        for index, curve in enumerate(self.items):
+            curve.setVisible(visible and (index != 3 or self.has_target))  # items[3]: the target ε line
 
 
 def configure_plots() -> None:
@@ -74,6 +75,8 @@ def make_plot(title: str, xlabel: str, ylabel: str) -> Any:
     plot = pg.PlotWidget(title=title)
     plot.setLabel("bottom", xlabel)
     plot.setLabel("left", ylabel)
+    for axis in ("bottom", "left"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)  # "loss (x0.001)" over 650..700 reads as a loss of 700
     plot.showGrid(x=True, y=True, alpha=0.2)
     plot.setClipToView(True)
     plot.setDownsampling(auto=True, mode="peak")
@@ -201,6 +204,7 @@ class QtTrainPlots(QWidget):
         if snap.accountant:
             eps.setData(snap.steps, snap.epsilons)
             show_points_when_few(eps, len(snap.steps), run.color)
-        if snap.target_epsilon is not None:
+        if snap.target_epsilon is not None and snap.accountant:  # a non-private run has no target ε to draw
+            run.has_target = True
             target.setValue(snap.target_epsilon)
             target.setVisible(run.visible)

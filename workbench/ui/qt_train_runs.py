@@ -70,10 +70,12 @@ class QtRunsTable(QTableWidget):
     def set_note(self, job_id: int, text: str) -> None:
         """A tooltip over the run's whole row (how the run compares with its baselines)."""
         row = self.row_of(job_id)
+        self.blockSignals(True)  # a changed Show item would say the run was ticked
         for col in range(self.columnCount()) if row is not None else ():
             item = self.item(row, col)  # type: ignore[arg-type]
             if item is not None:
                 item.setToolTip(text)
+        self.blockSignals(False)
 
     def row_of(self, job_id: int) -> int | None:
         for row in range(self.rowCount()):
