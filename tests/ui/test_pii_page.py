@@ -27,7 +27,12 @@ def setup(qtbot, project, tmp_path):  # noqa: ANN001, ANN201
     page.show()
     page.set_project(project)
     page.set_vault(None)
-    page.set_dataset(ds, ds.suggested_roles())
+    # Detection-driven treatments: with the suggested roles the safe defaults drop the direct identifiers (name,
+    # phone...) of a plain project, and these tests are about the entity operators on those columns.
+    from workbench.core.data.dataset import ColumnRole
+
+    roles = {c: ColumnRole.OTHER for c in ds.column_names} | {"note": ColumnRole.FREE_TEXT}
+    page.set_dataset(ds, roles)
     qtbot.waitUntil(lambda: page.detections() is not None, timeout=30_000)
     qtbot.waitUntil(lambda: page.last_preview() is not None and "name" in page.preview_columns(), timeout=30_000)
     qtbot.waitUntil(lambda: not page.preview_requests._timer.isActive(), timeout=5_000)
