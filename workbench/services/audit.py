@@ -173,10 +173,49 @@ def audit_head(session: ProjectSession) -> dict[str, Any]:
 EXPORT_COLUMNS = ("id", "ts", "action", "detail_json", "prev_hash", "entry_hash")
 
 
+_DATASET_ID_KEYS = ("dataset_id", "child_dataset_id", "parent_dataset_id")
+_FINGERPRINT_KEYS = ("fingerprint", "parent_fingerprint")
+_NAME_KEYS = ("name", "dataset")
+
+
+def names_dataset(detail: dict[str, Any], dataset_id: int, fingerprint: str, name: str, run_ids: set[Any]) -> bool:
+    """Whether an entry's detail names the dataset: its id (``dataset_id``, ``child_dataset_id``,
+    ``parent_dataset_id``), its fingerprint (``fingerprint``, ``parent_fingerprint``), its name (``name``,
+    ``dataset``), or a training run started on it (``run_id`` in ``run_ids``)."""
+    if any(detail.get(k) == dataset_id for k in _DATASET_ID_KEYS):
+        return True
+    if any(detail.get(k) == fingerprint for k in _FINGERPRINT_KEYS):
+        return True
+    if any(detail.get(k) == name for k in _NAME_KEYS):
+        return True
+    return detail.get("run_id") in run_ids
+
+
+def _dataset_rows(session: ProjectSession, rows: list[dict[str, Any]], dataset_id: int) -> Iterator[dict[str, Any]]:
+    record = session.project.get_dataset(dataset_id)
+    with session.project.read_connection("read the audit log") as conn:
+        started = conn.execute("SELECT detail_json FROM audit_log WHERE action = 'training_run.started'").fetchall()
+    run_ids = set()
+    for (text,) in started:  # every run started on the dataset, also before a time filter's start
+        detail = json.loads(text)
+        if isinstance(detail, dict) and detail.get("fingerprint") == record.fingerprint:
+            run_ids.add(detail.get("run_id"))
+    for row in rows:
+        detail = json.loads(row["detail_json"])
+        if isinstance(detail, dict) and names_dataset(detail, record.id, record.fingerprint, record.name, run_ids):
+            yield row
+
+
 def iter_audit_rows(
-    session: ProjectSession, *, action: str | None = None, since: str | None = None, until: str | None = None
+    session: ProjectSession,
+    *,
+    action: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    dataset: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The log's entries, oldest first, filtered by action prefix and time (ISO 8601 strings compare in order)."""
+    """The log's entries, oldest first, filtered by action prefix and time (ISO 8601 strings compare in order) and,
+    with ``dataset`` (an id), to the entries that name that dataset (:func:`names_dataset`)."""
     query = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM audit_log WHERE 1 = 1"
     params: list[Any] = []
     if action:
@@ -189,9 +228,8 @@ def iter_audit_rows(
         query += " AND ts <= ?"
         params.append(until)
     with session.project.read_connection("read the audit log") as conn:
-        rows = conn.execute(query + " ORDER BY id", params).fetchall()
-    for row in rows:
-        yield dict(zip(EXPORT_COLUMNS, row, strict=True))
+        rows = [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in conn.execute(query + " ORDER BY id", params)]
+    yield from (rows if dataset is None else _dataset_rows(session, rows, int(dataset)))
 
 
 def audit_export_text(rows: list[dict[str, Any]], fmt: str) -> str:
