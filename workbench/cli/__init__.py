@@ -7,6 +7,7 @@ The commands live in one module per group, each adding its subcommands with ``re
     pii        scan, policy-template, anonymize, pii-eval
     crypto     encrypt, decrypt, keygen, share, open, sign, verify, fingerprint
     train      train, budget
+    risk       risk
 
 What they share (the user-error type, progress, tables, load options, passphrases, opening a project, naming a
 dataset) is in :mod:`workbench.cli._common`, the only module of this package they import; none imports this
@@ -29,7 +30,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from workbench.cli import audit, crypto, datasets, pii, project, train
+from workbench.cli import audit, crypto, datasets, pii, project, risk, train
 from workbench.cli._common import PROG, print_error, stdout_closed
 from workbench.core.errors import WorkbenchError
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     crypto.register(sub)  # encrypt, decrypt, keygen, share, open, sign, verify, fingerprint
     train.register(sub)  # train, budget
     audit.register(sub)  # audit-log verify | head | export, report, verify-report
+    risk.register(sub)  # risk
     return parser
 
 

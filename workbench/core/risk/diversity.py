@@ -176,7 +176,10 @@ class SensitiveMeasures:
     t_distance: str  # "equal" or "ordered"
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The fields, JSON-safe: an unreachable recursive c (a class with fewer than l values) is ``None``."""
+        out = asdict(self)
+        out["recursive_c"] = self.recursive_c if np.isfinite(self.recursive_c) else None
+        return out
 
 
 def sensitive_measures(

@@ -1,0 +1,157 @@
+"""Measuring a dataset's re-identification risk: one use case for the Risk page and ``workbench risk``.
+
+The quasi-identifiers and sensitive columns come from the column roles (the project's saved roles over the loader's
+suggestions) unless the analyst names them. The report carries class sizes and counts only: the worst classes are
+described by their sizes, never by their values, unless the analyst asks for ``examples`` (then the
+quasi-identifier values of a few of the smallest classes are included, for the analyst's eyes only; never log them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.core.data.dataset import ColumnRole, Dataset
+from workbench.core.errors import WorkbenchError
+from workbench.core.risk.measure import RiskMeasures, measure_risk
+from workbench.services.session import ProjectSession
+from workbench.services.training import dataset_roles
+
+__all__ = ["RiskReport", "columns_with_role", "risk_report"]
+
+WORST_SIZES = 5
+"""How many of the smallest class sizes the report lists (size and number of classes of that size)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RiskReport:
+    """A dataset's risk: k, classes, sample and population risks, l and t per sensitive column.
+
+    ``worst_classes`` lists the smallest class sizes with how many classes and records have each; ``examples`` is
+    empty unless asked for (quasi-identifier values of some of the smallest classes).
+    """
+
+    dataset: str
+    records: int
+    quasi_identifiers: tuple[str, ...]
+    sensitive: tuple[str, ...]
+    roles_from: str  # "roles" (the project's or the loader's) or "arguments"
+    measures: RiskMeasures
+    worst_classes: tuple[dict[str, int], ...]
+    examples: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def k(self) -> int:
+        return self.measures.k
+
+    def as_dict(self) -> dict[str, Any]:
+        m = self.measures
+        return {
+            "dataset": self.dataset,
+            "records": self.records,
+            "quasi_identifiers": list(self.quasi_identifiers),
+            "sensitive": list(self.sensitive),
+            "roles_from": self.roles_from,
+            "k": m.k,
+            "equivalence_classes": m.classes.num_classes,
+            "class_size_histogram": [
+                {"size": s, "classes": c} for s, c in zip(m.histogram_sizes, m.histogram_counts, strict=True)
+            ],
+            "worst_classes": [dict(w) for w in self.worst_classes],
+            "sample": m.sample.as_dict(),
+            "population": m.population.as_dict(),
+            "sensitive_measures": [s.as_dict() for s in m.sensitive],
+            "examples": [dict(e) for e in self.examples],
+        }
+
+
+def columns_with_role(roles: dict[str, ColumnRole], role: ColumnRole) -> list[str]:
+    """The columns with ``role``, in the table's order."""
+    return [c for c, r in roles.items() if r == role]
+
+
+def _pick_columns(
+    session: ProjectSession | None, dataset: Dataset, qi: Sequence[str] | None, sensitive: Sequence[str] | None
+) -> tuple[list[str], list[str], str]:
+    if qi is not None and sensitive is not None:
+        return list(qi), list(sensitive), "arguments"
+    roles = dataset_roles(session, dataset)
+    chosen_qi = list(qi) if qi is not None else columns_with_role(roles, ColumnRole.QUASI_IDENTIFIER)
+    chosen_s = list(sensitive) if sensitive is not None else columns_with_role(roles, ColumnRole.SENSITIVE)
+    chosen_s = [s for s in chosen_s if s not in chosen_qi]
+    if not chosen_qi:
+        raise WorkbenchError(
+            "no quasi-identifiers: name them (--qi A,B,C) or give columns the quasi_identifier role "
+            "(workbench roles --role COLUMN=quasi_identifier)"
+        )
+    return chosen_qi, chosen_s, "arguments" if qi is not None else "roles"
+
+
+def _worst_classes(measures: RiskMeasures) -> tuple[dict[str, int], ...]:
+    pairs = list(zip(measures.histogram_sizes, measures.histogram_counts, strict=True))[:WORST_SIZES]
+    return tuple({"size": s, "classes": c, "records": s * c} for s, c in pairs)
+
+
+def _examples(dataset: Dataset, measures: RiskMeasures, limit: int) -> tuple[dict[str, Any], ...]:
+    """One row's quasi-identifier values per class, for up to ``limit`` of the smallest classes."""
+    import numpy as np
+
+    classes = measures.classes
+    smallest = np.argsort(classes.sizes, kind="stable")[:limit]
+    first_row = np.full(classes.num_classes, -1, dtype=np.int64)
+    rows = np.arange(classes.num_records)
+    first_row[classes.class_of_row[::-1]] = rows[::-1]  # the first row of each class
+    picked = first_row[smallest]
+    sub = dataset.table.select(list(measures.quasi_identifiers)).take(picked).to_pylist()
+    return tuple({"size": int(classes.sizes[c]), "values": v} for c, v in zip(smallest, sub, strict=True))
+
+
+def risk_report(
+    session: ProjectSession | None,
+    dataset: Dataset,
+    *,
+    qi: Sequence[str] | None = None,
+    sensitive: Sequence[str] | None = None,
+    population_size: int | None = None,
+    sampling_fraction: float | None = None,
+    threshold: float = 0.2,
+    recursive_l: int = 2,
+    examples: bool = False,
+    example_limit: int = 5,
+) -> RiskReport:
+    """The risk report of ``dataset``; quasi-identifiers and sensitive columns from the roles unless given.
+
+    ``population_size`` (or ``sampling_fraction``) sets the population for the uniqueness models; without either
+    the sample is taken as a 10 % sample (ARX's default).
+    """
+    chosen_qi, chosen_s, source = _pick_columns(session, dataset, qi, sensitive)
+    unknown = [c for c in (*chosen_qi, *chosen_s) if c not in dataset.column_names]
+    if unknown:
+        raise WorkbenchError(f"no such column: {', '.join(unknown)} (columns: {', '.join(dataset.column_names)})")
+    if population_size is not None and population_size < dataset.num_rows:
+        raise WorkbenchError(
+            f"the population size ({population_size}) is smaller than the dataset ({dataset.num_rows} records)"
+        )
+    try:
+        measures = measure_risk(
+            dataset.table,
+            chosen_qi,
+            chosen_s,
+            population_size=population_size,
+            sampling_fraction=sampling_fraction,
+            threshold=threshold,
+            recursive_l=recursive_l,
+        )
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from exc
+    return RiskReport(
+        dataset=dataset.name,
+        records=dataset.num_rows,
+        quasi_identifiers=tuple(chosen_qi),
+        sensitive=tuple(chosen_s),
+        roles_from=source,
+        measures=measures,
+        worst_classes=_worst_classes(measures),
+        examples=_examples(dataset, measures, example_limit) if examples else (),
+    )
