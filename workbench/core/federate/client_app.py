@@ -1,0 +1,133 @@
+"""The site's Flower ClientApp (legacy stack: a :class:`NumPyClient`, so that SecAgg+ can wrap it).
+
+Started by the site's SuperNode, in a fresh process for every message. The node config names the site's folder
+(``site-dir``: its rows in ``rows.parquet``, what it writes back) and its own cap on epsilon (``max-epsilon``);
+the run config carries the host's plan (``plan``, JSON). Between rounds the site keeps its accountant's history in
+``context.state`` (and mirrors its cumulative spend to ``site-dir/privacy.json``, which its ledger is charged
+from). Only model weights (masked by SecAgg+ when it is on) and validation loss/accuracy leave the site; fit
+returns no metrics, because SecAgg+ forwards metrics in clear.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from flwr.app import ConfigRecord, Context, Message
+from flwr.app.message_type import MessageType
+from flwr.client import ClientApp, NumPyClient
+from flwr.client.mod import secaggplus_mod
+from flwr.clientapp.typing import ClientAppCallable
+from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
+
+from workbench.core.federate.plan import FederationError, FederationPlan
+
+STATE_KEY = "workbench-site"
+PRIVACY_FILE = "privacy.json"
+STARTED_FILE = "started-round"
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)  # the site's process reads it; never a half-written file
+
+
+class SiteClient(NumPyClient):
+    """One site: trains on its rows with DP-SGD, evaluates locally."""
+
+    def __init__(self, context: Context) -> None:
+        self.ctx = context
+        self.plan = FederationPlan.from_json(str(context.run_config["plan"]))
+        self.site_dir = Path(str(context.node_config["site-dir"]))
+        self.site_name = str(context.node_config.get("site-name", self.site_dir.name))
+        cap = float(context.node_config.get("max-epsilon", self.plan.epsilon))
+        self.epsilon = min(self.plan.epsilon, cap)
+        self.record_updates = bool(context.run_config.get("record-updates", False))
+        self._data: Any = None
+
+    def data(self) -> Any:
+        if self._data is None:
+            import pyarrow.parquet as pq
+
+            from workbench.core.federate.site_data import encode_site
+
+            self._data = encode_site(self.plan, pq.read_table(self.site_dir / "rows.parquet"), self.site_name)
+        return self._data
+
+    def _state(self) -> ConfigRecord:
+        records = self.ctx.state.config_records
+        if STATE_KEY not in records:
+            records[STATE_KEY] = ConfigRecord({"sigma": [], "q": [], "steps": [], "rounds": 0})
+        return records[STATE_KEY]
+
+    def get_parameters(self, config: dict[str, Any]) -> list[Any]:
+        from workbench.core.federate.local import build_model, get_weights
+
+        return get_weights(build_model(self.plan))
+
+    def fit(self, parameters: list[Any], config: dict[str, Any]) -> tuple[list[Any], int, dict[str, Any]]:
+        from workbench.core.federate.local import site_noise, train_round
+
+        server_round = int(config.get("server-round", 0))
+        data = self.data()
+        state: Any = self._state()
+        history = tuple(
+            (float(s), float(r), int(n)) for s, r, n in zip(state["sigma"], state["q"], state["steps"], strict=True)
+        )
+        sigma = site_noise(self.plan, data.train_rows, self.epsilon)[0] if self.plan.private else None
+        (self.site_dir / STARTED_FILE).write_text(str(server_round), encoding="utf-8")
+        seed = self.plan.seed * 1000 + server_round * 17 + int(self.ctx.node_config.get("partition-id", 0))
+        out = train_round(self.plan, data, parameters, history=history, noise_multiplier=sigma, seed=seed)
+        state["sigma"] = [h[0] for h in out.history]
+        state["q"] = [h[1] for h in out.history]
+        state["steps"] = [h[2] for h in out.history]
+        state["rounds"] = int(str(state["rounds"])) + 1
+        _write_json(
+            self.site_dir / PRIVACY_FILE,
+            {
+                "round": server_round,
+                "private": self.plan.private,
+                "epsilon": out.epsilon,
+                "delta": self.plan.delta if self.plan.private else None,
+                "accountant": self.plan.accountant if self.plan.private else None,
+                "noise_multiplier": sigma,
+                "sample_rate": out.sample_rate,
+                "steps": sum(h[2] for h in out.history) if self.plan.private else None,
+                "history": [list(h) for h in out.history],
+                "train_rows": data.train_rows,
+                "train_loss": out.loss,
+            },
+        )
+        if self.record_updates:  # tests only: the site keeps its own update, the host never sees it
+            import numpy as np
+
+            np.savez(self.site_dir / f"update-round-{server_round}.npz", *out.weights, num_examples=data.train_rows)
+        return out.weights, data.train_rows, {}
+
+    def evaluate(self, parameters: list[Any], config: dict[str, Any]) -> tuple[float, int, dict[str, Any]]:
+        from workbench.core.federate.local import evaluate
+
+        data = self.data()
+        loss, accuracy = evaluate(self.plan, data, parameters)
+        return loss, data.val_rows, {"accuracy": accuracy}
+
+
+def secagg_when_configured(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
+    """Flower's ``secaggplus_mod`` for rounds that run SecAgg+; plain training messages pass through (the mod
+    raises on a TRAIN message without its configuration, i.e. when the host turned secure aggregation off)."""
+    if msg.metadata.message_type == MessageType.TRAIN and RECORD_KEY_CONFIGS not in msg.content.config_records:
+        return call_next(msg, ctxt)
+    return secaggplus_mod(msg, ctxt, call_next)
+
+
+def client_fn(context: Context) -> Any:
+    try:
+        return SiteClient(context).to_client()
+    except (KeyError, ValueError) as exc:
+        raise FederationError(f"the site is not configured for this federation: {exc}") from None
+
+
+app = ClientApp(client_fn=client_fn, mods=[secagg_when_configured])
