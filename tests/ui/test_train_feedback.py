@@ -156,3 +156,49 @@ def test_a_model_in_the_vault_is_named_as_the_analyst_finds_it() -> None:
     assert "encrypted project's vault as the model of run 14" in text and "1dbb" not in text
     assert model_location("/p/data/models/run-3.pt", 3) == "Model saved to /p/data/models/run-3.pt"
     assert model_location(None, 3) == "No model was kept."
+
+
+def test_a_model_kept_in_the_vault_is_named_and_exported_only_after_asking(
+    qtbot,  # noqa: ANN001
+    window,  # noqa: ANN001, F811
+    tmp_path,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.support.planted import PASSPHRASE
+    from workbench.core.crypto import kdf
+    from workbench.core.demo import clinic_intake_csv_text
+    from workbench.ui import qt_train_result
+
+    window.vault_ctl.kdf_params = kdf.minimum_params()
+    qtbot.waitUntil(lambda: not window.runner.registry.active(), timeout=30_000)  # the plan job (encrypting waits)
+    wait_for_job(qtbot, window.runner, window.flows.encrypt_project(PASSPHRASE), timeout=60_000)
+    assert window.vault_ctl.state == "unlocked"
+    data = tmp_path / "again.csv"
+    data.write_text(clinic_intake_csv_text(rows=120), encoding="utf-8")
+    wait_for_job(qtbot, window.runner, window.data_page.load_file(data))
+    window.nav.setCurrentRow(window._page_names.index("Train"))
+    page = window.train_page
+    page.set_total_budget(10.0)
+    page.epochs_spin.setValue(1)
+    page.batch_spin.setValue(30)
+    job = page.start_training()
+    wait_for_job(qtbot, window.runner, job, timeout=120_000)
+    final = page.live_runs()[job].final
+    assert final["model_path"].startswith("vault:")
+    card = page.result_card.text()
+    assert f"encrypted project's vault as the model of run {final['run_id']}" in card
+    assert final["model_path"][6:12] not in card, "not the vault's opaque file name"
+    assert page.result_card.export_button.isVisible()
+
+    out = tmp_path / "model.pt"
+    monkeypatch.setattr(qt_train_result.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    monkeypatch.setattr(qt_train_result.QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    page.result_card.export_button.click()
+    assert not page.result_card._exports and not out.exists(), "declined: nothing written in clear"
+    monkeypatch.setattr(qt_train_result.QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    page.result_card.export_button.click()
+    (export_job,) = page.result_card._exports
+    wait_for_job(qtbot, window.runner, export_job, timeout=30_000)
+    assert out.stat().st_size > 0 and f"Model exported to {out}" in page.result_card.text()
