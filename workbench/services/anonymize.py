@@ -198,6 +198,16 @@ def anonymize_job(
     session.project.add_lineage(
         record.id, parent.id, "anonymize", _lineage_detail(policy, policy_id, keys, parent, result, residual)
     )
+    session.project.audit(  # the anonymization and the key it used (its id, never the key); counts, no values
+        "dataset.anonymized",
+        dataset_id=record.id,
+        parent_dataset_id=parent.id,
+        policy_id=policy_id,
+        key_id=keys.key_id if keys is not None else None,
+        rows=result.rows,
+        entity_counts=dict(result.entity_counts),
+        in_vault=into_vault,
+    )
     if session.encrypted and not into_vault:
         session.project.audit("dataset.exported", dataset_id=record.id, path=location, in_clear=True, from_vault=False)
     return replace(outcome, dataset_id=record.id, parent_id=parent.id, policy_id=policy_id)
