@@ -5,7 +5,7 @@ size ``n`` and the population size ``N`` (ARX's ``ARXPopulationModel``: ``N = ro
 ``f``). The formulas, start values and solver settings are those of ARX's ``ModelPitman``, ``ModelZayatz``,
 ``ModelSNB`` and ``RiskModelPopulationUniqueness``, including their arithmetic quirks (SNB's estimate of the number
 of non-empty classes subtracts 1 per class size, as ARX's code does). Java's doubles give NaN or infinity where
-Python raises; :func:`_jpow`, :func:`_jlog` and :func:`_jgamma` return what Java would.
+Python raises; :func:`_jpow`, :func:`_jexp`, :func:`_jlog` and :func:`_jgamma` return what Java would.
 """
 
 from __future__ import annotations
@@ -43,6 +43,13 @@ def _jpow(base: float, exponent: float) -> float:
         return math.pow(base, exponent)
     except ValueError:
         return math.nan
+    except OverflowError:
+        return math.inf
+
+
+def _jexp(x: float) -> float:
+    try:
+        return math.exp(x)
     except OverflowError:
         return math.inf
 
@@ -144,7 +151,7 @@ def _pitman_iterative(sizes: np.ndarray, counts: np.ndarray, u: float, n: float)
 def _pitman_result(t: float, a: float, population: float) -> float:
     if math.isnan(a) or math.isnan(t) or a == 0.0:
         return math.nan
-    val1 = math.exp(_jlog_gamma(t + 1.0) - _jlog_gamma(t + a)) * _jpow(population, a)
+    val1 = _jexp(_jlog_gamma(t + 1.0) - _jlog_gamma(t + a)) * _jpow(population, a)
     val1 = val1 if 0.0 <= val1 <= population else math.nan
     with np.errstate(all="ignore"):
         val2 = float(np.float64(_jgamma(t + 1.0)) / np.float64(_jgamma(t + a)) * _jpow(population, a))
