@@ -2,8 +2,8 @@
 method the window and the command both call) on a small planted dataset, and the entry it must leave is asserted:
 dataset added, roles changed, policy saved, anonymization applied (with the key it used: its id only), budget
 change, training run (started, finished, its budget reserved and committed), export (dataset, model, audit log),
-decryption (an in-clear export from the vault) and key use (a share names the recipients' key fingerprints). The
-chain verifies at the end, and no planted value is in any entry."""
+decryption (an in-clear export from the vault) and key use (a share names the recipients' key fingerprints,
+opening a shared file the private key's). The chain verifies at the end, and no planted value is in any entry."""
 
 from __future__ import annotations
 
@@ -160,4 +160,10 @@ def test_decryption_and_key_use_in_an_encrypted_project_are_audited(tmp_path: Pa
         drive(sharing.share_dataset_job(session, record, tmp_path / "out.pwb", [pair.public_key]))
         shared = _one(_new(session, n), "dataset.shared")
         assert shared["recipients"] == [pair.public_key.fingerprint_text]
+
+        n = len(_entries(session))
+        private = sharing.load_private_key(pair.private_path, "a key passphrase")
+        drive(sharing.open_shared_job(tmp_path / "out.pwb", private, session=session))
+        opened = _one(_new(session, n), "shared.opened")
+        assert opened["key"] == pair.public_key.fingerprint_text and opened["source"] == "out.pwb"
         _no_values(session)

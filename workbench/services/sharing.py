@@ -458,11 +458,11 @@ def open_shared_job(
     yield Progress("decrypt", 0, None, "", "decrypting into memory")
     data = share.open_shared_bytes(source, private_key)
     token.raise_if_cancelled()
-    return (yield from _store_opened_job(session, source, data, token))
+    return (yield from _store_opened_job(session, source, data, private_key.public.fingerprint_text, token))
 
 
 def _store_opened_job(
-    session: ProjectSession, source: Path, data: bytes, token: CancelToken
+    session: ProjectSession, source: Path, data: bytes, key: str, token: CancelToken
 ) -> JobGenerator[OpenedShare]:
     from workbench.core.data.load import load_dataset_bytes_job
     from workbench.core.project.registration import register_loaded
@@ -481,6 +481,7 @@ def _store_opened_job(
     session.project.audit(
         "shared.opened",
         source=source.name,
+        key=key,  # the fingerprint of the private key used (key use, issue 18)
         sha256=digest,
         location=location,
         dataset_id=record.id if record is not None else None,
