@@ -30,7 +30,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from workbench.cli import audit, crypto, datasets, pii, project, risk, train
+from workbench.cli import audit, crypto, datasets, federate, pii, project, risk, train
 from workbench.cli._common import PROG, print_error, stdout_closed
 from workbench.core.errors import WorkbenchError
 
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     crypto.register(sub)  # encrypt, decrypt, keygen, share, open, sign, verify, fingerprint
     train.register(sub)  # train, budget
     audit.register(sub)  # audit-log verify | head | export, report, verify-report
+    federate.register(sub)  # federate simulate
     risk.register(sub)  # risk
     return parser
 
