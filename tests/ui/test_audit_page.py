@@ -135,3 +135,21 @@ def test_compact_detail() -> None:
         'dataset_id=3, name=a.csv, columns=["x","y"]'
     )
     assert compact_detail(json.dumps({"k": "v" * 500}), limit=20).endswith("…")
+
+
+def test_an_encrypted_project_s_log_is_read_and_verified_while_locked(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.planted import PASSPHRASE
+    from tests.support.qt import wait_for_job
+
+    wait_for_job(qtbot, window.runner, window.flows.encrypt_project(PASSPHRASE))
+    drive(add_dataset_job(ProjectSession(window.project, window.vault_ctl.vault), canary_csv(tmp_path / "a.csv")))
+    page = install(window)
+    window.show_page(PAGE_NAME)
+    assert "project.encrypted" in _actions(page) and "dataset.registered" in _actions(page)
+    assert "the head is signed by key" in page.chain_label.text()
+
+    window.vault_ctl.lock()
+    window.project.audit("setting.changed", key="while-locked")  # written locked: signed at the next unlocked change
+    page.verify_button.click()
+    assert "setting.changed" in _actions(page) and "BROKEN" not in page.chain_label.text()
+    assert "written while it was locked" in page.chain_label.text() and page.message_text() == ""

@@ -83,3 +83,24 @@ def test_a_report_that_cannot_be_written_is_said_on_the_page(qtbot, window, tmp_
     assert page.files is None and page.message.property("level") == "error"
     assert "The report was not built." in page.message_text() and "Traceback" not in page.message_text()
     assert page.build_button.isEnabled() and not page.preview.isVisible()
+
+
+def test_an_encrypted_project_is_reported_unlocked_and_refused_locked(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.planted import PASSPHRASE
+
+    wait_for_job(qtbot, window.runner, window.flows.encrypt_project(PASSPHRASE))
+    assert window.vault_ctl.state == "unlocked"
+    session = ProjectSession(window.project, window.vault_ctl.vault)
+    assert drive(add_dataset_job(session, canary_csv(tmp_path / "people.csv", rows=20))).encrypted
+    page = install(window)
+    window.show_page(PAGE_NAME)
+    assert page.dataset_combo.currentText() == "people.csv (#1)"
+    job = page.build(tmp_path / "r.pdf")
+    assert job is not None
+    wait_for_job(qtbot, window.runner, job)
+    assert page.files is not None, page.message_text()
+    assert page.verify(page.files.pdf).ok
+
+    window.vault_ctl.lock()
+    assert page.build(tmp_path / "r2.pdf") is None and not (tmp_path / "r2.pdf").exists()
+    assert "locked" in page.message_text() and page.message.property("level") == "error"
