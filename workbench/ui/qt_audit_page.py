@@ -70,6 +70,11 @@ def compact_detail(detail_json: str, limit: int = DETAIL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _shown_time(ts: str) -> str:
+    """``2026-12-02T12:28:12.587+00:00`` as ``2026-12-02 12:28:12.587`` (the column says UTC)."""
+    return ts.replace("T", " ").removesuffix("+00:00")
+
+
 def action_kind(action: str) -> str:
     """The family of an action: ``dataset`` for ``dataset.exported``."""
     return action.partition(".")[0]
@@ -112,9 +117,7 @@ class AuditTableModel(QAbstractTableModel):
             return None
         row = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return (str(row["id"]), row["ts"].replace("T", " "), row["action"], self._compact[index.row()])[
-                index.column()
-            ]
+            return (str(row["id"]), _shown_time(row["ts"]), row["action"], self._compact[index.row()])[index.column()]
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == 3:
             return row["detail_json"]
         if role == Qt.ItemDataRole.BackgroundRole and self.broken_at is not None and row["id"] == self.broken_at:
@@ -150,6 +153,7 @@ class QtAuditPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)  # one line an entry; the whole detail is the tooltip
         header = self.table.horizontalHeader()
         for column in range(3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)

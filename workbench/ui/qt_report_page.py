@@ -127,7 +127,7 @@ class QtReportPage(QWidget):
         layout.addWidget(self.message)
         card_row = QHBoxLayout()
         self.result = QtReportResult()
-        card_row.addWidget(self.result, 1)
+        card_row.addWidget(self.result, 1, Qt.AlignmentFlag.AlignTop)
         self.preview = QLabel()
         self.preview.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter)
         self.preview.setToolTip("The report's first page")
