@@ -126,6 +126,13 @@ def test_a_training_run_and_its_model_export_are_audited(tmp_path: Path) -> None
         n = len(_entries(session))
         drive(export_model_job(session, result.run_id, tmp_path / "model.pt"))
         assert _one(_new(session, n), "model.exported")["run_id"] == result.run_id
+        record = session.project.dataset_by_fingerprint(ds.fingerprint)
+        assert record is not None
+        about = {r["action"] for r in iter_audit_rows(session, dataset=record.id)}  # entries naming only the run too
+        assert {"dataset.registered", "training_run.succeeded", "privacy_budget.committed", "model.exported"} <= about
+        assert not {r["action"] for r in iter_audit_rows(session, dataset=record.id, action="model")} - {
+            "model.exported"
+        }
         _no_values(session)
 
 
