@@ -1,9 +1,10 @@
 """Issue 18: every action is in the audit log. Each use case runs once through workbench/services (or the project
 method the window and the command both call) on a small planted dataset, and the entry it must leave is asserted:
-dataset added, roles changed, policy saved, anonymization applied (with the key it used: its id only), budget
-change, training run (started, finished, its budget reserved and committed), export (dataset, model, audit log),
-decryption (an in-clear export from the vault) and key use (a share names the recipients' key fingerprints,
-opening a shared file the private key's). The chain verifies at the end, and no planted value is in any entry."""
+dataset added, roles changed, policy saved, anonymization applied (with the key it used: its id only), risk
+computed, budget change, training run (started, finished, its budget reserved and committed), export (dataset,
+model, audit log), decryption (an in-clear export from the vault) and key use (a share names the recipients' key
+fingerprints, opening a shared file the private key's). The chain verifies at the end, and no planted value is in
+any entry."""
 
 from __future__ import annotations
 
@@ -74,6 +75,17 @@ def test_the_use_cases_of_a_plain_project_are_audited(tmp_path: Path) -> None:
         assert (anonymized["dataset_id"], anonymized["parent_dataset_id"]) == (outcome.dataset_id, record.id)
         assert anonymized["policy_id"] == policy_id and anonymized["rows"] == 60 and anonymized["key_id"] is None
         assert _one(new, "dataset.derived")["operation"] == "anonymize"
+
+        n = len(_entries(session))
+        from workbench.services.risk import risk_report
+
+        report = risk_report(session, added.dataset, qi=["age", "sex"], sensitive=["follow_up"])
+        risk = _one(_new(session, n), "risk.computed")
+        assert (risk["fingerprint"], risk["k"], risk["quasi_identifiers"]) == (
+            record.fingerprint,
+            report.k,
+            ["age", "sex"],
+        )
 
         n = len(_entries(session))
         from workbench.core.dp.ledger import PrivacyLedger

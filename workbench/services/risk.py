@@ -145,6 +145,17 @@ def risk_report(
         )
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from exc
+    if session is not None and not session.project.read_only:
+        session.project.audit(  # sizes and the columns measured, never a value (issue 18)
+            "risk.computed",
+            fingerprint=dataset.fingerprint,
+            dataset=dataset.name,
+            records=dataset.num_rows,
+            quasi_identifiers=list(chosen_qi),
+            sensitive=list(chosen_s),
+            k=measures.k,
+            equivalence_classes=measures.classes.num_classes,
+        )
     return RiskReport(
         dataset=dataset.name,
         records=dataset.num_rows,
