@@ -8,17 +8,23 @@ quasi-identifier values of a few of the smallest classes are included, for the a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from workbench.core.data.dataset import ColumnRole, Dataset
 from workbench.core.errors import WorkbenchError
 from workbench.core.risk.measure import RiskMeasures, measure_risk
+from workbench.services.datasets import IN_CLEAR_REFUSAL
 from workbench.services.session import ProjectSession
 from workbench.services.training import dataset_roles
 
-__all__ = ["RiskReport", "columns_with_role", "risk_report"]
+if TYPE_CHECKING:
+    from workbench.core.risk.hierarchy import Hierarchy
+    from workbench.core.risk.lattice import GeneralizationResult
+
+__all__ = ["GeneralizeOutcome", "RiskReport", "columns_with_role", "generalize", "risk_report"]
 
 WORST_SIZES = 5
 """How many of the smallest class sizes the report lists (size and number of classes of that size)."""
@@ -166,3 +172,141 @@ def risk_report(
         worst_classes=_worst_classes(measures),
         examples=_examples(dataset, measures, example_limit) if examples else (),
     )
+
+
+# --- generalization to a target ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GeneralizeOutcome:
+    """The optimum found, where the generalized copy went (``None``: not applied), and the risk after.
+
+    ``risk_after`` is measured on the records that are not suppressed, as ARX does.
+    """
+
+    search: GeneralizationResult
+    location: str | None
+    risk_after: RiskReport | None
+    dataset_id: int | None = None
+    parent_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = self.search.as_dict()
+        out["metric"] = "entropy"
+        out["location"] = self.location
+        out["dataset_id"] = self.dataset_id
+        out["parent_id"] = self.parent_id
+        out["risk_after"] = self.risk_after.as_dict() if self.risk_after is not None else None
+        return out
+
+
+def generalize(
+    session: ProjectSession | None,
+    dataset: Dataset,
+    *,
+    qi: Sequence[str],
+    hierarchies: Mapping[str, Hierarchy],
+    k: int,
+    max_suppression: float = 0.0,
+    out: str | Path | None = None,
+    fmt: str = "csv",
+    in_clear: bool = False,
+    overwrite: bool = False,
+    apply: bool = True,
+) -> GeneralizeOutcome:
+    """Find the k-anonymous generalization of ``qi`` with the least non-uniform entropy and, with ``apply``,
+    write it as a new dataset (never over the original): into the vault of an encrypted project (unless ``out``
+    is given with ``in_clear``), else to ``out`` or next to the source as ``<stem>.generalized.<fmt>``; in a
+    project it is registered with its lineage (levels, k, suppression, loss) and the step is audited."""
+    from workbench.core.risk.lattice import Lattice, apply_generalization, search_k_anonymity
+
+    if session is not None and session.encrypted and out is not None and not in_clear:
+        raise WorkbenchError(IN_CLEAR_REFUSAL.format(what="the generalized copy"))
+    try:
+        lattice = Lattice.build(dataset.table, hierarchies, list(qi))
+        result = search_k_anonymity(lattice, k, max_suppression)
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from exc
+    if result.levels is None:
+        raise WorkbenchError(
+            f"no generalization is {k}-anonymous with at most {result.suppression_limit} records suppressed; "
+            "allow more suppression (--max-suppression) or give hierarchies with more levels"
+        )
+    table, suppressed = apply_generalization(dataset.table, lattice, result.levels, k)
+    kept = replace(dataset, table=table.filter(_arrow_mask(~suppressed)))
+    after = risk_report(None, kept, qi=list(qi), sensitive=[], population_size=None)
+    if not apply:
+        return GeneralizeOutcome(result, None, after)
+    return _write_generalized(session, dataset, table, result, after, out, fmt, in_clear, overwrite)
+
+
+def _arrow_mask(mask: Any) -> Any:
+    """A numpy boolean mask as a pyarrow array (for ``Table.filter``)."""
+    import pyarrow as pa
+
+    return pa.array(mask)
+
+
+def _write_generalized(
+    session: ProjectSession | None,
+    dataset: Dataset,
+    table: Any,
+    result: GeneralizationResult,
+    after: RiskReport,
+    out: str | Path | None,
+    fmt: str,
+    in_clear: bool,
+    overwrite: bool,
+) -> GeneralizeOutcome:
+    import hashlib
+
+    from workbench.core.data.load import load_dataset, load_dataset_bytes_job
+    from workbench.core.jobs import drive
+    from workbench.core.pii.output import write_output
+    from workbench.core.project.registration import register_loaded
+    from workbench.services.anonymize import note_derived, serialize_table
+    from workbench.services.datasets import register_shown_dataset
+
+    into_vault = session is not None and session.encrypted and out is None
+    parent = register_shown_dataset(session, dataset) if session is not None else None
+    name = f"{Path(dataset.name).stem}.generalized.{fmt}"
+    if into_vault:
+        assert session is not None
+        data = serialize_table(table, fmt)
+        location = session.store_bytes("dataset", hashlib.sha256(data).hexdigest(), data)
+        out_ds = replace(drive(load_dataset_bytes_job(data, name)), path=location)
+    else:
+        if out is None:
+            if not Path(dataset.path).is_file():
+                raise WorkbenchError("the dataset has no file to write next to: name an output file (--out)")
+            out = _next_free(Path(dataset.path).with_name(name))
+        source = dataset.path if Path(dataset.path).is_file() else None
+        written = write_output(table, out, fmt, source=source, overwrite=overwrite)
+        location, out_ds = str(written), load_dataset(written)
+    note_derived(out_ds.fingerprint, dataset.fingerprint)  # the copy charges the original's privacy budget
+    if session is None or parent is None:
+        return GeneralizeOutcome(result, location, after)
+    record = register_loaded(session.project, out_ds)
+    detail = {**result.as_dict(), "parent_fingerprint": parent.fingerprint, "metric": "entropy"}
+    session.project.add_lineage(record.id, parent.id, "generalize", detail)
+    session.project.audit(  # levels and counts, no values
+        "dataset.generalized",
+        dataset_id=record.id,
+        parent_dataset_id=parent.id,
+        levels=detail["levels"],
+        k=result.k,
+        suppressed_records=result.suppressed_records,
+        in_vault=into_vault,
+    )
+    if session.encrypted and not into_vault:
+        session.project.audit("dataset.exported", dataset_id=record.id, path=location, in_clear=True, from_vault=False)
+    return GeneralizeOutcome(result, location, after, dataset_id=record.id, parent_id=parent.id)
+
+
+def _next_free(path: Path) -> Path:
+    """``path``, or ``<stem>-2<suffix>``, ``-3``, ... when it exists."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from workbench.core.risk.classes import column_codes, to_arrow
 from workbench.core.risk.hierarchy import Hierarchy
 
-__all__ = ["GeneralizationResult", "Lattice", "search_k_anonymity"]
+__all__ = ["GeneralizationResult", "Lattice", "apply_generalization", "search_k_anonymity"]
 
 _FACTOR = 10.0**10
 
@@ -252,3 +253,19 @@ def search_k_anonymity(lattice: Lattice, k: int, max_suppression: float = 0.0) -
         lattice.size - checked,
         seconds,
     )
+
+
+def apply_generalization(table: Any, lattice: Lattice, levels: Sequence[int], k: int) -> tuple[pa.Table, np.ndarray]:
+    """``table`` with each quasi-identifier replaced by its label at ``levels`` (as text), and the records in
+    classes smaller than k suppressed as ARX does it: every quasi-identifier of theirs becomes ``*``. Returns the
+    new table (the input is not changed) and the mask of suppressed rows."""
+    arrow = to_arrow(table)
+    class_of_row, sizes = lattice.class_sizes(levels)
+    suppressed = sizes[class_of_row] < k
+    out = arrow
+    for i, column in enumerate(lattice.columns):
+        labels = np.array(lattice.generalized_column(i, levels[i]), dtype=object)
+        labels[suppressed] = "*"
+        position = out.column_names.index(column.name)
+        out = out.set_column(position, column.name, pa.array(labels.tolist(), type=pa.string()))
+    return out, suppressed
