@@ -150,6 +150,13 @@ def test_the_result_card_compares_with_the_baselines_and_says_where_the_model_is
     assert out.read_bytes() == (window.project.folder / "data" / "models" / f"run-{final['run_id']}.pt").read_bytes()
     assert f"Model exported to {out}" in page.result_card.text()
 
+    from workbench.core.project.store import Project
+
+    with Project.create(tmp_path / "another") as other:
+        window.train_page.set_project(other)
+        assert not page.result_card.export_button.isVisible(), "run ids of one project mean nothing in another"
+        window.train_page.set_project(window.project)
+
 
 def test_a_model_in_the_vault_is_named_as_the_analyst_finds_it() -> None:
     text = model_location("vault:1dbb2c", 14)

@@ -84,6 +84,7 @@ class QtTrainPage(QWidget):
         self._configs: dict[int, dict[str, Any]] = {}  # job id -> the run's TrainConfig.as_dict()
         self._named: set[int] = set()  # job ids whose run record is made (named after it, ε reserved)
         self._started = 0
+        self._result_folder: Any = None  # the project of the run the result card shows
         self._has_plan = False
         self._plan_due = False
         self._plan_job = QtLatestJob(runner, "Plan privacy", debounce_ms=80, parent=self)
@@ -201,6 +202,9 @@ class QtTrainPage(QWidget):
 
         self._project = project
         self._ledger = self._run_store = None
+        if project is not None and self._result_folder not in (None, project.folder):
+            self.result_card.clear()  # its run id (Export) names a run of another project
+            self._result_folder = None
         if project is not None:
             try:
                 # Reservations left by a process that died count as spent in full (the ledger does it on open).
@@ -487,6 +491,7 @@ class QtTrainPage(QWidget):
         comparison = self._comparison(job_id, run.final)
         self.runs_table.set_note(job_id, comparison)
         self.result_card.show_result(run.label, run.final, comparison)
+        self._result_folder = self._project.folder if self._project is not None else None
         self._refresh_budget()
 
     def _comparison(self, job_id: int, final: dict[str, Any]) -> str:
