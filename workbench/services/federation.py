@@ -439,9 +439,12 @@ def federate_simulate_job(
         **options,
     )
     parts = split_table(dataset.table, sites, by=by, seed=seed)
+    sizes = [encode_site(plan, part, f"site-{i + 1}").train_rows for i, part in enumerate(parts)]
+    # SecAgg+ scales each update by its rows / max_weight before quantizing: the largest site's rows is the
+    # tightest bound that never overflows (a larger one wastes quantization levels).
+    plan = replace(plan, max_weight=float(max(sizes)))
     if plan.private:
-        smallest = min(encode_site(plan, part, f"site-{i + 1}").train_rows for i, part in enumerate(parts))
-        plan = replace(plan, delta=delta if delta is not None else default_delta(smallest))
+        plan = replace(plan, delta=delta if delta is not None else default_delta(min(sizes)))
     yield Progress("preparing", 0, None, "", f"registering {sites} site projects")
     with _workdir(workdir, "workbench-federation-demo-") as work:
         site_inputs = yield from _site_projects(work, parts, token)
