@@ -57,6 +57,14 @@ class QtPageFrame(QStackedWidget):
         if empty is not None:
             self.addWidget(empty)
 
+    def set_page(self, page: QWidget) -> None:
+        """Show ``page`` instead of the current one (the caller disposes of that)."""
+        old = self.scroll_area.takeWidget()
+        if old is not None:
+            old.hide()
+        self.page = page
+        self.scroll_area.setWidget(page)
+
     @property
     def is_empty(self) -> bool:
         return self.empty is not None and self.currentWidget() is self.empty

@@ -74,7 +74,7 @@ class QtMainWindow(QMainWindow):
         self.settings = self.settings_store.load()
         self.vault_ctl = QtVaultController(self.runner, self)
         self.flows = QtProjectFlows(self)
-        self.vault_ctl.sig_message.connect(self._on_vault_message)
+        self.vault_ctl.sig_message.connect(self.notify)
         self.vault_ctl.sig_state_changed.connect(self._on_vault_state)
         app = QApplication.instance()
         if app is not None:
@@ -100,6 +100,7 @@ class QtMainWindow(QMainWindow):
         self.add_page("Data", self.data_page, step="data")
         self.add_page("Anonymize", self.pii_page, step="anonymize", needs_dataset=True)
         self.add_page("Train", self.train_page, step="train", needs_dataset=True)
+        self._install_optional_pages()
         # After the pages: a page shows a failed job's message first, so the window can leave out a duplicate.
         self.runner.sig_job_failed.connect(self._on_job_failed)
         self.runner.sig_job_ended.connect(self._on_job_ended)
@@ -151,10 +152,22 @@ class QtMainWindow(QMainWindow):
 
     # --- pages ----------------------------------------------------------------------------------------------
 
+    def _install_optional_pages(self) -> None:
+        """Pages that add themselves through an ``install(window)`` function (the Keys and sharing page)."""
+        from workbench.ui import qt_keys_page
+
+        qt_keys_page.install(self)
+
     def add_page(self, name: str, widget: QWidget, *, step: str | None = None, needs_dataset: bool = False) -> None:
         """Add a page to the navigation, in a scroll area (every page fits a small screen). ``step``: the workflow
         step whose state the navigation shows beside it; ``needs_dataset``: without a dataset shown on the Data page
-        the page is replaced by an empty state that says so and goes there."""
+        the page is replaced by an empty state that says so and goes there. A page of the same name is replaced
+        (and deleted)."""
+        if name in self._page_names:
+            frame = self._frames[self._page_names.index(name)]
+            frame.page.deleteLater()
+            frame.set_page(widget)
+            return
         empty = None
         if needs_dataset:
             empty = QtEmptyState(NO_DATASET_TEXT, "Go to the Data page")
@@ -168,6 +181,10 @@ class QtMainWindow(QMainWindow):
 
     def page_frame(self, name: str) -> QtPageFrame:
         return self._frames[self._page_names.index(name)]
+
+    def page(self, name: str) -> QWidget:
+        """The page called ``name`` in the navigation."""
+        return self.page_frame(name).page
 
     def show_page(self, name: str) -> None:
         self.nav.setCurrentRow(self._page_names.index(name))
@@ -440,10 +457,6 @@ class QtMainWindow(QMainWindow):
         for action in self.auto_lock_menu.actions():
             action.setChecked(action.data() == minutes)
 
-    @Slot(str, str)
-    def _on_vault_message(self, level: str, text: str) -> None:
-        self.notify(level, text)
-
     @Slot(str)
     def _on_vault_state(self, state: str) -> None:
         self.data_page.set_vault(self.vault_ctl.vault)
@@ -468,6 +481,7 @@ class QtMainWindow(QMainWindow):
 
     # --- notifications and status ---------------------------------------------------------------------------
 
+    @Slot(str, str)
     def notify(self, level: str, text: str) -> None:
         """A notification, unless the page shown already says the same (the page is where the analyst looks)."""
         if page_message_shows(self.current_page(), text):

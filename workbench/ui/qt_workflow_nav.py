@@ -3,7 +3,8 @@ a tooltip saying why), from :func:`workbench.services.workflow.workflow_state`."
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from workbench.services.workflow import ATTENTION, DONE, NOT_STARTED, StepState
@@ -25,6 +26,10 @@ class QtWorkflowNav(QListWidget):
 
     def add_step(self, name: str, step: str | None) -> None:
         item = QListWidgetItem(name)
+        if step is None:  # not a workflow step: a blank icon keeps its name in line with the steps'
+            blank = QPixmap(self.iconSize())
+            blank.fill(Qt.GlobalColor.transparent)
+            item.setIcon(QIcon(blank))
         self.addItem(item)
         self._steps.append(step)
         self._fit_width()
