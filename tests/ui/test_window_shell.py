@@ -193,3 +193,13 @@ def test_locking_shows_the_banner_on_every_page(qtbot: Any, window: QtMainWindow
     window.lock_banner.unlock_button.click()
     wait_for_job(qtbot, window.runner, job_ids[0])
     assert window.vault_ctl.state == "unlocked" and not window.lock_banner.isVisible()
+
+
+def test_notifications_stay_clear_of_the_lock_banner(qtbot: Any, window: QtMainWindow) -> None:
+    from tests.support.planted import PASSPHRASE
+
+    wait_for_job(qtbot, window.runner, window.flows.encrypt_project(PASSPHRASE))
+    window.vault_ctl.lock()
+    window.notify("error", "Something to read.")
+    banner, area = window.lock_banner.geometry(), window.notifications.geometry()
+    assert banner.height() > 0 and not banner.intersects(area), (banner, area)

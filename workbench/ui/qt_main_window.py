@@ -474,6 +474,7 @@ class QtMainWindow(QMainWindow):
         self.passphrase_action.setEnabled(state != "none")
         self.lock_label.set_state(state)
         self.lock_banner.setVisible(state == "locked")
+        self._place_notifications()
         if state == "unlocked":
             self._open_first_dataset()
         self._refresh_empty_states()
@@ -525,14 +526,12 @@ class QtMainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def _place_notifications(self) -> None:
-        area = self.notifications
-        parent = area.parentWidget()
-        if parent is None:
-            return
+        area, parent, banner = self.notifications, self.centralWidget(), self.lock_banner
+        parent.layout().activate()  # (the banner may have just appeared: its place is known once laid out)
         width = min(440, max(260, parent.width() // 3))
         area.setFixedWidth(width)
         area.adjustSize()
-        area.move(parent.width() - width - 12, 12)
+        area.move(parent.width() - width - 12, banner.geometry().bottom() + 8 if banner.isVisible() else 12)
         area.raise_()
 
     # --- drag and drop --------------------------------------------------------------------------------------
