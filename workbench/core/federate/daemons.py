@@ -59,6 +59,9 @@ def flower_env(flwr_home: Path) -> dict[str, str]:
         FLWR_HOME=str(flwr_home),
         PATH=bin_dir + os.pathsep + env.get("PATH", ""),
         PYTHONUNBUFFERED="1",
+        # The SuperExecs (SuperLink's and each SuperNode's) look for new app processes to start every 1 s by
+        # default; every SecAgg+ stage starts one ClientApp process per site, so that wait adds up each round.
+        FLWR_SUPEREXEC_TASK_POLL_INTERVAL="0.25",
         OMP_NUM_THREADS="1",
     )
     return env
