@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.core.data.dataset import Dataset
+from workbench.core.data.dataset import Dataset, LoadOptions
 from workbench.core.errors import ProjectError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, drive
 from workbench.core.project.registration import register_loaded
@@ -127,7 +127,9 @@ def _into_vault(session: ProjectSession, ds: Dataset, result: AnonymizeResult, f
 
     data = serialize_table(result.table, fmt)
     location = session.store_bytes("dataset", hashlib.sha256(data).hexdigest(), data)
-    out_ds = drive(load_dataset_bytes_job(data, f"{Path(ds.name).stem}.anonymized.{fmt}"))
+    # We wrote its header row: its names are never taken for data (they may look like data when the analyst kept
+    # data-like names with --header).
+    out_ds = drive(load_dataset_bytes_job(data, f"{Path(ds.name).stem}.anonymized.{fmt}", LoadOptions(header=True)))
     return location, replace(out_ds, path=location)
 
 
@@ -141,7 +143,7 @@ def _to_file(ds: Dataset, result: AnonymizeResult, out: Path | None, fmt: str, o
         out = default_output_path(ds.path, fmt)
     source = ds.path if Path(ds.path).is_file() else None
     written = write_output(result.table, out, fmt, source=source, overwrite=overwrite)
-    return str(written), load_dataset(written)
+    return str(written), load_dataset(written, LoadOptions(header=True))  # we wrote its header row
 
 
 def anonymize_job(

@@ -71,7 +71,7 @@ def open_session_job(
     read_only = cannot_write(path) if read_only is None else read_only
     notes = [READ_ONLY_NOTE] if read_only and path.is_dir() else []
     if not ProjectVault.exists(path):
-        return _checked(ProjectSession(Project.open(path, read_only=read_only), notes=notes))
+        return check_session(ProjectSession(Project.open(path, read_only=read_only), notes=notes))
     vault = ProjectVault.open(path)
     secret = _passphrase(passphrase, path)
     yield Progress("unlock", 0, None, "", "checking the passphrase")
@@ -95,11 +95,13 @@ def open_session_job(
     except BaseException:
         session.close()
         raise
-    return _checked(session)
+    return check_session(session)
 
 
-def _checked(session: ProjectSession) -> ProjectSession:
-    """The session, once its privacy ledger is checked against the ledger record kept outside the store (issue 12):
+def check_session(session: ProjectSession) -> ProjectSession:
+    """Every open goes through here (the window calls it for a project it shows, too; it may run twice).
+
+    The session, once its privacy ledger is checked against the ledger record kept outside the store (issue 12):
     a store restored from an older copy, or edited, is refused here, before any use case runs on it. Reservations
     whose process died, or that the record missed, are counted as spent in full."""
     from workbench.core.dp.ledger import PrivacyLedger

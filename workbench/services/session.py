@@ -187,7 +187,14 @@ class ProjectSession:
         the lineage belong to those bytes.
         """
         token = token if token is not None else CancelToken()
-        opts = options or LoadOptions(format=record.format, encoding=record.encoding, delimiter=record.delimiter)
+        from workbench.core.data.misreads import recorded_header
+
+        opts = options or LoadOptions(
+            format=record.format,
+            encoding=record.encoding,
+            delimiter=record.delimiter,
+            header=recorded_header(record.columns),  # a --no-header load is repeated, not asked again
+        )
         if is_vault_location(record.path):
             vault = self.unlocked_vault()
             yield Progress("decrypt", 0, None, "", "decrypting into memory")

@@ -153,10 +153,10 @@ class QtMainWindow(QMainWindow):
     # --- pages ----------------------------------------------------------------------------------------------
 
     def _install_optional_pages(self) -> None:
-        """Pages that add themselves through an ``install(window)`` function (the Keys and sharing page)."""
-        from workbench.ui import qt_keys_page
+        """Pages that add themselves through an ``install(window)`` function (Keys and sharing, Report, Audit log)."""
+        from workbench.ui import qt_audit_page, qt_keys_page, qt_report_page
 
-        qt_keys_page.install(self)
+        _ = [page.install(self) for page in (qt_keys_page, qt_report_page, qt_audit_page)]
 
     def add_page(self, name: str, widget: QWidget, *, step: str | None = None, needs_dataset: bool = False) -> None:
         """Add a page to the navigation, in a scroll area (every page fits a small screen). ``step``: the workflow
@@ -246,6 +246,8 @@ class QtMainWindow(QMainWindow):
 
     def set_project(self, project: Project | None, vault: ProjectVault | None = None) -> None:
         """Show ``project`` (with its unlocked vault when it is encrypted), or the welcome page for ``None``."""
+        if project is not None and not self.flows.check_opened(project, vault):  # refused: said, welcome page
+            project = vault = None
         self.project = project
         self.data_page.set_project(project)
         self.pii_page.set_project(project)

@@ -189,6 +189,20 @@ class QtProjectFlows(QObject):
         if path and self._confirm_in_clear(f"the model of run {run_id}"):
             self.export_model(run_id, path, in_clear=True)
 
+    def check_opened(self, project: Any, vault: Any) -> bool:
+        """What every open does (``services.opening.check_session``): the privacy ledger checked against its record,
+        the audit chain's head signed from now on. A refusal closes nothing here; the caller shows the message."""
+        from workbench.core.errors import WorkbenchError
+        from workbench.services.opening import check_session
+        from workbench.services.session import ProjectSession
+
+        try:
+            check_session(ProjectSession(project, vault))
+        except WorkbenchError as exc:
+            self._window.notify("error", str(exc))
+            return False
+        return True
+
     def _session(self) -> Any:
         from workbench.services.session import ProjectSession
 
