@@ -32,6 +32,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.core.project.registration import register_loaded
 from workbench.ui import qt_data_questions
+from workbench.ui.qt_dataset_labels import add_dataset_items
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_summary_model import ColumnSummaryModel, RoleDelegate
@@ -326,8 +327,7 @@ class QtDataPage(QWidget):
         records = self._project.datasets()
         if not records:
             self.dataset_box.addItem("(none yet)", None)
-        for rec in records:
-            self.dataset_box.addItem(f"{rec.name} · {rec.rows:,} rows", rec.id)
+        add_dataset_items(self.dataset_box, records, self._project, rows=True)
         if self._record_id is not None:
             pos = self.dataset_box.findData(self._record_id)
             if pos >= 0:
