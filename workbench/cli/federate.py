@@ -48,7 +48,7 @@ def register(sub: Any) -> None:
     s.add_argument("--by", metavar="COLUMN", help="split the sites by this column's values instead of at random")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--lr", type=float, default=5e-3, help="learning rate of each site's local Adam")
+    s.add_argument("--lr", type=float, default=2e-2, help="learning rate of each site's local Adam")
     s.add_argument("--hidden", default="32", help="hidden layer widths, e.g. 64x32 (default 32)")
     s.add_argument("--json", action="store_true", help="round lines go to stderr; stdout holds only the JSON")
     s.set_defaults(func=cmd_simulate)
