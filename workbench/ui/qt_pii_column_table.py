@@ -85,6 +85,8 @@ class QtColumnTable(QTableWidget):
             op.setEnabled(cp.treatment is ColumnTreatment.ENTITY)
             treat.blockSignals(False)
             op.blockSignals(False)
+        # The combos were refilled: fit the Treatment and Operator columns to their new contents (never clipped).
+        self.resizeColumnsToContents()
 
     def _rebuild(self, names: Sequence[str]) -> None:
         from workbench.core.pii.operators import operator_specs
@@ -96,6 +98,7 @@ class QtColumnTable(QTableWidget):
             self.setItem(row, 0, QTableWidgetItem(name))
             self.setItem(row, 1, QTableWidgetItem(""))
             treat = QComboBox()
+            treat.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
             treat.setProperty("column", name)
             treat.currentIndexChanged.connect(self._on_combo)
             op = QComboBox()

@@ -7,11 +7,21 @@ fills the controls, not without a policy) and applies it.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QTextDocument, QTextOption
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QStyleOptionViewItem,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 from workbench.ui.qt_highlight import HTML_ROLE, HtmlDelegate, spans_to_html
 
@@ -75,6 +85,24 @@ def entity_types(
     return found + sorted(extra - set(found))
 
 
+class _OneLineHtmlDelegate(HtmlDelegate):
+    """An entity type on one line ("PHONE_NUMBER", never "PHONE_NU" / "MBER"): its size hint is the whole name."""
+
+    def _document(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QTextDocument:
+        doc = QTextDocument()
+        doc.setDefaultFont(option.font)
+        doc.setDocumentMargin(3)
+        one_line = QTextOption()
+        one_line.setWrapMode(QTextOption.WrapMode.NoWrap)
+        doc.setDefaultTextOption(one_line)
+        doc.setHtml(index.data(HTML_ROLE) or html.escape(str(index.data(Qt.ItemDataRole.DisplayRole) or "")))
+        return doc
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Any) -> QSize:  # noqa: N802
+        doc = self._document(option, index)
+        return QSize(int(doc.idealWidth()) + 8, int(doc.size().height()))
+
+
 class QtEntityOperatorTable(QTableWidget):
     """Entity type | Operator | Parameters. ``sig_edited(entity, operator_changed)`` when the analyst picks an
     operator or a preset; the page then reads the choice with :meth:`chosen`."""
@@ -87,9 +115,10 @@ class QtEntityOperatorTable(QTableWidget):
         self.setHorizontalHeaderLabels(["Entity type", "Operator", "Parameters"])
         self.verticalHeader().hide()
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setWordWrap(False)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.horizontalHeader().setStretchLastSection(True)
-        self.setItemDelegateForColumn(0, HtmlDelegate(self))
+        self.setItemDelegateForColumn(0, _OneLineHtmlDelegate(self))
 
     def has_entity(self, entity_type: str) -> bool:
         return entity_type in self._rows

@@ -100,7 +100,6 @@ class QtPiiPage(QWidget):
     # --- layout ---------------------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        outer = QHBoxLayout(self)
         left_widget = QWidget()
         left = QVBoxLayout(left_widget)
         left.setContentsMargins(0, 0, 0, 0)
@@ -178,7 +177,8 @@ class QtPiiPage(QWidget):
         split.addWidget(self.preview)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
-        outer.addWidget(split)
+        _ = [p.setMinimumWidth(max(p.minimumSizeHint().width(), 240)) for p in (left_widget, split.widget(1))]  # once
+        QHBoxLayout(self).addWidget(split)
 
     # --- context from the window ----------------------------------------------------------------------------
 
