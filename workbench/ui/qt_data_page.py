@@ -32,7 +32,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.core.project.registration import register_loaded
 from workbench.ui import qt_data_questions
-from workbench.ui.qt_dataset_labels import add_dataset_items
+from workbench.ui.qt_dataset_labels import add_dataset_items, same_bytes_note
 from workbench.ui.qt_jobs import QtJobRunner
 from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_summary_model import ColumnSummaryModel, RoleDelegate
@@ -77,13 +77,6 @@ class _LoadAttempt:
     options: LoadOptions
     restart: Callable[[LoadOptions], int | None]
     misread: MisreadError | None = None
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return a == b
 
 
 def human_size(n: int) -> str:
@@ -538,11 +531,8 @@ class QtDataPage(QWidget):
                 existing = self._project.dataset_by_fingerprint(ds.fingerprint)
                 record = register_loaded(self._project, ds)
                 self._record_id = record.id
-                if existing is not None and not _same_file(existing.path, ds.path):
-                    notes.append(
-                        f"This file has the same bytes (SHA-256) as {existing.name}, already in the "
-                        "project: it is the same dataset, and its saved roles were kept."
-                    )
+                note = same_bytes_note(existing, self._load_path or ds.path)  # None: this dataset opened again
+                notes += [note] if note else []
             except WorkbenchError as exc:
                 self._record_id = None
                 self.show_banner("error", f"Loaded, but not saved to the project. {exc}")
