@@ -42,4 +42,3 @@ def test_the_dataset_list_names_each_dataset_uniquely(window: QtMainWindow, tmp_
     assert all("anonymized with policy P v1" in t for t in texts[1:]), texts
     assert not any("vault:" in text or "vault:" in tip for text, tip in items), items
     assert items[1][1] == "in the encrypted project as clinic_intake.anonymized.csv"
-
