@@ -44,12 +44,15 @@ class FederatedRun:
 
 @pytest.fixture(scope="module")
 def secagg_run(tmp_path_factory: pytest.TempPathFactory) -> FederatedRun:
-    """One 3-site, 2-round SecAgg+ run with DP (epsilon 2 per site), sites keeping their updates for the check."""
+    """One 3-site, 2-round SecAgg+ run with DP (epsilon 2 per site), sites keeping their updates for the check;
+    site-3 drops out of round 1 after SecAgg+'s key sharing (fault injection), so round 1 aggregates two sites."""
+    from workbench.core.federate.plan import DROP_ENV
     from workbench.services.federation import federate_simulate_job
 
     home = str(tmp_path_factory.mktemp("fed-home"))
     before = os.environ.get("WORKBENCH_HOME")
     os.environ["WORKBENCH_HOME"] = home
+    os.environ[DROP_ENV] = "site-3:1"  # site-3 fails in round 1 right after key sharing; the round must complete
     try:
         work = tmp_path_factory.mktemp("federation")
         ds = tiny_dataset(work / "input")
@@ -75,6 +78,7 @@ def secagg_run(tmp_path_factory: pytest.TempPathFactory) -> FederatedRun:
                 result = stop.value
                 break
     finally:
+        os.environ.pop(DROP_ENV, None)
         if before is None:
             os.environ.pop("WORKBENCH_HOME", None)
         else:

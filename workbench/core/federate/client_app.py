@@ -20,9 +20,9 @@ from flwr.app.message_type import MessageType
 from flwr.client import ClientApp, NumPyClient
 from flwr.client.mod import secaggplus_mod
 from flwr.clientapp.typing import ClientAppCallable
-from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
+from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS, Key, Stage
 
-from workbench.core.federate.plan import FederationError, FederationPlan
+from workbench.core.federate.plan import DROP_ENV, FederationError, FederationPlan
 
 STATE_KEY = "workbench-site"
 PRIVACY_FILE = "privacy.json"
@@ -115,11 +115,29 @@ class SiteClient(NumPyClient):
         return loss, data.val_rows, {"accuracy": accuracy}
 
 
+def _drop_for_test(msg: Message, ctxt: Context) -> None:
+    """Fault injection for the tests: with ``WORKBENCH_FEDERATION_DROP=SITE:ROUND`` in the environment, that site
+    fails in that round right after SecAgg+'s key sharing (before it trains or sends its masked update)."""
+    spec = os.environ.get(DROP_ENV)
+    if not spec:
+        return
+    site, _, round_text = spec.rpartition(":")
+    configs = msg.content.config_records[RECORD_KEY_CONFIGS]
+    if (
+        str(ctxt.node_config.get("site-name")) == site
+        and msg.metadata.group_id == round_text
+        and configs.get(Key.STAGE) == Stage.COLLECT_MASKED_VECTORS
+    ):
+        raise FederationError(f"{site} dropped out in round {round_text} after key sharing (test fault)")
+
+
 def secagg_when_configured(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
     """Flower's ``secaggplus_mod`` for rounds that run SecAgg+; plain training messages pass through (the mod
     raises on a TRAIN message without its configuration, i.e. when the host turned secure aggregation off)."""
     if msg.metadata.message_type == MessageType.TRAIN and RECORD_KEY_CONFIGS not in msg.content.config_records:
         return call_next(msg, ctxt)
+    if msg.metadata.message_type == MessageType.TRAIN:
+        _drop_for_test(msg, ctxt)
     return secaggplus_mod(msg, ctxt, call_next)
 
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 PLAN_FORMAT = "privacy-workbench-federation-plan/1"
+DROP_ENV = "WORKBENCH_FEDERATION_DROP"
+"""Fault injection for the tests (``SITE:ROUND``): that site fails right after SecAgg+'s key sharing."""
 
 
 class FederationError(WorkbenchError):
