@@ -59,6 +59,8 @@ def test_site_ledgers_are_charged_exactly_what_their_accountants_report(secagg_r
         with Project.open(secagg_run.workdir / f"{name}-project") as project:
             fingerprint = project.datasets()[0].fingerprint
             summary = PrivacyLedger(project).summary(fingerprint, with_rdp=False)
+            trained = [e for e in project.audit_log(200) if e.action == "federation.trained"]
+        assert len(trained) == 1 and trained[0].detail["epsilon_charged"] == report["epsilon"]  # in the site's log
         assert summary.reserved_epsilon == 0.0
         assert summary.committed_epsilon == pytest.approx(report["epsilon"], rel=1e-12, abs=1e-12)
         assert summary.committed_delta == pytest.approx(report["delta"])

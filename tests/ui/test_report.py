@@ -24,7 +24,7 @@ def _project(tmp_path: Path) -> Path:
     data = tmp_path / "people.csv"
     data.write_text("name,age,label\n" + "".join(f"{CANARY} {i},{30 + i},{'ab'[i % 2]}\n" for i in range(20)))
     with open_session(folder) as session:
-        drive(add_dataset_job(session, data))
+        drive(add_dataset_job(session, data, roles={"name": "direct_identifier", "age": "quasi_identifier"}))
         record = session.project.datasets()[0]
         PrivacyLedger(session.project).set_total(record.fingerprint, 3.0)
     return folder
@@ -42,6 +42,9 @@ def test_a_report_is_signed_verified_and_refused_after_one_byte(qapp, tmp_path: 
         assert CANARY.encode() not in path.read_bytes(), f"a dataset value in {path.name}"
     manifest = json.loads(manifest_path(pdf).read_text())
     assert manifest["facts"]["privacy_budget"]["total"] == 3.0
+    risk = manifest["facts"]["risk"]  # age is a quasi-identifier: 20 distinct ages, every record unique
+    assert risk["before"]["quasi_identifiers"] == ["age"] and risk["before"]["k"] == 1 and risk["after"] is None
+    assert risk["before"]["sample_uniqueness"] == 1.0
     assert manifest["audit_log_head"] == files.audit_head
     seq, digest = files.audit_head.split(":")
     assert verify_report(pdf, head=(int(seq), digest)).ok

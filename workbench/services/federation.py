@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.core.errors import WorkbenchError
 from workbench.core.federate.plan import FederationError, FederationPlan, check_site_table, schema_from_table
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from workbench.core.data.dataset import Dataset
     from workbench.core.dp.ledger import PrivacyLedger, Reservation
     from workbench.services.session import ProjectSession
+
+log = logging.getLogger(__name__)
 
 PRIVACY_FILE = "privacy.json"
 STARTED_FILE = "started-round"
@@ -260,6 +264,22 @@ def _charge(ledger: PrivacyLedger, reservation: Reservation, site_dir: Path) -> 
     return 0.0
 
 
+def _audit_site(ledger: PrivacyLedger, plan: FederationPlan, site: str, epsilon: float | None) -> None:
+    """The site's audit log records its part in the federation (issue 18); never masks the run's own outcome."""
+    try:
+        ledger.project.audit(
+            "federation.trained",
+            site=site,
+            task=plan.task,
+            secure_aggregation=plan.secure_aggregation,
+            epsilon_charged=epsilon,
+            delta=plan.delta,
+            accountant=plan.accountant,
+        )
+    except WorkbenchError as exc:
+        log.warning("the federation could not be written to %s's audit log: %s", site, type(exc).__name__)
+
+
 def _round_of(event: dict[str, Any], nodes: list[Any]) -> FederationRound:
     epsilons = []
     for node in nodes:
@@ -352,6 +372,7 @@ def federate_sites_job(
         finally:
             for (ledger, reservation), node in zip(held, nodes, strict=False):
                 epsilons[node.name] = _charge(ledger, reservation, node.site_dir)
+                _audit_site(ledger, plan, node.name, epsilons[node.name])
     last = history[-1]
     return FederationResult(
         rounds=len(history),

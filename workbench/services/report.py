@@ -19,7 +19,6 @@ fingerprints, roles, counts, parameters and measurements only.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -136,6 +135,46 @@ def _plots(runs: list[Any]) -> tuple[Plot, ...]:
     return tuple(plots)
 
 
+def _risk_of(session: ProjectSession, record: Any) -> dict[str, Any]:
+    from workbench.services.risk import risk_report
+
+    d = risk_report(session, session.load_dataset(record)).as_dict()
+    sample, population = d["sample"], d["population"]
+    return {
+        "dataset": record.name,
+        "quasi_identifiers": d["quasi_identifiers"],
+        "k": d["k"],
+        "equivalence_classes": d["equivalence_classes"],
+        "records": d["records"],
+        "average_prosecutor_risk": sample["prosecutor"]["average"],
+        "highest_prosecutor_risk": sample["prosecutor"]["highest"],
+        "records_at_risk": sample["prosecutor"]["records_at_risk"],
+        "risk_threshold": sample["prosecutor"]["threshold"],
+        "sample_uniqueness": sample["sample_uniqueness"],
+        "population_uniqueness": population.get("dankar"),
+        "population_model": f"{population.get('dankar_model')} (Dankar's rule; sampling fraction "
+        f"{population.get('sampling_fraction')})",
+    }
+
+
+def _risk_section(session: ProjectSession, record: Any) -> dict[str, Any] | str:
+    """Re-identification risk of the dataset and of its newest derived copy (before / after), from the column roles."""
+    from workbench.core.errors import WorkbenchError
+
+    if "quasi_identifier" not in set(record.roles.values()):
+        return "not measured: no column has the quasi-identifier role (set roles on the Data page)"
+    children = [e.child_dataset_id for e in session.project.lineage(record.id) if e.parent_dataset_id == record.id]
+    by_id = {d.id: d for d in session.project.datasets()}
+    try:
+        out: dict[str, Any] = {"before": _risk_of(session, record), "after": None}
+        after = by_id.get(children[-1]) if children else None
+        if after is not None and "quasi_identifier" in set(after.roles.values()):
+            out["after"] = _risk_of(session, after)
+    except WorkbenchError as exc:
+        return f"not measured: {exc}"
+    return out
+
+
 def build_report(session: ProjectSession, dataset_ref: str | int) -> ReportContent:
     """The report of one dataset of the session's project: facts and plot data, no dataset values."""
     from workbench.core.dp.ledger import PrivacyLedger
@@ -158,7 +197,7 @@ def build_report(session: ProjectSession, dataset_ref: str | int) -> ReportConte
             "columns": [{"name": n, "type": t, "role": record.roles.get(n, "")} for n, t in record.schema],
         },
         "anonymization": _anonymizations(session, record.id),
-        "risk": "not measured: re-identification risk is not part of this version of the workbench",
+        "risk": _risk_section(session, record),
         "privacy_budget": budget_facts,
         "training_runs": _run_facts(runs),
         "federation": None,
@@ -223,6 +262,57 @@ def _section_runs(runs: list[Mapping[str, Any]]) -> str:
     return _table(headers, rows) + notes
 
 
+def _counts_html(counts: Mapping[str, Any]) -> str:
+    """What the anonymization replaced and kept per entity type, and what its residual check found."""
+    replaced, kept = counts.get("entity_counts") or {}, counts.get("kept_counts") or {}
+    types = sorted(set(replaced) | set(kept))
+    rows = [[t, replaced.get(t, 0), kept.get(t, 0)] for t in types]
+    html_text = f"<p>{_e(counts.get('rows'))} rows.</p>" + _table(["entity type", "replaced", "kept"], rows)
+    residual = counts.get("residual")
+    if isinstance(residual, Mapping):
+        html_text += f"<p>Residual check: {_e(residual.get('statement'))}</p>"
+    return html_text
+
+
+def _risk_html(risk: Any) -> str:
+    if not isinstance(risk, dict):
+        return f"<p>{_e(risk)}</p>"
+    rows = []
+    for label, r in (("before (this dataset)", risk["before"]), ("after (newest derived copy)", risk["after"])):
+        if r is None:
+            rows.append([label, "—", "no derived copy with quasi-identifier roles", "", "", "", "", ""])
+            continue
+        rows.append(
+            [
+                f"{label}: {r['dataset']}",
+                r["k"],
+                r["equivalence_classes"],
+                r["average_prosecutor_risk"],
+                r["highest_prosecutor_risk"],
+                r["records_at_risk"],
+                r["sample_uniqueness"],
+                r["population_uniqueness"],
+            ]
+        )
+    qi = risk["before"]["quasi_identifiers"]
+    note = (
+        f"<p>Quasi-identifiers (from the column roles): {_e(', '.join(qi))}. Records at risk: share of records whose "
+        f"prosecutor risk exceeds {_e(risk['before']['risk_threshold'])}. Population uniqueness: "
+        f"{_e(risk['before']['population_model'])}.</p>"
+    )
+    headers = [
+        "",
+        "k",
+        "classes",
+        "avg. prosecutor risk",
+        "highest risk",
+        "records at risk",
+        "sample uniqueness",
+        "population uniqueness",
+    ]
+    return note + _table(headers, rows)
+
+
 def render_html(content: ReportContent, plot_images: Mapping[str, str] | None = None) -> str:
     """The report as one HTML document; ``plot_images`` maps a plot title to an image ``src`` (a data URI)."""
     f = content.facts
@@ -244,12 +334,12 @@ def render_html(content: ReportContent, plot_images: Mapping[str, str] | None = 
                 f"(version {_e(a['policy_id'])}, key {_e(a['key_id'])})</p>"
             )
             parts.append(_table(["column", "treatment"], [[c, t] for c, t in sorted(a["treatments"].items())]))
-            parts.append(f"<pre>{_e(json.dumps(a['counts'], indent=1, sort_keys=True))}</pre>")
+            parts.append(_counts_html(a["counts"]))
     else:
         parts.append("<p>No anonymized copy of this dataset was made in this project.</p>")
     parts += [
         "<h2>Re-identification risk</h2>",
-        f"<p>{_e(f['risk'])}</p>",
+        _risk_html(f["risk"]),
         "<h2>Privacy budget (basic composition)</h2>",
         _table(
             [
