@@ -18,12 +18,9 @@ from PySide6.QtCore import Slot
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
-    QHBoxLayout,
     QInputDialog,
     QLabel,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -34,6 +31,7 @@ from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.services import sharing
 from workbench.ui.qt_keys_forms import QtKeyLists, QtOpenForm, QtShareForm, QtSignForm, QtVerifyForm, fill_combo
 from workbench.ui.qt_message import show_page_message
+from workbench.ui.qt_progress_row import progress_row, show_progress
 from workbench.ui.qt_vault import QtPassphraseDialog
 
 if TYPE_CHECKING:
@@ -95,17 +93,7 @@ class QtKeysPage(QWidget):
         self.sign_form.sign_button.clicked.connect(self.start_sign)
         self.verify_form.verify_button.clicked.connect(self.start_verify)
 
-        progress_row = QHBoxLayout()
-        self.progress = QProgressBar()
-        self.progress.setMaximumHeight(16)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self._cancel)
-        progress_row.addWidget(self.progress, 1)
-        progress_row.addWidget(self.cancel_button)
-        self.progress_box = QWidget()
-        self.progress_box.setLayout(progress_row)
-        progress_row.setContentsMargins(0, 0, 0, 0)
-        self.progress_box.hide()
+        self.progress_box, self.progress, self.cancel_button = progress_row(self._cancel)
         layout.addWidget(self.progress_box)
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -408,13 +396,7 @@ class QtKeysPage(QWidget):
     def _on_job_progress(self, job_id: int, progress: Progress) -> None:
         if job_id not in self._pending:
             return
-        frac = progress.fraction
-        if frac is None:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(frac * 1000))
-        self.progress.setFormat(progress.message or progress.phase)
+        show_progress(self.progress, progress)
 
     @Slot(int, object)
     def _on_job_succeeded(self, job_id: int, result: Any) -> None:

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -32,6 +31,7 @@ from PySide6.QtWidgets import (
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.ui.qt_message import show_page_message
+from workbench.ui.qt_progress_row import progress_row, show_progress
 
 if TYPE_CHECKING:
     from workbench.services.report_signing import ReportVerdict
@@ -109,17 +109,7 @@ class QtReportPage(QWidget):
         self.verify_button.clicked.connect(self.verify_dialog)
         row.addWidget(self.verify_button)
         layout.addLayout(row)
-        progress_row = QHBoxLayout()
-        self.progress = QProgressBar()
-        self.progress.setMaximumHeight(16)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self._cancel)
-        progress_row.addWidget(self.progress, 1)
-        progress_row.addWidget(self.cancel_button)
-        self.progress_box = QWidget()
-        progress_row.setContentsMargins(0, 0, 0, 0)
-        self.progress_box.setLayout(progress_row)
-        self.progress_box.hide()
+        self.progress_box, self.progress, self.cancel_button = progress_row(self._cancel)
         layout.addWidget(self.progress_box)
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -260,12 +250,7 @@ class QtReportPage(QWidget):
     def _on_job_progress(self, job_id: int, progress: Progress) -> None:
         if job_id != self._job:
             return
-        if progress.fraction is None:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(progress.fraction * 1000))
-        self.progress.setFormat(progress.message or progress.phase)
+        show_progress(self.progress, progress)
 
     @Slot(int, object)
     def _on_job_succeeded(self, job_id: int, result: Any) -> None:
