@@ -4,26 +4,19 @@ original."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support.cli import run_workbench
 from workbench.core.risk.hierarchy import Hierarchy, interval_hierarchy, masking_hierarchy, write_arx_csv
 
 
 def wb(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=dict(os.environ),
-    )
+    return run_workbench(*args, timeout=180)
 
 
 @pytest.fixture

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.risk.conftest import ADULT
+from tests.support.cli import run_workbench
 
 ROWS = [
     ("zip", "age", "sex", "diagnosis"),
@@ -25,13 +24,7 @@ ROWS = [
 
 
 def wb(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=dict(os.environ),
-    )
+    return run_workbench(*args, timeout=180)
 
 
 @pytest.fixture
