@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO := demo-project
 
-.PHONY: run test install demo lint bench clean
+.PHONY: run test install demo lint bench clean package package-deps wheelhouse
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,5 +41,28 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_load.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/bench_gui_lag.py
 
+# --- offline installs (packaging/README.md) ----------------------------------------------------------------
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+PACKAGE_STAMP := $(VENV)/.package-installed
+
+# PyInstaller and its contributed hooks: the `package` extra, in the same resolve as the runtime (torch pin).
+$(PACKAGE_STAMP): pyproject.toml constraints.txt | $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,dev,package]"
+	touch $(PACKAGE_STAMP)
+
+package-deps: $(PACKAGE_STAMP)
+
+# dist/privacy-workbench/ (one-folder app) and dist/privacy-workbench-$(VERSION)-linux-x86_64.tar.gz, signed.
+package: $(PACKAGE_STAMP)
+	$(PY) packaging/build_info.py build/BUILD_INFO.json
+	rm -rf dist/privacy-workbench
+	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+	  packaging/privacy-workbench.spec
+	packaging/assemble.sh $(VERSION)
+
+# dist/wheelhouse/: every wheel of the pinned set (torch from the configured local CPU index) + requirements lock.
+wheelhouse: $(STAMP)
+	packaging/make-wheelhouse.sh $(PY) dist/wheelhouse
+
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache
+	rm -rf $(VENV) $(DEMO) .pytest_cache build dist

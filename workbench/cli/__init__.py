@@ -8,6 +8,10 @@ The commands live in one module per group, each adding its subcommands with ``re
     crypto     encrypt, decrypt, keygen, share, open, sign, verify, fingerprint
     train      train, budget
     risk       risk
+    selftest   selftest (an installation's offline self-test)
+
+``workbench --version`` prints the version, the commit it was built from and the privacy libraries' versions
+(:mod:`workbench._build_info`).
 
 What they share (the user-error type, progress, tables, load options, passphrases, opening a project, naming a
 dataset) is in :mod:`workbench.cli._common`, the only module of this package they import; none imports this
@@ -30,15 +34,29 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from workbench.cli import audit, crypto, datasets, federate, pii, project, risk, train
+from workbench.cli import audit, crypto, datasets, federate, pii, project, risk, selftest, train
 from workbench.cli._common import PROG, print_error, stdout_closed
 from workbench.core.errors import WorkbenchError
 
 __all__ = ["build_parser", "main"]
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: computed only when asked (it reads git or the build record and the libraries' metadata)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from workbench._build_info import version_text
+
+        print(version_text(PROG))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Privacy Workbench, headless.")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     # The order here is the order of the commands in `workbench --help`.
@@ -51,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.register(sub)  # audit-log verify | head | export, report, verify-report
     federate.register(sub)  # federate simulate
     risk.register(sub)  # risk
+    selftest.register(sub)  # selftest
     return parser
 
 
