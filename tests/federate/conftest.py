@@ -34,6 +34,11 @@ def tiny_dataset(folder: Path, table: Any = None, name: str = "tiny.csv") -> Any
     return load_dataset(path)
 
 
+SILENT_TIMEOUT = 35.0
+"""The shared run's reply timeout (s): above a healthy stage on 2 busy cores (a whole round took ~37 s here), and
+what the silent site costs twice (its masked update, then the evaluation of the last round)."""
+
+
 @dataclass
 class FederatedRun:
     result: Any
@@ -45,14 +50,17 @@ class FederatedRun:
 @pytest.fixture(scope="module")
 def secagg_run(tmp_path_factory: pytest.TempPathFactory) -> FederatedRun:
     """One 3-site, 2-round SecAgg+ run with DP (epsilon 2 per site), sites keeping their updates for the check;
-    site-3 drops out of round 1 after SecAgg+'s key sharing (fault injection), so round 1 aggregates two sites."""
-    from workbench.core.federate.plan import DROP_ENV
+    site-3 drops out of round 1 after SecAgg+'s key sharing (fault injection), so round 1 aggregates two sites, and
+    site-2 goes silent in round 2 at the same point (it hangs): the host waits SILENT_TIMEOUT s per stage, then
+    round 2 aggregates site-1 and site-3."""
+    from workbench.core.federate.plan import DROP_ENV, SILENT_ENV
     from workbench.services.federation import federate_simulate_job
 
     home = str(tmp_path_factory.mktemp("fed-home"))
     before = os.environ.get("WORKBENCH_HOME")
     os.environ["WORKBENCH_HOME"] = home
     os.environ[DROP_ENV] = "site-3:1"  # site-3 fails in round 1 right after key sharing; the round must complete
+    os.environ[SILENT_ENV] = "site-2:2"  # site-2 hangs in round 2 at the same point; the host must not wait forever
     try:
         work = tmp_path_factory.mktemp("federation")
         ds = tiny_dataset(work / "input")
@@ -70,6 +78,7 @@ def secagg_run(tmp_path_factory: pytest.TempPathFactory) -> FederatedRun:
             hidden=(8,),
             batch_size=32,
             seed=7,
+            reply_timeout=SILENT_TIMEOUT,
         )
         while True:
             try:
@@ -79,6 +88,7 @@ def secagg_run(tmp_path_factory: pytest.TempPathFactory) -> FederatedRun:
                 break
     finally:
         os.environ.pop(DROP_ENV, None)
+        os.environ.pop(SILENT_ENV, None)
         if before is None:
             os.environ.pop("WORKBENCH_HOME", None)
         else:

@@ -16,7 +16,9 @@ def test_every_round_is_reported_once_as_an_immutable_snapshot(secagg_run):
     assert result.rounds == 2 and result.sites == 3 and result.secure_aggregation and result.private
     rounds = [p for p in secagg_run.progress if p.phase == "federating"]
     assert [p.payload.round for p in rounds] == [1, 2]
-    assert all(p.payload.sites_answered == 3 for p in rounds)
+    assert [p.payload.sites_answered for p in rounds] == [3, 2]  # site-2 went silent in round 2
+    assert [p.payload.dropped for p in rounds] == [("site-3",), ("site-2",)]
+    assert "dropped out: site-2" in rounds[1].message
     with pytest.raises(dataclasses.FrozenInstanceError):
         rounds[0].payload.round = 5
     assert 0.0 <= result.val_accuracy <= 1.0
@@ -29,11 +31,32 @@ def test_a_site_dropping_out_after_key_sharing_leaves_the_round_complete(secagg_
 
     host = secagg_run.workdir / "federation" / "host" / "events.jsonl"
     events = [json.loads(line) for line in host.read_text().splitlines()]
-    # round 1: site-3's masked update never came; the two others (>= the reconstruction threshold 2) were
-    # aggregated, the dropped site's mask removed from shares; round 2: all three again
-    assert [(e["round"], e["fit_sites"], e["evaluate_sites"]) for e in events] == [(1, 2, 3), (2, 3, 3)]
+    # round 1: site-3's masked update never came (it failed); the two others (>= the reconstruction threshold 2)
+    # were aggregated, the dropped site's mask removed from shares; it still answered the evaluation
+    assert (events[0]["round"], events[0]["fit_sites"], events[0]["evaluate_sites"]) == (1, 2, 3)
+    assert events[0]["trained"] == ["site-1", "site-2"] and events[0]["dropped"] == ["site-3"]
     site3 = secagg_run.workdir / "federation" / "site-2"
     assert not (site3 / "update-round-1.npz").exists() and (site3 / "update-round-2.npz").exists()
+
+
+def test_a_silent_site_is_left_behind_after_the_reply_timeout(secagg_run):
+    import json
+
+    from tests.federate.conftest import SILENT_TIMEOUT
+
+    host = secagg_run.workdir / "federation" / "host" / "events.jsonl"
+    events = [json.loads(line) for line in host.read_text().splitlines()]
+    # round 2: site-2 hung after key sharing; the host waited SILENT_TIMEOUT for its masked update, went on with
+    # site-1 and site-3 (SecAgg+ removed site-2's mask from their shares), did not ask the silent site to evaluate
+    # and left it out of any later round
+    last = events[1]
+    assert (last["round"], last["fit_sites"], last["evaluate_sites"]) == (2, 2, 2)
+    assert last["trained"] == ["site-1", "site-3"] and last["evaluated"] == ["site-1", "site-3"]
+    assert last["dropped"] == ["site-2"] and last["left_out"] == ["site-2"] and "error" not in last
+    assert last["seconds"] >= SILENT_TIMEOUT  # the wait was bounded: never forever
+    assert secagg_run.result.rounds == 2
+    site2 = secagg_run.workdir / "federation" / "site-1"
+    assert (site2 / "update-round-1.npz").exists() and not (site2 / "update-round-2.npz").exists()
 
 
 def test_site_ledgers_are_charged_exactly_what_their_accountants_report(secagg_run, monkeypatch):
@@ -49,7 +72,7 @@ def test_site_ledgers_are_charged_exactly_what_their_accountants_report(secagg_r
     for i in range(3):
         name = f"site-{i + 1}"
         report = json.loads((secagg_run.workdir / "federation" / f"site-{i}" / "privacy.json").read_text())
-        assert report["round"] == 2
+        assert report["round"] == (1 if name == "site-2" else 2)  # site-2 went silent before training round 2
         # one accountant over both rounds: the same epsilon as a fresh accountant over all the site's steps
         recomputed = epsilon_for(report["noise_multiplier"], report["sample_rate"], report["steps"], report["delta"])
         assert math.isclose(report["epsilon"], recomputed, rel_tol=1e-9)
@@ -64,8 +87,9 @@ def test_site_ledgers_are_charged_exactly_what_their_accountants_report(secagg_r
         assert summary.reserved_epsilon == 0.0
         assert summary.committed_epsilon == pytest.approx(report["epsilon"], rel=1e-12, abs=1e-12)
         assert summary.committed_delta == pytest.approx(report["delta"])
-    assert steps[2] < steps[0] and steps[2] < steps[1]  # site-3 trained in round 2 only: fewer steps, less epsilon
-    assert result.site_epsilons["site-3"] < min(result.site_epsilons["site-1"], result.site_epsilons["site-2"])
+    # site-1 trained both rounds; site-2 (silent in round 2) and site-3 (dropped in round 1) one each
+    assert steps[1] < steps[0] and steps[2] < steps[0]
+    assert max(result.site_epsilons["site-2"], result.site_epsilons["site-3"]) < result.site_epsilons["site-1"]
 
 
 def test_secagg_aggregate_equals_plain_fedavg_of_the_site_updates(secagg_run):

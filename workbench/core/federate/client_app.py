@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,15 @@ from flwr.client.mod import secaggplus_mod
 from flwr.clientapp.typing import ClientAppCallable
 from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS, Key, Stage
 
-from workbench.core.federate.plan import DROP_ENV, FederationError, FederationPlan
+from workbench.core.federate.plan import DROP_ENV, SILENT_ENV, FederationError, FederationPlan
 
 STATE_KEY = "workbench-site"
 PRIVACY_FILE = "privacy.json"
 STARTED_FILE = "started-round"
+EVALUATED_FILE = "evaluated.json"
+OFFER_FILE = "plan-offered.json"
+DECISION_FILE = "decision.json"
+GATE_POLL = 0.2
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -112,23 +117,63 @@ class SiteClient(NumPyClient):
 
         data = self.data()
         loss, accuracy = evaluate(self.plan, data, parameters)
-        return loss, data.val_rows, {"accuracy": accuracy}
+        server_round = int(config.get("server-round", 0))
+        _write_json(self.site_dir / EVALUATED_FILE, {"round": server_round, "loss": loss, "accuracy": accuracy})
+        # the site's name travels with its (aggregated) validation figures, so the host can say who answered
+        return loss, data.val_rows, {"accuracy": accuracy, "site": self.site_name}
 
 
-def _drop_for_test(msg: Message, ctxt: Context) -> None:
-    """Fault injection for the tests: with ``WORKBENCH_FEDERATION_DROP=SITE:ROUND`` in the environment, that site
-    fails in that round right after SecAgg+'s key sharing (before it trains or sends its masked update)."""
-    spec = os.environ.get(DROP_ENV)
-    if not spec:
-        return
-    site, _, round_text = spec.rpartition(":")
+def _fault_for_test(msg: Message, ctxt: Context) -> None:
+    """Fault injection for the tests, right after SecAgg+'s key sharing (before the site trains or sends its
+    masked update): ``WORKBENCH_FEDERATION_DROP=SITE:ROUND`` makes that site fail in that round,
+    ``WORKBENCH_FEDERATION_SILENT=SITE:ROUND`` makes it hang without answering (a stuck machine, a cut cable), until
+    the host's reply timeout moves on without it and the teardown kills the process."""
     configs = msg.content.config_records[RECORD_KEY_CONFIGS]
-    if (
-        str(ctxt.node_config.get("site-name")) == site
-        and msg.metadata.group_id == round_text
-        and configs.get(Key.STAGE) == Stage.COLLECT_MASKED_VECTORS
-    ):
-        raise FederationError(f"{site} dropped out in round {round_text} after key sharing (test fault)")
+    if configs.get(Key.STAGE) != Stage.COLLECT_MASKED_VECTORS:
+        return
+    site_here = str(ctxt.node_config.get("site-name"))
+    for env, silent in ((DROP_ENV, False), (SILENT_ENV, True)):
+        site, _, round_text = os.environ.get(env, "").rpartition(":")
+        if site and site == site_here and msg.metadata.group_id == round_text:
+            if silent:
+                while True:  # never answers; the federation's teardown kills this process
+                    time.sleep(60)
+            raise FederationError(f"{site} dropped out in round {round_text} after key sharing (test fault)")
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def plan_gate(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
+    """A joining site trains only a plan it accepted (node config ``gate``): on the run's first message the plan is
+    handed to the site's own process (``plan-offered.json`` in its folder), which checks it against the dataset, asks
+    the analyst and reserves the budget, then writes ``decision.json``; until then this message waits (at most
+    ``gate-timeout`` s). A refusal, no decision in time, or a message of another run is an error reply."""
+    if not ctxt.node_config.get("gate"):
+        return call_next(msg, ctxt)
+    site_dir = Path(str(ctxt.node_config["site-dir"]))
+    run_id = int(msg.metadata.run_id)
+    decision = _read_json(site_dir / DECISION_FILE)
+    if decision is None:
+        offered = _read_json(site_dir / OFFER_FILE)
+        if offered is None:
+            _write_json(site_dir / OFFER_FILE, {"run_id": run_id, "plan": str(ctxt.run_config["plan"])})
+        deadline = time.monotonic() + float(str(ctxt.node_config.get("gate-timeout", 300)))
+        while decision is None and time.monotonic() < deadline:
+            time.sleep(GATE_POLL)
+            decision = _read_json(site_dir / DECISION_FILE)
+    if decision is None:
+        raise FederationError("the site did not accept the host's plan in time")
+    if int(decision.get("run_id", -1)) != run_id:
+        raise FederationError("this site joined another run of the host: refused")
+    if not decision.get("accepted"):
+        raise FederationError(f"the site refused the host's plan: {decision.get('reason', 'no reason given')}")
+    return call_next(msg, ctxt)
 
 
 def secagg_when_configured(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
@@ -137,7 +182,7 @@ def secagg_when_configured(msg: Message, ctxt: Context, call_next: ClientAppCall
     if msg.metadata.message_type == MessageType.TRAIN and RECORD_KEY_CONFIGS not in msg.content.config_records:
         return call_next(msg, ctxt)
     if msg.metadata.message_type == MessageType.TRAIN:
-        _drop_for_test(msg, ctxt)
+        _fault_for_test(msg, ctxt)
     return secaggplus_mod(msg, ctxt, call_next)
 
 
@@ -148,4 +193,4 @@ def client_fn(context: Context) -> Any:
         raise FederationError(f"the site is not configured for this federation: {exc}") from None
 
 
-app = ClientApp(client_fn=client_fn, mods=[secagg_when_configured])
+app = ClientApp(client_fn=client_fn, mods=[plan_gate, secagg_when_configured])

@@ -67,7 +67,15 @@ def flower_env(flwr_home: Path) -> dict[str, str]:
     return env
 
 
-def write_app(app_dir: Path, plan: FederationPlan, *, sites: int, events: Path, record_updates: bool) -> Path:
+def write_app(
+    app_dir: Path,
+    plan: FederationPlan,
+    *,
+    sites: int,
+    events: Path,
+    record_updates: bool,
+    reply_timeout: float = 0.0,
+) -> Path:
     """The Flower app folder, its pyproject.toml written by hand (``flwr new`` would fetch a template)."""
     import tomli_w
 
@@ -88,6 +96,7 @@ def write_app(app_dir: Path, plan: FederationPlan, *, sites: int, events: Path, 
                         "min-sites": int(sites),
                         "events-file": str(events),
                         "record-updates": bool(record_updates),
+                        "reply-timeout": float(reply_timeout),
                     },
                 }
             },

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 PLAN_FORMAT = "privacy-workbench-federation-plan/1"
 DROP_ENV = "WORKBENCH_FEDERATION_DROP"
 """Fault injection for the tests (``SITE:ROUND``): that site fails right after SecAgg+'s key sharing."""
+SILENT_ENV = "WORKBENCH_FEDERATION_SILENT"
+"""Fault injection for the tests (``SITE:ROUND``): that site goes silent (hangs, never answers) at the same point."""
 
 
 class FederationError(WorkbenchError):
