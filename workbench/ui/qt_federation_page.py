@@ -1,0 +1,308 @@
+"""The Federation page (issue 15): the demonstration of federated DP training with secure aggregation on one desk.
+
+The analyst chooses a dataset of the open project, how many sites and how to split it, the task and label, the
+rounds, epsilon per site and whether SecAgg+ is on; Start runs
+:func:`workbench.services.federation.federate_simulate_job` (the same use case as ``workbench federate simulate``)
+as a job of the window's runner: the dataset is split into temporary site projects, a SuperLink and one SuperNode
+per site run as processes on 127.0.0.1, and each round's snapshot (a
+:class:`~workbench.services.federation.FederationRound`) arrives on the GUI thread through ``@Slot`` methods: the
+plots, the round log and the progress bar follow it. Cancel tears every Flower process down (the job's token).
+Errors are said on the page; the result card names each site's epsilon with its accountant and delta.
+
+``install(window)`` adds the page (the window's optional pages call it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.jobs import CancelToken, JobGenerator, Progress
+from workbench.ui.qt_federation_form import FederationRequest, QtFederationForm
+from workbench.ui.qt_federation_view import QtFederationPlots, QtFederationResult, QtRoundLog, round_line
+from workbench.ui.qt_message import show_page_message
+from workbench.ui.qt_progress_row import progress_row, show_progress
+
+if TYPE_CHECKING:
+    from workbench.core.federate.plan import FederationPlan
+    from workbench.services.federation import FederationResult, FederationRound
+    from workbench.services.session import ProjectSession
+    from workbench.ui.qt_main_window import QtMainWindow
+
+PAGE_NAME = "Federation"
+FORM_WIDTH = 380
+
+
+class QtFederationPage(QWidget):
+    """See the module docstring."""
+
+    def __init__(self, window: QtMainWindow) -> None:
+        super().__init__()
+        self._window = window
+        self._runner = window.runner
+        self._job: int | None = None
+        self._rounds = 0
+        self.result: FederationResult | None = None
+        self._build()
+        self._runner.sig_job_progress.connect(self._on_job_progress)
+        self._runner.sig_job_succeeded.connect(self._on_job_succeeded)
+        self._runner.sig_job_failed.connect(self._on_job_failed)
+        self._runner.sig_job_cancelled.connect(self._on_job_cancelled)
+        window.vault_ctl.sig_state_changed.connect(self._on_vault_state)
+
+    def _build(self) -> None:
+        outer = QHBoxLayout(self)
+        left = QVBoxLayout()
+        intro = QLabel(
+            "Sites train one model together without their rows leaving them (Flower, SecAgg+, DP-SGD at each site). "
+            "This demonstration splits a dataset into sites, each a temporary project with its own privacy ledger, "
+            "and runs the whole protocol as separate processes on this machine."
+        )
+        intro.setWordWrap(True)
+        left.addWidget(intro)
+        self.form = QtFederationForm()
+        self.form.sig_dataset_changed.connect(self._on_dataset_changed)
+        left.addWidget(self.form)
+        self.start_button = QPushButton("Start federation")
+        self.start_button.clicked.connect(self.start)
+        left.addWidget(self.start_button)
+        left.addStretch(1)
+        form_box = QWidget()
+        form_box.setLayout(left)
+        scroll = QScrollArea()  # the form scrolls on a short screen instead of squeezing the plots
+        scroll.setWidget(form_box)
+        scroll.setWidgetResizable(True)
+        scroll.setFixedWidth(FORM_WIDTH)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer.addWidget(scroll)
+        right = QVBoxLayout()
+        self.progress_box, self.progress, self.cancel_button = progress_row(self._cancel)
+        right.addWidget(self.progress_box)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.hide()
+        right.addWidget(self.message)
+        self.plan_label = QLabel()
+        self.plan_label.setWordWrap(True)
+        self.plan_label.hide()
+        right.addWidget(self.plan_label)
+        self.plots = QtFederationPlots()
+        right.addWidget(self.plots)
+        right.addWidget(self.plots.legend)
+        self.round_log = QtRoundLog()
+        right.addWidget(self.round_log)
+        self.result_card = QtFederationResult()
+        right.addWidget(self.result_card)
+        right.addStretch(1)
+        outer.addLayout(right, 1)
+
+    # --- state ----------------------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None
+
+    def show_message(self, level: str, text: str) -> None:
+        show_page_message(self.message, level, text)
+
+    def message_text(self) -> str:
+        """The page's message, or "" when none is shown."""
+        return "" if self.message.isHidden() else self.message.text()
+
+    def refresh(self) -> None:
+        """List the open project's datasets again (the one on the Data page chosen the first time)."""
+        project = self._window.project
+        records = []
+        if project is not None:
+            try:
+                records = project.datasets()
+            except WorkbenchError as exc:
+                self.show_message("error", f"The project's datasets cannot be listed: {exc}")
+        current = self.form.dataset_combo.currentData()
+        if current is None:
+            shown = self._window.data_page.dataset
+            match = [r.id for r in records if shown is not None and r.fingerprint == shown.fingerprint]
+            current = match[0] if match else None
+        self.form.set_datasets([(r.id, f"{r.name} (#{r.id})") for r in records], current)
+        self.start_button.setEnabled(bool(records) and not self.busy)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self.busy:
+            self.refresh()
+
+    @Slot(str)
+    def _on_vault_state(self, _state: str) -> None:
+        if not self.busy:
+            self.refresh()
+
+    @Slot(int)
+    def _on_dataset_changed(self, dataset_id: int) -> None:
+        project = self._window.project
+        if project is None:
+            return
+        record = next((r for r in project.datasets() if r.id == dataset_id), None)
+        if record is None:
+            return
+        target = [name for name, role in record.roles.items() if role == "target"]
+        self.form.set_columns(record.columns, target[0] if target else None)
+
+    def _session(self) -> ProjectSession | None:
+        from workbench.services.session import ProjectSession
+
+        if self._window.project is None:
+            self.show_message("error", "Open a project first.")
+            return None
+        return ProjectSession(self._window.project, self._window.vault_ctl.vault)
+
+    # --- running --------------------------------------------------------------------------------------------
+
+    @Slot()
+    def start(self) -> int | None:
+        """Check the form, then run the demonstration as a job of the window's runner (None when refused)."""
+        if self.busy:
+            return None
+        request = self.form.request()
+        if isinstance(request, str):
+            self.show_message("error", request)
+            return None
+        if self._window.vault_ctl.state == "locked":
+            self.show_message("error", "The project is locked: unlock it first (the dataset is in its vault).")
+            return None
+        session = self._session()
+        if session is None:
+            return None
+        self._reset_view(request)
+        self._job = self._runner.submit(
+            f"Federation on {request.dataset_label}", _federation_job(session, request), kind="federation", interval=0
+        )
+        self.start_button.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.progress_box.show()
+        self.show_message("info", f"Starting a federation of {request.sites} sites ({request.rounds} rounds)…")
+        return self._job
+
+    def _reset_view(self, request: FederationRequest) -> None:
+        self._rounds = request.rounds
+        self.result = None
+        self.result_card.hide()
+        self.plan_label.hide()
+        self.plots.clear()
+        self.round_log.clear()
+
+    def _finish(self, job_id: int) -> bool:
+        if job_id != self._job:
+            return False
+        self._job = None
+        self.progress_box.hide()
+        self.start_button.setEnabled(self.form.dataset_combo.count() > 0)
+        return True
+
+    @Slot()
+    def _cancel(self) -> None:
+        if self._job is not None:
+            self._runner.cancel(self._job)
+            self.show_message("info", "Cancelling: stopping every Flower process…")
+
+    @Slot(int, object)
+    def _on_job_progress(self, job_id: int, progress: Progress) -> None:
+        if job_id == self._job:
+            self.show_snapshot(progress)
+
+    def show_snapshot(self, progress: Progress) -> None:
+        """One snapshot of the job: the bar always; a finished round (its payload) on the plots and in the log."""
+        from workbench.core.federate.plan import FederationPlan
+        from workbench.services.federation import FederationRound
+
+        show_progress(self.progress, progress)
+        if isinstance(progress.payload, FederationRound):
+            self.show_round(progress.payload)
+        elif isinstance(progress.payload, FederationPlan):
+            self.show_plan(progress.payload)
+
+    def show_plan(self, plan: FederationPlan) -> None:
+        """The plan every site is told before it trains, and the accountant and delta of the ε plot."""
+        from html import escape
+
+        self.plan_label.setText(f"<b>What the host will learn.</b> {escape(plan.describe())}")
+        self.plan_label.show()
+        self.plots.set_privacy(plan.accountant if plan.private else None, plan.delta if plan.private else None)
+
+    def show_round(self, rnd: FederationRound) -> None:
+        self.plots.add_round(rnd)
+        self.round_log.appendPlainText(round_line(rnd, self._rounds))
+        if rnd.dropped:
+            self.show_message("warning", f"Round {rnd.round}: {', '.join(rnd.dropped)} dropped out; the round went on.")
+
+    @Slot(int, object)
+    def _on_job_succeeded(self, job_id: int, result: Any) -> None:
+        if self._finish(job_id):
+            self.show_result(result)
+
+    def show_result(self, result: FederationResult) -> None:
+        self.result = result
+        if result.plan is not None:
+            self.show_plan(result.plan)
+        for rnd in result.history:  # a round whose snapshot was not drawn yet is drawn now
+            if all(r.round != rnd.round for r in self.plots.rounds):
+                self.show_round(rnd)
+        self.result_card.show_result(result)
+        acc = "n/a" if result.val_accuracy is None else f"{result.val_accuracy:.3f}"
+        self.show_message("info", f"Federation finished: {result.rounds} rounds, validation accuracy {acc}.")
+
+    @Slot(int, str)
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        if self._finish(job_id):
+            self.show_message("error", f"The federation did not complete. {message}")
+
+    @Slot(int)
+    def _on_job_cancelled(self, job_id: int) -> None:
+        if self._finish(job_id):
+            self.show_message(
+                "info", "Cancelled: every Flower process was stopped; unspent reservations were released."
+            )
+
+
+def _federation_job(session: ProjectSession, request: FederationRequest) -> Any:
+    """The job factory: load the dataset, then the use case (every Flower process is torn down however it ends)."""
+
+    def job(token: CancelToken) -> JobGenerator[FederationResult]:
+        from workbench.services.federation import federate_simulate_job
+
+        # the session is the window's open project: the page never closes it
+        record = session.resolve_dataset(request.dataset_id)
+        dataset = yield from session.load_dataset_job(record, token)
+        return (
+            yield from federate_simulate_job(
+                dataset,
+                request.sites,
+                request.task,
+                request.label,
+                rounds=request.rounds,
+                epsilon=request.epsilon,
+                secagg=request.secure_aggregation,
+                token=token,
+                by=request.by,
+                seed=request.seed,
+            )
+        )
+
+    return job
+
+
+def install(window: QtMainWindow) -> QtFederationPage:
+    """Create the page and add it to the window's navigation as "Federation"."""
+    page = QtFederationPage(window)
+    window.add_page(PAGE_NAME, page)
+    return page
