@@ -145,7 +145,8 @@ def _agree(ours: float, theirs: float) -> str:
 
 def part_search(table: Any, repeat: int) -> None:
     from workbench.core.risk.hierarchy import read_arx_folder
-    from workbench.core.risk.lattice import Lattice, search_k_anonymity
+    from workbench.core.risk.lattice import Lattice
+    from workbench.core.risk.search import search_k_anonymity
 
     hierarchies = read_arx_folder(ADULT.parent, table.column_names, prefix="adult_")
     lattice, t_build = _timed(lambda: Lattice.build(table, hierarchies, table.column_names), repeat)

@@ -21,7 +21,8 @@ from workbench.core.risk.hierarchy import (
     read_arx_folder,
     write_arx_csv,
 )
-from workbench.core.risk.lattice import Lattice, search_k_anonymity
+from workbench.core.risk.lattice import Lattice
+from workbench.core.risk.search import search_k_anonymity
 
 
 def test_arx_csv_round_trip(tmp_path: Path) -> None:

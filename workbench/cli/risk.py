@@ -70,8 +70,21 @@ def _register_generalize(sub: Any) -> None:
     p.add_argument(
         "--max-suppression", type=float, default=0.0, metavar="F", help="share of records that may be suppressed"
     )
+    p.add_argument("--sensitive", help="sensitive column for --l and --t")
+    p.add_argument("--l", type=int, dest="l_value", metavar="L", help="l-diversity of --sensitive (default: none)")
     p.add_argument(
-        "--metric", choices=["entropy"], default="entropy", help="information loss: ARX's non-uniform entropy"
+        "--l-variant", choices=["distinct", "entropy", "recursive"], default="distinct", help="which l-diversity"
+    )
+    p.add_argument("--c", type=float, default=3.0, help="c of recursive (c,l)-diversity (default 3)")
+    p.add_argument("--t", type=float, dest="t_value", metavar="T", help="t-closeness of --sensitive (default: none)")
+    p.add_argument(
+        "--average-risk", type=float, metavar="R", help="highest average prosecutor risk allowed (default: none)"
+    )
+    p.add_argument(
+        "--metric",
+        choices=["entropy", "loss"],
+        default="entropy",
+        help="information loss: ARX's non-uniform entropy (default) or ARX's loss metric",
     )
     p.add_argument(
         "--out",
@@ -96,6 +109,8 @@ def cmd_generalize(args: argparse.Namespace) -> int:
         raise UsageError("--k must be at least 1")
     if not 0.0 <= args.max_suppression <= 1.0:
         raise UsageError("--max-suppression is a share of the records, in [0, 1]")
+    if (args.l_value is not None or args.t_value is not None) and not args.sensitive:
+        raise UsageError("--l and --t need --sensitive COLUMN")
     try:
         hierarchies = read_arx_folder(args.hierarchies, qi)
     except (OSError, ValueError) as exc:
@@ -105,6 +120,8 @@ def cmd_generalize(args: argparse.Namespace) -> int:
         ds, _record = resolve_dataset_input(args, session)
         outcome = generalize(
             session, ds, qi=qi, hierarchies=hierarchies, k=args.k, max_suppression=args.max_suppression,
+            sensitive=args.sensitive, l=args.l_value, l_variant=args.l_variant, c=args.c, t=args.t_value,
+            average_risk=args.average_risk, metric=args.metric,
             out=args.out, in_clear=args.plaintext, overwrite=args.force, apply=not args.dry_run,
         )  # fmt: skip
     finally:
@@ -116,12 +133,16 @@ def cmd_generalize(args: argparse.Namespace) -> int:
         return 0
     levels = ", ".join(f"{q}={lv}" for q, lv in out["levels"].items())
     say(f"optimum: {levels}")
-    say(f"information loss (non-uniform entropy): {out['information_loss']!r}")
+    metric = "non-uniform entropy" if out["metric"] == "entropy" else "ARX loss"
+    say(f"information loss ({metric}): {out['information_loss']!r}")
     say(f"suppressed records: {out['suppressed_records']} (limit {out['suppression_limit']})")
     say(f"lattice: {out['lattice_size']} nodes, {out['nodes_checked']} checked, {out['seconds'] * 1000:.0f} ms")
-    after = out["risk_after"]["sample"]
-    say(f"risk after: k = {out['risk_after']['k']}, average prosecutor risk {after['average_prosecutor_risk']:.6f}, "
-        f"highest {after['highest_risk']:.6f}")  # fmt: skip
+    if out["risk_after"] is not None:
+        after = out["risk_after"]["sample"]
+        say(f"risk after: k = {out['risk_after']['k']}, average prosecutor risk "
+            f"{after['average_prosecutor_risk']:.6f}, highest {after['highest_risk']:.6f}")  # fmt: skip
+    else:
+        say("risk after: every record is suppressed")
     say(f"written: {out['location']}" if out["location"] else "dry run: nothing written")
     return 0
 

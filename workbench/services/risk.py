@@ -21,10 +21,12 @@ from workbench.services.session import ProjectSession
 from workbench.services.training import dataset_roles
 
 if TYPE_CHECKING:
+    from workbench.core.jobs import CancelToken, JobGenerator
+    from workbench.core.risk.criteria import Target
     from workbench.core.risk.hierarchy import Hierarchy
-    from workbench.core.risk.lattice import GeneralizationResult
+    from workbench.core.risk.search import GeneralizationResult
 
-__all__ = ["GeneralizeOutcome", "RiskReport", "columns_with_role", "generalize", "risk_report"]
+__all__ = ["GeneralizeOutcome", "RiskReport", "columns_with_role", "generalize", "generalize_job", "risk_report"]
 
 WORST_SIZES = 5
 """How many of the smallest class sizes the report lists (size and number of classes of that size)."""
@@ -179,9 +181,10 @@ def risk_report(
 
 @dataclass(frozen=True, slots=True)
 class GeneralizeOutcome:
-    """The optimum found, where the generalized copy went (``None``: not applied), and the risk after.
+    """The optimum found, where the generalized copy went (``None``: not applied), and the risk before and after.
 
-    ``risk_after`` is measured on the records that are not suppressed, as ARX does.
+    ``risk_after`` is measured on the records that are not suppressed, as ARX does; ``risk_before`` on the whole
+    dataset over the same columns.
     """
 
     search: GeneralizationResult
@@ -189,13 +192,16 @@ class GeneralizeOutcome:
     risk_after: RiskReport | None
     dataset_id: int | None = None
     parent_id: int | None = None
+    risk_before: RiskReport | None = None
+    output_name: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = self.search.as_dict()
-        out["metric"] = "entropy"
         out["location"] = self.location
         out["dataset_id"] = self.dataset_id
         out["parent_id"] = self.parent_id
+        out["output_name"] = self.output_name
+        out["risk_before"] = self.risk_before.as_dict() if self.risk_before is not None else None
         out["risk_after"] = self.risk_after.as_dict() if self.risk_after is not None else None
         return out
 
@@ -208,36 +214,98 @@ def generalize(
     hierarchies: Mapping[str, Hierarchy],
     k: int,
     max_suppression: float = 0.0,
+    sensitive: str | None = None,
+    l: int | None = None,  # noqa: E741 - the model's name
+    l_variant: str = "distinct",
+    c: float = 3.0,
+    t: float | None = None,
+    average_risk: float | None = None,
+    metric: str = "entropy",
     out: str | Path | None = None,
     fmt: str = "csv",
     in_clear: bool = False,
     overwrite: bool = False,
     apply: bool = True,
 ) -> GeneralizeOutcome:
-    """Find the k-anonymous generalization of ``qi`` with the least non-uniform entropy and, with ``apply``,
-    write it as a new dataset (never over the original): into the vault of an encrypted project (unless ``out``
-    is given with ``in_clear``), else to ``out`` or next to the source as ``<stem>.generalized.<fmt>``; in a
-    project it is registered with its lineage (levels, k, suppression, loss) and the step is audited."""
-    from workbench.core.risk.lattice import Lattice, apply_generalization, search_k_anonymity
+    """:func:`generalize_job` with the target spelled out, run to its end."""
+    from workbench.core.jobs import drive
+    from workbench.core.risk.criteria import Target
+
+    target = Target(k, max_suppression, l, l_variant, c, t, average_risk)
+    return drive(
+        generalize_job(
+            session, dataset, qi=qi, hierarchies=hierarchies, target=target, sensitive=sensitive, metric=metric,
+            out=out, fmt=fmt, in_clear=in_clear, overwrite=overwrite, apply=apply,
+        )
+    )  # fmt: skip
+
+
+def generalize_job(
+    session: ProjectSession | None,
+    dataset: Dataset,
+    *,
+    qi: Sequence[str],
+    hierarchies: Mapping[str, Hierarchy],
+    target: Target,
+    sensitive: str | None = None,
+    metric: str = "entropy",
+    out: str | Path | None = None,
+    fmt: str = "csv",
+    in_clear: bool = False,
+    overwrite: bool = False,
+    apply: bool = True,
+    token: CancelToken | None = None,
+) -> JobGenerator[GeneralizeOutcome]:
+    """Find the generalization of ``qi`` that satisfies ``target`` (k, suppression limit, and l-diversity or
+    t-closeness of ``sensitive``, or an average risk) with the least ``metric`` and, with ``apply``, write it as a
+    new dataset (never over the original): into the vault of an encrypted project (unless ``out`` is given with
+    ``in_clear``), else to ``out`` or next to the source as ``<stem>.generalized.<fmt>``; in a project it is
+    registered with its lineage (levels, target, suppression, loss) and the step is audited. Yields progress;
+    ``token`` cancels it (before anything is written)."""
+    from workbench.core.jobs import Progress
+    from workbench.core.risk.lattice import Lattice, apply_generalization
+    from workbench.core.risk.search import search_job
 
     if session is not None and session.encrypted and out is not None and not in_clear:
         raise WorkbenchError(IN_CLEAR_REFUSAL.format(what="the generalized copy"))
+    yield Progress("hierarchies", 0, None, "", "applying the hierarchies")
     try:
-        lattice = Lattice.build(dataset.table, hierarchies, list(qi))
-        result = search_k_anonymity(lattice, k, max_suppression)
+        lattice = Lattice.build(dataset.table, hierarchies, list(qi), sensitive=sensitive)
+        result = yield from search_job(lattice, target, metric, token)
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from exc
     if result.levels is None:
         raise WorkbenchError(
-            f"no generalization is {k}-anonymous with at most {result.suppression_limit} records suppressed; "
-            "allow more suppression (--max-suppression) or give hierarchies with more levels"
+            f"no generalization satisfies {_target_words(target)} with at most {result.suppression_limit} records "
+            "suppressed; allow more suppression (--max-suppression) or give hierarchies with more levels"
         )
-    table, suppressed = apply_generalization(dataset.table, lattice, result.levels, k)
+    if token is not None:
+        token.raise_if_cancelled()
+    yield Progress("measuring", 0, None, "", "measuring the risk before and after")
+    assert result.outliers is not None
+    table, suppressed = apply_generalization(dataset.table, lattice, result.levels, lattice.rows_of(result.outliers))
     kept = replace(dataset, table=table.filter(_arrow_mask(~suppressed)))
-    after = risk_report(None, kept, qi=list(qi), sensitive=[], population_size=None)
+    sens = [sensitive] if sensitive is not None else []
+    before = risk_report(None, dataset, qi=list(qi), sensitive=sens)
+    after = risk_report(None, kept, qi=list(qi), sensitive=sens) if kept.num_rows else None
     if not apply:
-        return GeneralizeOutcome(result, None, after)
-    return _write_generalized(session, dataset, table, result, after, out, fmt, in_clear, overwrite)
+        return GeneralizeOutcome(result, None, after, risk_before=before)
+    if token is not None:
+        token.raise_if_cancelled()
+    yield Progress("writing", 0, None, "", "writing the generalized copy")
+    outcome = _write_generalized(session, dataset, table, result, after, out, fmt, in_clear, overwrite)
+    return replace(outcome, risk_before=before)
+
+
+def _target_words(target: Target) -> str:
+    words = [f"{target.k}-anonymity"]
+    if target.l is not None:
+        words.append(f"{target.l_variant} {target.l}-diversity")
+    if target.t is not None:
+        words.append(f"{target.t:g}-closeness")
+    if target.average_risk is not None:
+        words.append(f"an average risk of at most {target.average_risk:g}")
+    return ", ".join(words)
 
 
 def _arrow_mask(mask: Any) -> Any:
@@ -252,7 +320,7 @@ def _write_generalized(
     dataset: Dataset,
     table: Any,
     result: GeneralizationResult,
-    after: RiskReport,
+    after: RiskReport | None,
     out: str | Path | None,
     fmt: str,
     in_clear: bool,
@@ -285,9 +353,9 @@ def _write_generalized(
         location, out_ds = str(written), load_dataset(written)
     note_derived(out_ds.fingerprint, dataset.fingerprint)  # the copy charges the original's privacy budget
     if session is None or parent is None:
-        return GeneralizeOutcome(result, location, after)
+        return GeneralizeOutcome(result, location, after, output_name=location)
     record = register_loaded(session.project, out_ds)
-    detail = {**result.as_dict(), "parent_fingerprint": parent.fingerprint, "metric": "entropy"}
+    detail = {**result.as_dict(), "parent_fingerprint": parent.fingerprint}
     session.project.add_lineage(record.id, parent.id, "generalize", detail)
     session.project.audit(  # levels and counts, no values
         "dataset.generalized",
@@ -295,12 +363,25 @@ def _write_generalized(
         parent_dataset_id=parent.id,
         levels=detail["levels"],
         k=result.k,
+        target=result.target.as_dict(),
+        metric=result.metric,
         suppressed_records=result.suppressed_records,
         in_vault=into_vault,
     )
     if session.encrypted and not into_vault:
         session.project.audit("dataset.exported", dataset_id=record.id, path=location, in_clear=True, from_vault=False)
-    return GeneralizeOutcome(result, location, after, dataset_id=record.id, parent_id=parent.id)
+    return GeneralizeOutcome(
+        result, location, after, dataset_id=record.id, parent_id=parent.id, output_name=_found_as(session, record.id)
+    )
+
+
+def _found_as(session: ProjectSession, dataset_id: int) -> str:
+    """The new dataset as the analyst finds it: its label in the project's lists, and where it is."""
+    from workbench.services.dataset_labels import dataset_labels, dataset_location
+
+    records = session.project.datasets()
+    record = next(r for r in records if r.id == dataset_id)
+    return f"{dataset_labels(records, session.project)[dataset_id]}, {dataset_location(record)}"
 
 
 def _next_free(path: Path) -> Path:

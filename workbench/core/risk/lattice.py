@@ -1,25 +1,27 @@
-"""The generalization lattice and the search for the k-anonymous transformation with the least information loss.
+"""The generalization lattice: the quasi-identifiers' hierarchies applied to one table, ready for the search.
 
-A node gives one hierarchy level per quasi-identifier. Its information loss is ARX's monotonic non-uniform
-entropy (``metric/v2/MetricMDNUEntropyPrecomputed``, summed over the quasi-identifiers as in ARX's k-anonymity
-tests): per column, ``-sum_v a_v log2(a_v / b_v)`` over the column's distinct values v, where ``a_v`` counts v in
-the input and ``b_v`` counts the rows whose value has v's label at the node's level; each column's value is floored
-to 10 decimals (ARX's ``round``) and the columns are added (weights 1, generalization factor 1 for ARX's default
-gs-factor 0.5). In this monotonic variant suppressed records are counted like any other: the loss depends on the
-levels only, not on which records are suppressed.
+A node gives one hierarchy level per quasi-identifier. What a node costs is read from the columns prepared here:
 
-A node is k-anonymous within the suppression limit when the records in classes smaller than k (which are
-suppressed) are at most ``floor(limit x n)`` (ARX's ``absMaxOutliers``). Both properties are monotonic: a node above
-a k-anonymous node is k-anonymous, and its loss is not smaller. The search therefore orders all nodes by loss
-(known without touching the data), skips any node below a node already found not k-anonymous, and checks the rest
-in order; the first k-anonymous node is an optimum (ties: fewer levels in total first, then the levels in order).
+- ARX's monotonic non-uniform entropy (``metric/v2/MetricMDNUEntropyPrecomputed``, summed over the quasi-identifiers
+  as in ARX's k-anonymity tests): per column, ``-sum_v a_v log2(a_v / b_v)`` over the column's distinct values v,
+  where ``a_v`` counts v in the input and ``b_v`` counts the rows whose value has v's label at the node's level;
+  each column's value is floored to 10 decimals (ARX's ``round``) and the columns are added (weights 1,
+  generalization factor 1 for ARX's default gs-factor 0.5). Suppressed records are counted like any other: the
+  loss depends on the levels only. :meth:`Lattice.loss`.
+- ARX's loss metric (``MetricMDNMLoss``): per column the domain share of each row's label (how many of the
+  hierarchy's rows share that label at that level, over the hierarchy's rows: ``DomainShareMaterialized``), a
+  suppressed record counting 1 (gs-factor 0.5); see :mod:`workbench.core.risk.search` for the normalisation and the
+  geometric mean. :attr:`_Column.shares`.
+
+The search works on the distinct level-0 tuples of the quasi-identifiers (and of the sensitive column, when a
+constraint needs one), each weighted by how many rows it stands for: fewer than the rows, and every node's classes
+are unions of them.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +32,7 @@ import pyarrow as pa
 from workbench.core.risk.classes import column_codes, to_arrow
 from workbench.core.risk.hierarchy import Hierarchy
 
-__all__ = ["GeneralizationResult", "Lattice", "apply_generalization", "search_k_anonymity"]
+__all__ = ["Lattice", "SensitiveColumn", "apply_generalization"]
 
 _FACTOR = 10.0**10
 
@@ -48,6 +50,8 @@ class _Column:
     level_codes: tuple[np.ndarray, ...]  # per level: per distinct value, its label's id at that level
     level_labels: tuple[tuple[str, ...], ...]  # per level: the label of each id
     loss: tuple[float, ...]  # per level: the column's rounded non-uniform entropy
+    shares: tuple[np.ndarray, ...]  # per level: per label id, ARX's domain share of that label
+    domain_size: int  # the hierarchy's rows (ARX's DomainShareMaterialized size)
 
 
 def _prepare_column(table: Any, name: str, hierarchy: Hierarchy) -> _Column:
@@ -58,7 +62,7 @@ def _prepare_column(table: Any, name: str, hierarchy: Hierarchy) -> _Column:
     if missing:
         raise ValueError(f"{missing} distinct value(s) of {name!r} are not in its hierarchy")
     counts = np.bincount(codes, minlength=len(values)).astype(np.float64)
-    level_codes, level_labels, loss = [], [], []
+    level_codes, level_labels, loss, shares = [], [], [], []
     for level in range(hierarchy.height):
         labels = [rows[v][level] for v in values]
         uniq, ids = np.unique(np.array(labels, dtype=object), return_inverse=True)
@@ -72,24 +76,82 @@ def _prepare_column(table: Any, name: str, hierarchy: Hierarchy) -> _Column:
             if a != 0.0:
                 value += a * (math.log(a / label_counts[ids[v]]) / math.log(2))
         loss.append(_arx_round(value if value == 0.0 else -value))
-    return _Column(name, codes, values, tuple(level_codes), tuple(level_labels), tuple(loss))
+        in_hierarchy = Counter(r[level] for r in hierarchy.rows)
+        shares.append(np.array([in_hierarchy[str(u)] / len(hierarchy.rows) for u in uniq], dtype=np.float64))
+    return _Column(
+        name, codes, values, tuple(level_codes), tuple(level_labels), tuple(loss), tuple(shares), len(hierarchy.rows)
+    )
+
+
+def _dense_ids(key: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense ids 0..m-1 for the distinct values of ``key`` (in order of first appearance), and m: a hash table
+    (pandas' factorize) instead of a sort, as the search asks this for thousands of nodes."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(key, sort=False)
+    return np.asarray(codes, dtype=np.int64), len(uniques)
+
+
+@dataclass(frozen=True, slots=True)
+class SensitiveColumn:
+    """A sensitive column for l-diversity and t-closeness inside the search: its codes per row, the whole table's
+    value distribution (t-closeness compares each class with it) and, for the ordered distance, each code's rank."""
+
+    name: str
+    codes: np.ndarray = field(repr=False)
+    num_values: int
+    overall: np.ndarray = field(repr=False)
+    ranks: np.ndarray | None = field(repr=False)  # None: equal distance
+
+    @classmethod
+    def build(cls, table: Any, name: str, *, ordered: bool | None = None, order: Sequence[Any] | None = None) -> Any:
+        from workbench.core.risk.diversity import ordered_value_ranks
+
+        arrow = to_arrow(table)
+        if name not in arrow.column_names:
+            raise ValueError(f"no such sensitive column: {name!r}")
+        column = arrow.column(name)
+        codes, dictionary = column_codes(column)
+        if ordered is None:
+            kind = column.type
+            ordered = order is not None or pa.types.is_integer(kind) or pa.types.is_floating(kind)
+            ordered = ordered or pa.types.is_temporal(kind) or pa.types.is_decimal(kind)
+        overall = np.bincount(codes, minlength=len(dictionary)).astype(np.float64) / max(codes.shape[0], 1)
+        ranks = ordered_value_ranks(dictionary, order) if ordered else None
+        return cls(name, codes, len(dictionary), overall, ranks)
 
 
 @dataclass(frozen=True, slots=True)
 class Lattice:
-    """The quasi-identifiers' hierarchies applied to one table: per column, per level, codes and loss."""
+    """The quasi-identifiers' hierarchies applied to one table: per column, per level, codes, loss and shares;
+    optionally a sensitive column for l-diversity and t-closeness."""
 
     columns: tuple[_Column, ...] = field(repr=False)
     num_records: int
+    sensitive: SensitiveColumn | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def build(cls, table: Any, hierarchies: Mapping[str, Hierarchy], quasi_identifiers: Sequence[str]) -> Lattice:
+    def build(
+        cls,
+        table: Any,
+        hierarchies: Mapping[str, Hierarchy],
+        quasi_identifiers: Sequence[str],
+        *,
+        sensitive: str | None = None,
+        order: Sequence[Any] | None = None,
+    ) -> Lattice:
+        """``order``: the sensitive column's value order (ordered-distance t-closeness; numbers and dates are
+        ordered without it)."""
         arrow = to_arrow(table)
         missing = [q for q in quasi_identifiers if q not in hierarchies]
         if missing:
             raise ValueError(f"no hierarchy for: {', '.join(missing)}")
-        return cls(tuple(_prepare_column(arrow, q, hierarchies[q]) for q in quasi_identifiers), arrow.num_rows)
+        if sensitive is not None and sensitive in quasi_identifiers:
+            raise ValueError(f"{sensitive!r} cannot be both quasi-identifier and sensitive")
+        columns = tuple(_prepare_column(arrow, q, hierarchies[q]) for q in quasi_identifiers)
+        s = SensitiveColumn.build(arrow, sensitive, order=order) if sensitive is not None else None
+        return cls(columns, arrow.num_rows, s)
 
     @property
     def heights(self) -> tuple[int, ...]:
@@ -98,6 +160,10 @@ class Lattice:
     @property
     def size(self) -> int:
         return int(np.prod(self.heights))
+
+    @property
+    def quasi_identifiers(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
 
     def loss(self, node: Sequence[int]) -> float:
         """ARX's monotonic non-uniform entropy of ``node`` (sum over the quasi-identifiers)."""
@@ -115,39 +181,54 @@ class Lattice:
         _, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
         return inverse.reshape(-1), sizes
 
-    def outliers(self, node: Sequence[int], k: int) -> int:
-        """Records in classes smaller than k under ``node`` (ARX suppresses them).
-
-        Works on the distinct level-0 tuples weighted by their counts (fewer than the rows), with a counting array
-        when the generalized key space is small and a sort otherwise.
-        """
-        mapped, weights = self._mapped
-        key = np.zeros(weights.shape[0], dtype=np.int64)
+    def tuple_classes(self, node: Sequence[int], *, compact: bool = False) -> tuple[np.ndarray, int]:
+        """Per distinct level-0 tuple its class id under ``node``, and the number of ids. The ids are the
+        generalized key itself when the key space is small (some ids then name no class), else dense (``compact``
+        forces dense ids)."""
+        mapped = self.tuples[0]
+        key = np.zeros(self.tuples[1].shape[0], dtype=np.int64)
         space = 1
         for i, level in enumerate(node):
             radix = len(self.columns[i].level_labels[level])
             key *= radix
             key += mapped[i][level]
             space *= radix
-        if space <= 4 * max(self.num_records, 1):
-            counts = np.bincount(key, weights=weights, minlength=space)
-        else:
-            _, inverse = np.unique(key, return_inverse=True)
-            counts = np.bincount(inverse.reshape(-1), weights=weights)
+        if not compact and space <= 4 * max(self.num_records, 1):
+            return key, space
+        return _dense_ids(key)
+
+    def outliers(self, node: Sequence[int], k: int) -> int:
+        """Records in classes smaller than k under ``node`` (ARX suppresses them)."""
+        ids, space = self.tuple_classes(node)
+        counts = np.bincount(ids, weights=self.tuples[1], minlength=space)
         return int(counts[(counts > 0) & (counts < k)].sum())
 
     @property
-    def _mapped(self) -> tuple[list[list[np.ndarray]], np.ndarray]:
-        """Per column and level, the label id of each distinct level-0 tuple, and how many rows each tuple stands
-        for (computed once)."""
-        cached = self._cache.get("mapped")
+    def tuples(self) -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray | None]:
+        """Per column and level, the label id of each distinct level-0 tuple; how many rows each tuple stands for;
+        and each tuple's sensitive value code (None without a sensitive column). Computed once."""
+        cached = self._cache.get("tuples")
         if cached is None:
-            codes = np.stack([c.codes for c in self.columns], axis=1)
-            tuples, counts = np.unique(codes, axis=0, return_counts=True)
-            mapped = [[ids[tuples[:, i]] for ids in c.level_codes] for i, c in enumerate(self.columns)]
-            cached = (mapped, counts.astype(np.float64))
-            self._cache["mapped"] = cached
+            parts = [c.codes for c in self.columns]
+            if self.sensitive is not None:
+                parts.append(self.sensitive.codes)
+            codes = np.stack(parts, axis=1) if parts else np.zeros((self.num_records, 0), dtype=np.int64)
+            rows, row_tuple, counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
+            self._cache["row_tuple"] = row_tuple.reshape(-1)
+            mapped = [[ids[rows[:, i]] for ids in c.level_codes] for i, c in enumerate(self.columns)]
+            sensitive = rows[:, -1] if self.sensitive is not None else None
+            cached = (mapped, counts.astype(np.float64), sensitive)
+            self._cache["tuples"] = cached
         return cached
+
+    def rows_of(self, tuple_mask: np.ndarray) -> np.ndarray:
+        """A mask over the distinct tuples as a mask over the rows."""
+        _ = self.tuples
+        return np.asarray(tuple_mask, dtype=bool)[self._cache["row_tuple"]]
+
+    def tuple_shares(self, index: int, level: int) -> np.ndarray:
+        """ARX's domain share of each tuple's label in column ``index`` at ``level``."""
+        return self.columns[index].shares[level][self.tuples[0][index][level]]
 
     def generalized_column(self, index: int, level: int) -> list[str]:
         """The labels of column ``index`` at ``level``, one per row."""
@@ -156,112 +237,17 @@ class Lattice:
         return list(labels[column.level_codes[level][column.codes]])
 
 
-@dataclass(frozen=True, slots=True)
-class GeneralizationResult:
-    """The optimum of a search: levels per quasi-identifier (in the order given), suppressed records, loss."""
-
-    quasi_identifiers: tuple[str, ...]
-    levels: tuple[int, ...] | None  # None: no node is k-anonymous within the limit
-    information_loss: float | None
-    suppressed_records: int
-    suppression_limit: int
-    k: int
-    lattice_size: int
-    nodes_checked: int
-    nodes_pruned: int
-    seconds: float
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "quasi_identifiers": list(self.quasi_identifiers),
-            "levels": None if self.levels is None else dict(zip(self.quasi_identifiers, self.levels, strict=True)),
-            "information_loss": self.information_loss,
-            "suppressed_records": self.suppressed_records,
-            "suppression_limit": self.suppression_limit,
-            "k": self.k,
-            "lattice_size": self.lattice_size,
-            "nodes_checked": self.nodes_checked,
-            "nodes_pruned": self.nodes_pruned,
-            "seconds": self.seconds,
-        }
-
-
-def _nodes_by_loss(lattice: Lattice) -> tuple[np.ndarray, np.ndarray]:
-    """Every node (rows of levels) and its loss, ordered by loss, then total level, then levels."""
-    nodes = np.array(list(itertools.product(*(range(h) for h in lattice.heights))), dtype=np.int64)
-    losses = np.zeros(nodes.shape[0])
-    for i, column in enumerate(lattice.columns):  # column by column, as ARX adds them
-        losses = losses + np.asarray(column.loss)[nodes[:, i]]
-    keys = [nodes[:, i] for i in reversed(range(nodes.shape[1]))] + [nodes.sum(axis=1), losses]
-    order = np.lexsort(keys)
-    return nodes[order], losses[order]
-
-
-def search_k_anonymity(lattice: Lattice, k: int, max_suppression: float = 0.0) -> GeneralizationResult:
-    """The node with the least non-uniform entropy that is k-anonymous with at most ``max_suppression`` (a share
-    of the records) suppressed.
-
-    The nodes are ranked by (loss, total level, levels). The best k-anonymous node found so far bounds the search:
-    only nodes ranked before it are candidates. The candidate with the most generalization is checked next: if it
-    is k-anonymous it becomes the best (and the candidates shrink to those ranked before it); if not, it and every
-    node below it are dropped (monotonicity). When no candidate is left, the best is the optimum.
-    """
-    if k < 1:
-        raise ValueError("k must be at least 1")
-    if not 0.0 <= max_suppression <= 1.0:
-        raise ValueError("the suppression limit is a share of the records, in [0, 1]")
-    start = time.perf_counter()
-    n = lattice.num_records
-    limit = n if max_suppression == 1.0 else int(math.floor(max_suppression * n))
-    nodes, losses = _nodes_by_loss(lattice)
-    height = nodes.sum(axis=1)
-    candidate = np.ones(nodes.shape[0], dtype=bool)
-    # the most generalized candidate first (the latest in rank among equals): a failure there drops the most nodes
-    priority = np.lexsort((np.arange(nodes.shape[0]), height))[::-1]
-    best: int | None = None
-    best_outliers = 0
-    checked = 0
-    while True:
-        open_ = priority[candidate[priority]]
-        if open_.size == 0:
-            break
-        pick = int(open_[0])
-        checked += 1
-        outliers = lattice.outliers(nodes[pick], k)
-        if outliers <= limit:
-            best, best_outliers = pick, outliers
-            candidate[pick:] = False
-        else:
-            below = open_[np.all(nodes[open_] <= nodes[pick], axis=1)]
-            candidate[below] = False
-    qis = tuple(c.name for c in lattice.columns)
-    seconds = time.perf_counter() - start
-    if best is None:
-        return GeneralizationResult(
-            qis, None, None, 0, limit, k, lattice.size, checked, lattice.size - checked, seconds
-        )
-    levels = tuple(int(v) for v in nodes[best])
-    return GeneralizationResult(
-        qis,
-        levels,
-        float(losses[best]),
-        best_outliers,
-        limit,
-        k,
-        lattice.size,
-        checked,
-        lattice.size - checked,
-        seconds,
-    )
-
-
-def apply_generalization(table: Any, lattice: Lattice, levels: Sequence[int], k: int) -> tuple[pa.Table, np.ndarray]:
-    """``table`` with each quasi-identifier replaced by its label at ``levels`` (as text), and the records in
-    classes smaller than k suppressed as ARX does it: every quasi-identifier of theirs becomes ``*``. Returns the
-    new table (the input is not changed) and the mask of suppressed rows."""
+def apply_generalization(
+    table: Any, lattice: Lattice, levels: Sequence[int], suppressed: np.ndarray | int
+) -> tuple[pa.Table, np.ndarray]:
+    """``table`` with each quasi-identifier replaced by its label at ``levels`` (as text), and the suppressed
+    records' quasi-identifiers all ``*`` (as ARX does it). ``suppressed`` is a mask over the rows, or k: the rows in
+    classes smaller than k. Returns the new table (the input is not changed) and the mask of suppressed rows."""
     arrow = to_arrow(table)
-    class_of_row, sizes = lattice.class_sizes(levels)
-    suppressed = sizes[class_of_row] < k
+    if isinstance(suppressed, (int, np.integer)):
+        class_of_row, sizes = lattice.class_sizes(levels)
+        suppressed = sizes[class_of_row] < int(suppressed)
+    suppressed = np.asarray(suppressed, dtype=bool)
     out = arrow
     for i, column in enumerate(lattice.columns):
         labels = np.array(lattice.generalized_column(i, levels[i]), dtype=object)
