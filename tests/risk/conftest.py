@@ -36,3 +36,11 @@ def arx_reference() -> dict[str, Any]:
     if not REFERENCE.is_file():
         pytest.skip(f"published reference numbers are not available: {REFERENCE} is absent (../shared/eval)")
     return dict(json.loads(REFERENCE.read_text(encoding="utf-8"))["arx_adult_risk"])
+
+
+@pytest.fixture(scope="session")
+def arx_toy() -> dict[str, Any]:
+    """ARX's TestRiskQuasiIdentifiers toy table and its distinction/separation values (reference_numbers.json)."""
+    if not REFERENCE.is_file():
+        pytest.skip(f"published reference numbers are not available: {REFERENCE} is absent (../shared/eval)")
+    return dict(json.loads(REFERENCE.read_text(encoding="utf-8"))["arx_attribute_risk_toy"])

@@ -105,3 +105,27 @@ def test_population_uniqueness_without_uniques_is_zero() -> None:
 
 
 TINY_ARROW = __import__("pyarrow").Table.from_pandas(TINY, preserve_index=False)
+
+
+def test_distinction_separation_equal_arx_toy(arx_toy: dict) -> None:
+    """ARX's TestRiskQuasiIdentifiers (hand-computed there), every combination of the toy table's columns."""
+    import pandas as pd
+
+    from workbench.core.risk.distribution import distinction_separation
+
+    rows = arx_toy["data"]
+    table = pd.DataFrame(rows[1:], columns=rows[0])
+    expected = {tuple(k.strip("[]").split(", ")): tuple(v) for k, v in arx_toy["distinction_separation"].items()}
+    got = distinction_separation(table, list(expected))
+    for group, (distinction, separation) in expected.items():
+        assert got[group] == pytest.approx((distinction, separation), abs=1e-12), group
+
+
+def test_risk_distribution_bins_as_arx() -> None:
+    from workbench.core.risk.distribution import RISK_HIGH, risk_distribution
+
+    d = risk_distribution([1, 2, 5, 10], [3, 1, 2, 1])  # 25 records: risks 1, 0.5, 0.2, 0.1
+    shares = dict(zip(RISK_HIGH, d.records, strict=True))
+    assert shares[1.0] == 3 / 25 and shares[0.5] == 2 / 25 and shares[0.2] == 10 / 25 and shares[0.1] == 10 / 25
+    assert sum(d.records) == pytest.approx(1.0) and d.cumulative[-1] == 1.0
+    assert len(d.low) == len(d.high) == 24 and d.cumulative == tuple(sorted(d.cumulative))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.core.data.dataset import ColumnRole, Dataset
 from workbench.core.errors import WorkbenchError
+from workbench.core.risk.distribution import RiskDistribution, distinction_separation, risk_distribution
 from workbench.core.risk.measure import RiskMeasures, measure_risk
 from workbench.services.datasets import IN_CLEAR_REFUSAL
 from workbench.services.session import ProjectSession
@@ -26,7 +27,15 @@ if TYPE_CHECKING:
     from workbench.core.risk.hierarchy import Hierarchy
     from workbench.core.risk.search import GeneralizationResult
 
-__all__ = ["GeneralizeOutcome", "RiskReport", "columns_with_role", "generalize", "generalize_job", "risk_report"]
+__all__ = [
+    "GeneralizeOutcome",
+    "RiskReport",
+    "columns_with_role",
+    "generalize",
+    "generalize_job",
+    "risk_report",
+    "suggest_hierarchies",
+]
 
 WORST_SIZES = 5
 """How many of the smallest class sizes the report lists (size and number of classes of that size)."""
@@ -48,6 +57,8 @@ class RiskReport:
     measures: RiskMeasures
     worst_classes: tuple[dict[str, int], ...]
     examples: tuple[dict[str, Any], ...] = ()
+    distribution: RiskDistribution | None = None
+    attributes: tuple[tuple[str, float, float], ...] = ()  # per quasi-identifier: distinction, separation
 
     @property
     def k(self) -> int:
@@ -70,6 +81,10 @@ class RiskReport:
             "sample": m.sample.as_dict(),
             "population": m.population.as_dict(),
             "sensitive_measures": [s.as_dict() for s in m.sensitive],
+            "risk_distribution": self.distribution.as_dict() if self.distribution is not None else None,
+            "quasi_identifier_distinction_separation": [
+                {"column": c, "distinction": d, "separation": sep} for c, d, sep in self.attributes
+            ],
             "examples": [dict(e) for e in self.examples],
         }
 
@@ -164,6 +179,7 @@ def risk_report(
             k=measures.k,
             equivalence_classes=measures.classes.num_classes,
         )
+    attributes = distinction_separation(dataset.table, chosen_qi)
     return RiskReport(
         dataset=dataset.name,
         records=dataset.num_rows,
@@ -173,7 +189,37 @@ def risk_report(
         measures=measures,
         worst_classes=_worst_classes(measures),
         examples=_examples(dataset, measures, example_limit) if examples else (),
+        distribution=risk_distribution(measures.histogram_sizes, measures.histogram_counts),
+        attributes=tuple((str(c), d, sep) for c, (d, sep) in attributes.items()),
     )
+
+
+def suggest_hierarchies(
+    dataset: Dataset, columns: Sequence[str], folder: str | Path | None = None
+) -> tuple[dict[str, Hierarchy], dict[str, str]]:
+    """A hierarchy per column, and what each is: from ARX hierarchy CSVs in ``folder`` where one is there for the
+    column (``*hierarchy_<column>.csv`` or ``<column>.csv``), else built from the column's values
+    (:func:`workbench.core.risk.hierarchy.suggest_hierarchy`)."""
+    from workbench.core.risk.classes import column_codes
+    from workbench.core.risk.hierarchy import read_arx_folder, suggest_hierarchy
+
+    hierarchies: dict[str, Hierarchy] = {}
+    what: dict[str, str] = {}
+    for column in columns:
+        if column not in dataset.column_names:
+            raise WorkbenchError(f"no such column: {column}")
+        if folder is not None:
+            try:
+                hierarchies.update(read_arx_folder(folder, [column]))
+                what[column] = f"ARX hierarchy from {Path(folder).name}"
+                continue
+            except FileNotFoundError:
+                pass
+            except (OSError, ValueError) as exc:
+                raise WorkbenchError(f"the hierarchy of {column!r} cannot be read: {exc}") from exc
+        _codes, dictionary = column_codes(dataset.table.column(column))
+        hierarchies[column], what[column] = suggest_hierarchy(column, dictionary.to_pylist())
+    return hierarchies, what
 
 
 # --- generalization to a target ---------------------------------------------------------------------------------

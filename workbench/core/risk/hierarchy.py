@@ -100,7 +100,8 @@ def read_arx_folder(folder: str | Path, columns: Iterable[str], prefix: str = ""
 
 
 def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+    x = round(float(x), 10)  # 0.1 steps would otherwise read 10114.800000000001
+    return str(int(x)) if x.is_integer() else repr(x)
 
 
 def interval_hierarchy(column: str, values: Iterable[float | int | str], widths: Sequence[float]) -> Hierarchy:
@@ -165,3 +166,60 @@ def ordered_hierarchy(column: str, ordered_values: Sequence[str], group_sizes: S
         labels.append("*")
         rows.append(tuple(labels))
     return Hierarchy(column, tuple(rows))
+
+
+def _nice_width(span: float) -> float:
+    """The smallest 1, 2 or 5 x 10^e at least ``span / 20`` (about 20 intervals at the first level)."""
+    target = max(span / 20.0, 1e-9)
+    exponent = math.floor(math.log10(target))
+    for step in (1, 2, 5, 10):
+        width = step * 10.0**exponent
+        if width >= target:
+            return float(round(width, 12))
+    return 10.0 ** (exponent + 1)
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        x = float(text)
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return False
+    return len(text) >= 10
+
+
+def suggest_hierarchy(column: str, values: Iterable[object]) -> tuple[Hierarchy, str]:
+    """A hierarchy for a column's values, and what it is (for the analyst to read): numbers get intervals (widths
+    w, 2w, 4w, ... to the range, w about a twentieth of it), ISO dates day/month/year/decade, texts of one length
+    (ZIP codes, IDs) masking from the right, other texts one level (the value, then ``*``). A missing value (as ARX
+    reads it, an empty text) stays apart up to the top level."""
+    texts = sorted({"" if v is None else str(v) for v in values})
+    has_empty = "" in texts
+    present = [t for t in texts if t != ""]
+    numbers = [_as_number(t) for t in present]
+    if present and len({len(t) for t in present}) == 1 and len(present[0]) >= 4 and all(t.isdigit() for t in present):
+        h, what = masking_hierarchy(column, present), f"masking {len(present[0])} digits from the right"
+    elif present and all(n is not None for n in numbers):
+        low, high = min(n for n in numbers if n is not None), max(n for n in numbers if n is not None)
+        width = _nice_width(high - low)
+        widths = [width]
+        while widths[-1] * 2 < (high - low) + width and len(widths) < 6:
+            widths.append(widths[-1] * 2)
+        h = interval_hierarchy(column, present, widths)
+        what = f"intervals of {_fmt(widths[0])}" + (f" to {_fmt(widths[-1])}" if len(widths) > 1 else "")
+    elif present and all(_is_iso_date(t) for t in present):
+        h, what = date_hierarchy(column, present), "dates: month, year, decade"
+    elif present and len({len(t) for t in present}) == 1 and len(present[0]) >= 2:
+        h, what = masking_hierarchy(column, present), f"masking {len(present[0])} characters from the right"
+    else:
+        h, what = Hierarchy(column, tuple((t, "*") for t in present) or (("", "*"),)), "one level: the value, then *"
+    if has_empty and any(r[0] == "" for r in h.rows) is False:
+        h = Hierarchy(column, h.rows + (("",) * (h.height - 1) + ("*",),))
+    return h, what
