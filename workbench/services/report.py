@@ -136,6 +136,7 @@ def _plots(runs: list[Any]) -> tuple[Plot, ...]:
 
 
 def _risk_of(session: ProjectSession, record: Any) -> dict[str, Any]:
+    """A fresh measurement of ``record`` over its roles (audited as ``risk.computed``, sizes and counts only)."""
     from workbench.services.risk import risk_report
 
     d = risk_report(session, session.load_dataset(record)).as_dict()
@@ -154,24 +155,44 @@ def _risk_of(session: ProjectSession, record: Any) -> dict[str, Any]:
         "population_uniqueness": population.get("dankar"),
         "population_model": f"{population.get('dankar_model')} (Dankar's rule; sampling fraction "
         f"{population.get('sampling_fraction')})",
+        "sensitive": [
+            {k: m[k] for k in ("column", "distinct_l", "entropy_l", "t_closeness", "t_distance")}
+            for m in d["sensitive_measures"]
+        ],
     }
 
 
+def _generalization_of(entry: Any) -> dict[str, Any] | None:
+    """What a generalization did (from its lineage record): the target, metric, levels, suppression, loss."""
+    if entry is None or entry.operation != "generalize":
+        return None
+    detail = dict(entry.detail)
+    keys = ("target", "metric", "levels", "suppressed_records", "suppression_limit", "information_loss")
+    out = {k: detail.get(k) for k in keys}
+    if out["target"] is None:  # recorded before targets were: k-anonymity with a suppression limit
+        out["target"] = {"k": detail.get("k")}
+    return out
+
+
 def _risk_section(session: ProjectSession, record: Any) -> dict[str, Any] | str:
-    """Re-identification risk of the dataset and of its newest derived copy (before / after), from the column roles."""
+    """Re-identification risk of the dataset and of its newest derived copy (before / after), measured now over
+    the column roles; with what the generalization did when that copy is a generalization."""
     from workbench.core.errors import WorkbenchError
 
     if "quasi_identifier" not in set(record.roles.values()):
         return "not measured: no column has the quasi-identifier role (set roles on the Data page)"
-    children = [e.child_dataset_id for e in session.project.lineage(record.id) if e.parent_dataset_id == record.id]
+    children = [e for e in session.project.lineage(record.id) if e.parent_dataset_id == record.id]
     by_id = {d.id: d for d in session.project.datasets()}
+    entry = children[-1] if children else None
     try:
-        out: dict[str, Any] = {"before": _risk_of(session, record), "after": None}
-        after = by_id.get(children[-1]) if children else None
+        out: dict[str, Any] = {"before": _risk_of(session, record), "after": None, "after_operation": None}
+        after = by_id.get(entry.child_dataset_id) if entry is not None else None
         if after is not None and "quasi_identifier" in set(after.roles.values()):
             out["after"] = _risk_of(session, after)
+            out["after_operation"] = entry.operation if entry is not None else None
     except WorkbenchError as exc:
         return f"not measured: {exc}"
+    out["generalization"] = _generalization_of(entry) if out["after"] is not None else None
     return out
 
 
@@ -274,13 +295,51 @@ def _counts_html(counts: Mapping[str, Any]) -> str:
     return html_text
 
 
+def _target_text(target: Mapping[str, Any]) -> str:
+    words = [f"k = {target.get('k')}"]
+    if target.get("l") is not None:
+        words.append(f"{target.get('l_variant', 'distinct')} l = {target['l']}")
+    if target.get("t") is not None:
+        words.append(f"t = {target['t']}")
+    if target.get("average_risk") is not None:
+        words.append(f"average risk ≤ {target['average_risk']}")
+    return ", ".join(words)
+
+
+def _generalization_html(g: Mapping[str, Any] | None) -> str:
+    if not g:
+        return ""
+    levels = ", ".join(f"{q} level {lv}" for q, lv in (g.get("levels") or {}).items())
+    metric = "non-uniform entropy" if g.get("metric", "entropy") == "entropy" else "loss"
+    return (
+        f"<p>The copy is a generalization to {_e(_target_text(g.get('target') or {}))}: {_e(levels)}; "
+        f"{_e(g.get('suppressed_records'))} records suppressed (at most {_e(g.get('suppression_limit'))}); "
+        f"information loss {_e(g.get('information_loss'))} (ARX's {_e(metric)}).</p>"
+    )
+
+
+def _sensitive_html(risk: Mapping[str, Any]) -> str:
+    rows = []
+    for label, r in (("before", risk["before"]), ("after", risk.get("after"))):
+        for m in (r or {}).get("sensitive", []):
+            rows.append(
+                [label, m["column"], m["distinct_l"], m["entropy_l"], f"{m['t_closeness']:.6g} ({m['t_distance']})"]
+            )
+    if not rows:
+        return ""
+    return "<p>Sensitive columns (from the roles):</p>" + _table(
+        ["", "column", "distinct l", "entropy l", "t (distance)"], rows
+    )
+
+
 def _risk_html(risk: Any) -> str:
     if not isinstance(risk, dict):
         return f"<p>{_e(risk)}</p>"
     rows = []
-    for label, r in (("before (this dataset)", risk["before"]), ("after (newest derived copy)", risk["after"])):
+    operation = risk.get("after_operation") or "derived"
+    for label, r in (("before (this dataset)", risk["before"]), (f"after ({operation}, newest copy)", risk["after"])):
         if r is None:
-            rows.append([label, "—", "no derived copy with quasi-identifier roles", "", "", "", "", ""])
+            rows.append(["after", "—", "no derived copy with quasi-identifier roles", "", "", "", "", ""])
             continue
         rows.append(
             [
@@ -296,9 +355,9 @@ def _risk_html(risk: Any) -> str:
         )
     qi = risk["before"]["quasi_identifiers"]
     note = (
-        f"<p>Quasi-identifiers (from the column roles): {_e(', '.join(qi))}. Records at risk: share of records whose "
-        f"prosecutor risk exceeds {_e(risk['before']['risk_threshold'])}. Population uniqueness: "
-        f"{_e(risk['before']['population_model'])}.</p>"
+        f"<p>Measured when the report was built. Quasi-identifiers (from the column roles): {_e(', '.join(qi))}. "
+        f"Records at risk: share of records whose prosecutor risk exceeds {_e(risk['before']['risk_threshold'])}. "
+        f"Population uniqueness: {_e(risk['before']['population_model'])}.</p>"
     )
     headers = [
         "",
@@ -310,7 +369,7 @@ def _risk_html(risk: Any) -> str:
         "sample uniqueness",
         "population uniqueness",
     ]
-    return note + _table(headers, rows)
+    return note + _table(headers, rows) + _generalization_html(risk.get("generalization")) + _sensitive_html(risk)
 
 
 def render_html(content: ReportContent, plot_images: Mapping[str, str] | None = None) -> str:

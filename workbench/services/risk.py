@@ -401,6 +401,10 @@ def _write_generalized(
     if session is None or parent is None:
         return GeneralizeOutcome(result, location, after, output_name=location)
     record = register_loaded(session.project, out_ds)
+    # The copy has the original's columns and meaning: its roles are the original's, the generalized columns
+    # quasi-identifiers (so the Risk page, `workbench risk` and the report measure it the same way).
+    roles = {**dict(parent.roles), **dict.fromkeys(result.quasi_identifiers, "quasi_identifier")}
+    session.project.set_roles(record.id, {c: r for c, r in roles.items() if c in record.columns})
     detail = {**result.as_dict(), "parent_fingerprint": parent.fingerprint}
     session.project.add_lineage(record.id, parent.id, "generalize", detail)
     session.project.audit(  # levels and counts, no values
