@@ -43,8 +43,7 @@ if [ -z "${SIGNING_KEY:-}" ]; then
     SIGNING_KEY="$ROOT/build/signing/development.key"
     if [ ! -f "$SIGNING_KEY" ]; then
         mkdir -p "$ROOT/build/signing"
-        umask 077
-        head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$ROOT/build/signing/development.passphrase"
+        (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$ROOT/build/signing/development.passphrase")
         WORKBENCH_PASSPHRASE=$(cat "$ROOT/build/signing/development.passphrase") \
             "$APP/workbench" keygen --out "$ROOT/build/signing" --name development
     fi
@@ -54,6 +53,7 @@ if [ -z "${SIGNING_KEY:-}" ]; then
 fi
 cp "${SIGNING_KEY%.key}.pub" "$APP/signing-key.pub"
 "$APP/workbench" sign "$APP/SHA256SUMS" --key "$SIGNING_KEY" --out "$APP/SHA256SUMS.sig"
+chmod 0644 "$APP/signing-key.pub" "$APP/SHA256SUMS.sig"  # public: every user of a system install reads them
 "$APP/workbench" verify "$APP/SHA256SUMS" --sig "$APP/SHA256SUMS.sig" --pub "$APP/signing-key.pub"
 
 # 4. the archive: one top folder named after the version (links stored as links)

@@ -98,6 +98,10 @@ TRANSITIVE: dict[str, Collect] = {
         data=("tldextract",),
         note="presidio's e-mail/URL recognizers; the public-suffix snapshot is its data (never downloaded)",
     ),
+    "tomli": Collect(
+        ("tomli",),
+        note="Flower's TOML reader, compiled with mypyc: packaging/hooks/hook-tomli.py adds its hashed helper module",
+    ),
     "psutil": Collect(("psutil",), note="imported by workbench.core.federate.daemons to tear Flower down"),
     "tomli-w": Collect(("tomli_w",), note="imported by workbench.core.federate.daemons to write the Flower app"),
     "privacy-workbench": Collect(
@@ -124,6 +128,27 @@ EXCLUDED_MODULES: dict[str, str] = {
     "PyInstaller": "the builder itself",
 }
 """Modules kept out even where an optional import would reach them: module -> why."""
+
+
+DROPPED_FILES: dict[str, str] = {
+    "torch/test/*": "torch's C++ test binaries (83 MB)",
+    "torch/bin/[!t]*": "protoc and test programs (torch/bin/torch_shm_manager, used for shared memory, stays)",
+    "torch/bin/test_*": "torch's C++ test programs",
+    "torch/lib/libtorchbind_test.so": "a test library",
+    "torch/include/*": "C++ headers (no extensions are compiled at run time)",
+    "pyarrow/include/*": "C++ headers",
+    "pyarrow/*flight*": "Arrow Flight RPC (31 MB): the workbench never serves or reads Flight streams",
+    "pyarrow/*s3*": "the S3 filesystem (17 MB): data comes from local files only; pyarrow.fs treats it as optional",
+}
+"""Files of the collected packages left out of the folder, by pattern on their path in it: pattern -> why.
+The self-test, run on the built folder, shows that nothing it exercises needed them."""
+
+
+def dropped(dest: str) -> bool:
+    """Whether a file at ``dest`` (its path inside the folder's ``_internal``) matches :data:`DROPPED_FILES`."""
+    import fnmatch
+
+    return any(fnmatch.fnmatchcase(dest.replace("\\", "/"), pattern) for pattern in DROPPED_FILES)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,22 @@ def test_the_known_traps_stay_handled() -> None:
     assert "tldextract" in bundle.TRANSITIVE["tldextract"].data
 
 
+def test_dropped_files_spare_what_the_workbench_loads() -> None:
+    needed = [
+        "torch/lib/libtorch_cpu.so",
+        "torch/lib/libtorch_python.so",
+        "torch/bin/torch_shm_manager",
+        "torch/_C.cpython-311-x86_64-linux-gnu.so",
+        "pyarrow/libarrow.so.2600",
+        "pyarrow/libparquet.so.2600",
+        "pyarrow/libarrow_substrait.so.2600",
+        "pyarrow/_csv.cpython-311-x86_64-linux-gnu.so",
+        "pyarrow/lib.cpython-311-x86_64-linux-gnu.so",
+    ]
+    assert [d for d in needed if bundle.dropped(d)] == []
+    assert bundle.dropped("torch/test/test_api") and bundle.dropped("pyarrow/libarrow_flight.so.2600")
+
+
 def test_every_hook_names_a_bundled_module() -> None:
     plan = bundle.plan()
     bundled = {m.split(".")[0] for m in plan.hiddenimports}
@@ -127,7 +143,8 @@ def test_every_hook_names_a_bundled_module() -> None:
 def test_the_spec_uses_the_table_the_hooks_and_the_launcher() -> None:
     text = SPEC.read_text(encoding="utf-8")
     compile(text, str(SPEC), "exec")
-    for needed in ('"bundle.py"', "bundle.plan()", '"hooks"', '"launcher.py"', "rthook_offline.py", "EXCLUDED_MODULES"):
+    wiring = ('"bundle.py"', "bundle.plan()", '"hooks"', '"launcher.py"', "rthook_offline.py", "EXCLUDED_MODULES")
+    for needed in (*wiring, "bundle.dropped"):
         assert needed in text, f"the spec no longer refers to {needed}"
     for name in ("launcher.py", "hooks/rthook_offline.py", "assemble.sh", "install.sh", "uninstall.sh"):
         assert (PACKAGING / name).is_file()
