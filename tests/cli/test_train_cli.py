@@ -107,3 +107,24 @@ def test_help_loads_no_torch() -> None:
     code = "import sys; from workbench.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_plan_only_chooses_the_batch_for_the_data_and_warns_before_training(setup: tuple[Path, Path]) -> None:
+    from workbench.core.train.advice import advise
+
+    csv, _proj = setup
+    base = ("train", str(csv), "--task", "tabular", "--label", "follow_up", "--plan-only")
+    proc = wb(*base, "--epsilon", "3", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)["plan"]
+    expected = advise("tabular", 270, 30, epochs=3, private=True, target_epsilon=3.0)
+    assert plan["batch_chosen_for_data"] and plan["batch_size"] == expected.batch_size
+    assert (plan["steps"], plan["learning_rate"]) == (expected.steps, expected.learning_rate)
+    assert plan["accountant"] == "rdp" and plan["delta"] == 1e-4 and "RDP accountant" in plan["summary"]
+    # 30 validation rows cannot show a difference: said before anything is trained (and nothing is).
+    assert not plan["likely_to_beat_majority"] and any("validation rows" in w for w in plan["warnings"])
+    proc = wb(*base, "--epsilon", "0.1", "--batch-size", "16")
+    assert proc.returncode == 0, proc.stderr
+    assert "expected batch 16," in proc.stdout + proc.stderr
+    assert "unlikely to beat the majority baseline" in proc.stdout + proc.stderr
+    assert "noise per step" in proc.stdout + proc.stderr

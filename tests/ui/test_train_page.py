@@ -222,3 +222,23 @@ def test_the_budget_box_says_when_the_same_data_is_spent_in_another_project(qtbo
     page.set_total_budget(4.0)
     qtbot.waitUntil(lambda: "other project(s) of this computer" in page.budget_label.text(), timeout=10_000)
     assert "remaining 2.5" in page.budget_label.text()
+
+
+def test_the_batch_follows_the_data_and_a_bad_plan_is_called_out_before_training(qtbot, window) -> None:  # noqa: ANN001
+    from workbench.core.train.advice import suggest_batch_size
+
+    page = window.train_page
+    page.eps_slider.setValue(epsilon_to_slider(3.0))
+    chosen = suggest_batch_size("tabular", 270, 3, private=True, target_epsilon=3.0, delta=1e-4)
+    assert chosen < 64, "270 training rows at the measured batch of 64 would take only 15 steps"
+    qtbot.waitUntil(lambda: page.batch_spin.value() == chosen, timeout=10_000)
+    qtbot.waitUntil(lambda: "chosen for 270 rows" in page.plan_label.text(), timeout=10_000)
+    assert "the recipe's, for this batch" in page.plan_label.text()
+    # A learning rate far above the one measured for this batch under DP: said before training.
+    page.lr_spin.setValue(0.5)
+    qtbot.waitUntil(lambda: "more than twice the rate" in page.plan_label.text(), timeout=10_000)
+    assert "Unlikely to beat the majority baseline" in page.plan_label.text()
+    # A batch the analyst typed is kept, whatever the data.
+    page.batch_spin.setValue(48)
+    qtbot.waitUntil(lambda: "batch 48," in page.plan_label.text(), timeout=10_000)
+    assert page.batch_spin.value() == 48

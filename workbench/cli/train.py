@@ -48,7 +48,10 @@ def register(sub: Any) -> None:
     p.add_argument("--delta", type=float, help="target delta (default: 1/(10 n) rounded down to a power of ten)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument(
-        "--batch-size", type=int, help="logical (expected) batch size (default: the task's, text 256, tabular 64)"
+        "--batch-size",
+        type=int,
+        help="logical (expected) batch size (default: chosen for the data: the task's measured batch, text 256, "
+        "tabular 64, smaller when the run would take too few steps, larger when the noise per step is too high)",
     )
     p.add_argument(
         "--physical-batch-size",
@@ -57,7 +60,12 @@ def register(sub: Any) -> None:
         "0: the whole batch)",
     )
     p.add_argument("--max-grad-norm", type=float, default=1.0, help="per-sample clipping bound")
-    p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the recipe's, matched to the batch)")
+    p.add_argument(
+        "--plan-only",
+        action="store_true",
+        help="print the plan (batch, learning rate, steps, noise, warnings) and stop before training",
+    )
     p.add_argument("--no-dp", action="store_true", help="train the same recipe without DP (no privacy guarantee)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--accountant", choices=["rdp", "prv"], default="rdp")
@@ -216,8 +224,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                 max_length=args.max_length,
             ),
         )
+        advice, config = _plan(args, config, ds.table)
+        if args.plan_only:
+            if args.json:
+                print_json({"plan": _advice_json(advice)})
+            return 0
         result = drive_with_progress(train_job(ds, config, session=session), not args.json)
         out = result.as_dict()
+        out["plan"] = _advice_json(advice)
         out["comparison"] = _comparison(out, config, session, ds.fingerprint)
         if session is not None and config.private:
             from workbench.core.dp.ledger import PrivacyLedger
@@ -248,6 +262,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out.get("budget"):
         say(f"budget remaining: ε {out['budget']['remaining']:.4g} of {out['budget']['total']:g}")
     return 0
+
+
+def _plan(args: argparse.Namespace, config: Any, table: Any) -> tuple[Any, Any]:
+    """Choose the batch (unless given) and say, before training, what the run will do and whether it is likely to
+    beat the majority baseline (the Train page shows the same; workbench.services.training.plan_training)."""
+    from dataclasses import replace
+
+    from workbench.services.training import plan_training
+
+    advice, _plan = plan_training(config, table, choose_batch=args.batch_size is None)
+    config = replace(config, batch_size=advice.batch_size)
+    if not args.json:
+        say(f"plan: {advice.summary()}")
+        if advice.warnings:
+            say("warning: this plan is unlikely to beat the majority baseline:")
+            for line in advice.warnings:
+                say(f"  - {line}")
+    return advice, config
+
+
+def _advice_json(advice: Any) -> dict[str, Any]:
+    return {
+        "batch_size": advice.batch_size,
+        "batch_chosen_for_data": advice.batch_suggested,
+        "learning_rate": advice.learning_rate,
+        "steps": advice.steps,
+        "train_rows": advice.train_rows,
+        "val_rows": advice.val_rows,
+        "noise_multiplier": advice.noise_multiplier,
+        "target_epsilon": advice.target_epsilon,
+        "delta": advice.delta,
+        "accountant": advice.accountant,
+        "likely_to_beat_majority": advice.likely_to_learn,
+        "warnings": list(advice.warnings),
+        "summary": advice.summary(),
+    }
 
 
 def _comparison(out: dict[str, Any], config: Any, session: Any, fingerprint: str) -> str:

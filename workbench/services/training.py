@@ -21,7 +21,9 @@ from workbench.services.datasets import IN_CLEAR_REFUSAL
 from workbench.services.session import ProjectSession
 
 if TYPE_CHECKING:
+    from workbench.core.dp.accountant import PrivacyPlan
     from workbench.core.dp.runs import RunMetrics
+    from workbench.core.train.advice import TrainingAdvice
     from workbench.core.train.loop import TrainResult
     from workbench.core.train.tasks import TrainConfig
 
@@ -106,6 +108,26 @@ def train_job(
             config, ds.table, token, ledger, store, metrics or Metrics(), model_sink=_model_sink(session)
         )
     )
+
+
+def plan_training(config: TrainConfig, table: Any, *, choose_batch: bool) -> tuple[TrainingAdvice, PrivacyPlan | None]:
+    """Before training, for the Train page and ``workbench train``: the batch and learning rate the run will use
+    (chosen for the data when ``choose_batch`` / ``config.learning_rate`` is ``None``), its steps, the reasons it is
+    unlikely to beat the majority baseline, and for a private run the privacy plan (noise, ε curve) at that batch.
+
+    Raises :class:`~workbench.core.train.tasks.TrainConfigError` or
+    :class:`~workbench.core.dp.accountant.PlanningError` for settings that cannot be planned.
+    """
+    from workbench.core.dp.accountant import plan_privacy
+    from workbench.core.train.advice import advise_run
+
+    advice = advise_run(config, table, batch_size=None if choose_batch else config.batch_size)
+    if not config.private:
+        return advice, None
+    plan = plan_privacy(
+        config.target_epsilon, advice.train_rows, advice.batch_size, config.epochs, config.delta, config.accountant
+    )
+    return advice, plan
 
 
 def load_checkpoint(session: ProjectSession, run_id: int) -> dict[str, Any]:

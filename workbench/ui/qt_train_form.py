@@ -74,7 +74,11 @@ class QtTrainForm(QWidget):
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(4, 4096)
         self.batch_spin.setValue(64)
-        self._auto_batch = 64  # the value the form itself chose last: only that one follows the task
+        self._auto_batch = 64  # the value the form itself chose last: only that one follows the task and the data
+        self.batch_spin.setToolTip(
+            "Expected (Poisson) batch. Left as offered, it follows the data: the task's measured batch, smaller when "
+            "the run would take too few optimizer steps, larger when the noise per step would drown the signal"
+        )
         self.rows_spin = QSpinBox()
         self.rows_spin.setRange(0, 10_000_000)
         self.rows_spin.setSpecialValueText("all rows")
@@ -112,6 +116,7 @@ class QtTrainForm(QWidget):
         self.lr_spin.setRange(0.0, 1.0)
         self.lr_spin.setSingleStep(0.0005)
         self.lr_spin.setSpecialValueText("recipe default")
+        self.lr_spin.setToolTip("0: the recipe's measured rate, scaled to the batch for private runs (see the plan)")
         self.lr_spin.setValue(0.0)
         self.clip_spin = QDoubleSpinBox()
         self.clip_spin.setDecimals(2)
@@ -213,6 +218,19 @@ class QtTrainForm(QWidget):
             self._auto_physical = RECOMMENDED_ROWS_IN_MEMORY[task] or 0
             self.physical_spin.setValue(self._auto_physical)
 
+    def batch_is_auto(self) -> bool:
+        """Whether the batch is still the one the form chose (the analyst has not typed another)."""
+        return self.batch_spin.value() == self._auto_batch
+
+    def follow_advice(self, advice: Any) -> bool:
+        """Take the batch a plan chose for the data (:func:`workbench.core.train.advice.advise`) unless the analyst
+        chose one; returns whether the batch changed (a new plan for it is then requested by the spin box)."""
+        if not advice.batch_suggested or not self.batch_is_auto() or advice.batch_size == self.batch_spin.value():
+            return False
+        self._auto_batch = advice.batch_size
+        self.batch_spin.setValue(advice.batch_size)
+        return True
+
     def update_enabled(self) -> None:
         """Text settings only for the text task, privacy settings only for a private run."""
         text_task = self.task_box.currentData() == "text"
@@ -227,18 +245,22 @@ class QtTrainForm(QWidget):
 
     def show_columns(self, ds: Dataset | None, roles: Mapping[str, ColumnRole]) -> None:
         """Offer ``ds``'s columns: label candidates first (the label role, then small-cardinality columns with no
-        privacy role), free-text columns first as text. The label combo sends no signal meanwhile."""
+        privacy role, fewest values first), free-text columns first as text. The label combo sends no signal
+        meanwhile."""
         self.label_box.blockSignals(True)
         self.label_box.clear()
         self.text_box.clear()
         if ds is not None:
             names = ds.column_names
             labels = [n for n in names if roles.get(n) is ColumnRole.LABEL]
-            labels += [
-                c.name
+            # Then columns with no privacy role and few values, fewest first: a label is more often yes/no than a
+            # count (the demo's visits_last_year has 13 values, its follow_up 2).
+            candidates = [
+                c
                 for c in ds.columns
                 if c.name not in labels and roles.get(c.name) is ColumnRole.OTHER and 2 <= c.distinct <= 20
             ]
+            labels += [c.name for c in sorted(candidates, key=lambda c: c.distinct)]
             for name in labels + [n for n in names if n not in labels]:
                 self.label_box.addItem(name)
             texts = [n for n in names if roles.get(n) is ColumnRole.FREE_TEXT]

@@ -60,6 +60,10 @@ log = logging.getLogger("workbench.ui.train")
 FEW_STEPS = 30
 BUDGET_REFRESH_MS = 1000  # the budget box is read again this often while runs are going (one SQLite read)
 UPDATING = "Updating the plan…"
+NON_PRIVATE = (
+    "Non-private run: the model comes with <b>no privacy guarantee</b>. "
+    "Use it only to compare against the private runs."
+)
 
 # Names other modules and the tests import from here.
 __all__ = [
@@ -188,6 +192,8 @@ class QtTrainPage(QWidget):
         f.epochs_spin.valueChanged.connect(self._request_plan)
         f.batch_spin.valueChanged.connect(self._request_plan)
         f.rows_spin.valueChanged.connect(self._request_plan)
+        f.lr_spin.valueChanged.connect(self._request_plan)  # the plan names the rate and warns about a bad one
+        f.recipe_box.currentIndexChanged.connect(self._request_plan)
         f.encoder_button.clicked.connect(self._on_choose_encoder)
         f.delta_edit.editingFinished.connect(self._request_plan)
         f.private_check.toggled.connect(self._update_form)
@@ -309,39 +315,37 @@ class QtTrainPage(QWidget):
         self._plan_due = False
         eps = self.epsilon()
         self.eps_value.setText(f"{eps:g}")
-        if not self.private_check.isChecked():
-            self.plan_label.setText(
-                "Non-private run: the model comes with <b>no privacy guarantee</b>. "
-                "Use it only to compare against the private runs."
-            )
+        private = self.private_check.isChecked()
+        if not private:
+            self.plan_label.setText(NON_PRIVATE)
             self._clear_plan()
+        if self._dataset is None or not self.label_box.currentText():
+            if private:
+                self.plan_label.setText("Choose a dataset and a label column to see the noise that ε needs.")
+                self._clear_plan()
             return
-        rows = self._train_rows()
-        if rows is None:
-            self.plan_label.setText("Choose a dataset and a label column to see the noise that ε needs.")
-            self._clear_plan()
-            return
-        epochs, batch, accountant = self.epochs_spin.value(), self.batch_spin.value(), self.accountant_box.currentData()
         try:
-            delta = self.delta()
+            config = self.build_config()
         except WorkbenchError as exc:
             self._on_plan_failed(0, str(exc))
             return
+        table, auto_batch = self._dataset.table, self.form.batch_is_auto()
 
         def job(token: CancelToken) -> JobGenerator[Any]:
-            from workbench.core.dp.accountant import plan_privacy
+            from workbench.services.training import plan_training
 
-            return plan_privacy(eps, rows, batch, epochs, delta, accountant)
+            return plan_training(config, table, choose_batch=auto_batch)
             yield  # a job that reports no progress
 
-        # Until the plan for these settings arrives, say so: figures computed for the previous settings would be
-        # wrong for these (the curve stays, greyed, so the plot does not jump).
-        self.plan_label.setText(
-            f"{UPDATING} (ε = {eps:g}, {epochs} epoch(s), batch {batch})"
-            if self._has_plan
-            else f"Computing the noise that ε = {eps:g} needs…"
-        )
-        self.form.dim_plan_curve(True)
+        if private:
+            # Until the plan for these settings arrives, say so: figures computed for the previous settings would
+            # be wrong for these (the curve stays, greyed, so the plot does not jump).
+            self.plan_label.setText(
+                f"{UPDATING} (ε = {eps:g}, {config.epochs} epoch(s), batch {config.batch_size})"
+                if self._has_plan
+                else f"Computing the noise that ε = {eps:g} needs…"
+            )
+            self.form.dim_plan_curve(True)
         self._plan_job.request(job)
 
     def _clear_plan(self) -> None:
@@ -350,7 +354,14 @@ class QtTrainPage(QWidget):
         self.form.clear_plan_curve()
 
     @Slot(int, object)
-    def _on_plan(self, _number: int, plan: Any) -> None:
+    def _on_plan(self, _number: int, result: Any) -> None:
+        advice, plan = result
+        if self.form.follow_advice(advice):
+            return  # the batch changed: a plan for it is on its way
+        notes = _advice_html(advice)
+        if plan is None:
+            self.plan_label.setText(NON_PRIVATE + notes)
+            return
         self._has_plan = True
         self.form.dim_plan_curve(False)
         self.plan_label.setText(
@@ -363,6 +374,7 @@ class QtTrainPage(QWidget):
                 if plan.steps < FEW_STEPS
                 else ""
             )
+            + notes
         )
         self.form.show_plan_curve(
             [0, *(p.epoch for p in plan.curve)], [0.0, *(p.epsilon for p in plan.curve)], plan.target_epsilon
@@ -536,6 +548,22 @@ class QtTrainPage(QWidget):
         )
         self.runs_table.set_row(job_id, "cancelled" + spent, snap=snap)
         self._refresh_budget()
+
+
+def _advice_html(advice: Any) -> str:
+    """The batch and learning rate a run will use and, in plain words, why it is unlikely to beat the majority
+    baseline (:class:`~workbench.core.train.advice.TrainingAdvice`)."""
+    batch = f"batch {advice.batch_size}" + (
+        f" (chosen for {advice.train_rows:,} rows)" if advice.batch_suggested else ""
+    )
+    rate = f"learning rate {advice.learning_rate:.3g}" + (
+        " (the recipe's, for this batch)" if advice.learning_rate_suggested else ""
+    )
+    text = f"<br>{batch}, {rate}, {advice.steps} steps in all."
+    if advice.warnings:
+        items = "".join(f"<br>• {w}" for w in advice.warnings)
+        text += f"<br><span style='color:#a01919'><b>Unlikely to beat the majority baseline:</b>{items}</span>"
+    return text
 
 
 def _run_kind(config: Any) -> str:

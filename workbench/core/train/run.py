@@ -19,6 +19,7 @@ from workbench.core.dp.accountant import check_accountant
 from workbench.core.errors import WorkbenchError
 from workbench.core.heavy_imports import preload_training_stack
 from workbench.core.jobs import CancelToken, JobGenerator, Progress, Throttle
+from workbench.core.train.advice import learning_rate_for
 from workbench.core.train.checkpoint import ModelSink, save_checkpoint
 from workbench.core.train.checks import check_config, check_model_for_dp, check_poisson, count_parameters
 from workbench.core.train.device import configure_torch_threads, resolve_device
@@ -68,7 +69,7 @@ class TrainingRun:
         self.trainable_parameters, self.total_parameters = count_parameters(model)
         self.majority_baseline = _majority(data)
         self.columns_used = _columns_used(config, data)
-        self.learning_rate = config.learning_rate or bundle.learning_rate(plan.private)
+        self.learning_rate = _learning_rate(config, bundle, plan.private)
         self.state = RunState()
         self.run_id: int | None = None
         # Set by _set_up_training; Opacus replaces all three with its private wrappers.
@@ -362,6 +363,17 @@ def _build_model(
     if count_parameters(model)[0] == 0:
         raise TrainConfigError("the model has no trainable parameters")
     return bundle, model
+
+
+def _learning_rate(config: TrainConfig, bundle: ModelBundle, private: bool) -> float:
+    """The analyst's rate, else the recipe's measured rate matched to the batch (:mod:`.advice`); a task the
+    workbench has no measurement for (a registered plug-in) keeps its bundle's rate."""
+    if config.learning_rate:
+        return float(config.learning_rate)
+    try:
+        return learning_rate_for(config.task, config.text.recipe, private, config.batch_size)
+    except KeyError:
+        return bundle.learning_rate(private)
 
 
 def _accuracy(bundle: ModelBundle, model: nn.Module, data: PreparedData, device: str, batch: int = 256) -> float:

@@ -274,6 +274,13 @@ def split_row_numbers(config: TrainConfig, table: pa.Table) -> tuple[tuple[int, 
 def planned_train_rows(table: pa.Table, label_column: str, max_rows: int | None, val_fraction: float = 0.1) -> int:
     """How many rows a run will train on, computed as the loop splits them (labelled rows, sampled down to
     ``max_rows``, minus the validation share), so the epsilon planned before training matches the run."""
+    return planned_split_rows(table, label_column, max_rows, val_fraction)[0]
+
+
+def planned_split_rows(
+    table: pa.Table, label_column: str, max_rows: int | None, val_fraction: float = 0.1
+) -> tuple[int, int]:
+    """(training rows, validation rows) of a run, computed as the loop splits them (see :func:`planned_train_rows`)."""
     import pyarrow.compute as pc
 
     if label_column not in table.column_names:
@@ -281,4 +288,5 @@ def planned_train_rows(table: pa.Table, label_column: str, max_rows: int | None,
     n = int(pc.count(table[label_column], mode="only_valid").as_py())
     if max_rows is not None:
         n = min(n, max_rows)
-    return n - max(1, round(n * val_fraction))
+    val = max(1, round(n * val_fraction))
+    return n - val, val

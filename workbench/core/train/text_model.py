@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.heavy_imports import HEAVY_IMPORT_LOCK
+from workbench.core.train.advice import RECIPE_RATES
 from workbench.core.train.tasks import ModelBundle, PreparedData, Task, TrainConfig, TrainConfigError, labels_and_split
 
 if TYPE_CHECKING:
@@ -176,8 +177,9 @@ class TextClassificationTask(Task):
                 )
                 model = get_peft_model(model, lora)
             # Measured (benchmarks/bench_dp_accuracy.py, expected batch 256): under DP 1e-2 beat 5e-3 and 2e-3; without
-            # DP 1e-2 overshoots (rt_polarity 0.684) where the usual LoRA rate 2e-3 does not.
-            lr, dp_lr = 2e-3, 1e-2
+            # DP 1e-2 overshoots (rt_polarity 0.684) where the usual LoRA rate 2e-3 does not. The rates live in
+            # advice.RECIPE_RATES; a private run scales them to its batch (advice.learning_rate_for).
+            lr, dp_lr = RECIPE_RATES[("text", "lora", False)][0], RECIPE_RATES[("text", "lora", True)][0]
             desc = f"LoRA r={config.text.lora_r} on query/value + head"
         else:
             for p in model.parameters():
@@ -196,7 +198,7 @@ class TextClassificationTask(Task):
             if pooler is not None:
                 for p in pooler.parameters():
                     p.requires_grad_(False)
-            lr, dp_lr = {"full": 5e-5, "top_layers": 5e-4, "head": 5e-3}[recipe], None
+            lr, dp_lr = RECIPE_RATES[("text", recipe, False)][0], RECIPE_RATES[("text", recipe, True)][0]
             desc = {"full": "full fine-tuning", "top_layers": f"top {config.text.top_layers} layers + head"}.get(
                 recipe, "head only"
             )
