@@ -146,6 +146,9 @@ TARGETS = [
     ("stay", Target(k=2, max_suppression=0.08, t=0.25)),  # numeric text in numeric order: ordered distance
     (None, Target(k=2, max_suppression=0.15, average_risk=0.2)),
     ("diagnosis", Target(k=3, max_suppression=0.2, l=2, l_variant="entropy", t=0.35, average_risk=0.25)),
+    # no suppression: every model is monotonic with generalization, a refused node drops the nodes below it
+    ("diagnosis", Target(k=2, max_suppression=0.0, l=3, l_variant="entropy", t=0.3)),
+    ("stay", Target(k=1, max_suppression=0.0, l=2, l_variant="recursive", c=3.0, average_risk=0.1)),
 ]
 
 
@@ -212,3 +215,16 @@ def test_loss_metric_equals_arx_on_adult(adult: Any) -> None:
         assert check.ok and loss_metric(lattice, node, check.outliers) == value
     result = search(lattice, Target(k=5, max_suppression=0.04), "loss")
     assert result.levels == (0, 3, 0, 1, 1, 1, 1, 2, 0) and result.information_loss == 0.26611081915757495
+
+
+def test_entropy_l_diversity_equals_arx_on_adult(adult: Any) -> None:
+    """ARX's TestAnonymizationLDiversity / TestAnonymizationEntropyLDiversity on adult.csv without suppression
+    (where ARX's non-monotonic entropy metric equals the monotonic one): sensitive occupation, the other 8 columns
+    quasi-identifiers, entropy 5-diversity: ARX's transformation and loss; 100-diversity: none."""
+    qis = [c for c in adult.column_names if c != "occupation"]
+    hierarchies = read_arx_folder(ADULT.parent, qis, prefix="adult_")
+    lattice = Lattice.build(adult, hierarchies, qis, sensitive="occupation")
+    result = search(lattice, Target(k=1, l=5, l_variant="entropy"))
+    assert result.levels == (1, 1, 1, 1, 3, 2, 2, 1) and result.information_loss == 324620.5269918692
+    assert result.suppressed_records == 0 and result.nodes_checked < lattice.size / 4
+    assert search(lattice, Target(k=1, l=100, l_variant="entropy")).levels is None

@@ -21,7 +21,9 @@ flags them non-monotonic with suppression): a node may be accepted because its f
 suppress while the node above it, where those records are merged into a class that now fails, is refused. So a
 node refused only by those is dropped alone, never the nodes below it, and an accepted node says nothing of the
 nodes above it; the search then has more nodes to check, and stays exact (tests/risk/test_search_targets.py).
-ARX's average-risk model is declared monotonic; it is treated as non-monotonic here (safe, and exact).
+ARX's average-risk model is declared monotonic; it is treated as non-monotonic here (safe, and exact). With a
+suppression limit of 0 every model is monotonic with generalization (ARX's ``isMonotonicWithGeneralization``), and
+any refused node drops the nodes below it.
 """
 
 from __future__ import annotations
@@ -180,4 +182,6 @@ def check_node(lattice: object, node: tuple[int, ...] | np.ndarray, target: Targ
         failing |= _average_risk_suppression(sizes, ~failing, target.average_risk)
     outliers = failing[ids]
     suppressed = int(weights[outliers].sum())
-    return NodeCheck(True, suppressed <= limit, suppressed, outliers)
+    # Without suppression every model here is monotonic with generalization (ARX's flags; the average risk only
+    # falls as classes merge): a refused node then refuses every node below it.
+    return NodeCheck(limit > 0 or suppressed == 0, suppressed <= limit, suppressed, outliers)
