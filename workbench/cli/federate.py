@@ -52,6 +52,7 @@ def register(sub: Any) -> None:
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--lr", type=float, default=2e-2, help="learning rate of each site's local Adam")
     s.add_argument("--hidden", default="32", help="hidden layer widths, e.g. 64x32 (default 32)")
+    s.add_argument("--reply-timeout", type=float, default=180.0, help="seconds to wait for a silent site per stage")
     s.add_argument("--json", action="store_true", help="round lines go to stderr; stdout holds only the JSON")
     s.set_defaults(func=cmd_simulate)
     _register_host(fed)
@@ -95,6 +96,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         learning_rate=args.lr,
         hidden=_hidden(args.hidden),
+        reply_timeout=args.reply_timeout,
     )
     result = _drive(job, to_stderr=args.json)
     out = result.to_json()
@@ -158,7 +160,13 @@ def _register_host(fed: Any) -> None:
     h.add_argument("--delta", type=float, default=1e-5, help="delta per site (each site checks it against its size)")
     h.add_argument("--no-dp", action="store_true", help="train without DP (comparison only: no privacy guarantee)")
     h.add_argument("--no-secagg", action="store_true", help="turn secure aggregation off (the host sees each update)")
-    h.add_argument("--max-rows", type=int, default=100_000, help="largest site's training rows (SecAgg+ max_weight)")
+    h.add_argument(
+        "--max-rows",
+        type=int,
+        default=100_000,
+        help="SecAgg+ max_weight: no site may train on more rows; set it near the largest site's rows (each update "
+        "is scaled by rows/max-rows before quantization, so a far larger value costs precision)",
+    )
     h.add_argument("--tls-dir", help="TLS: certificates in this folder (made here when missing); give sites ca.pem")
     h.add_argument("--tls-name", action="append", default=[], help="address or host name the sites dial (repeat)")
     h.add_argument("--reply-timeout", type=float, default=180.0, help="seconds to wait for a silent site per stage")
