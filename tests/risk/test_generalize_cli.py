@@ -91,3 +91,34 @@ def test_generalize_in_a_project_registers_with_lineage(data: tuple[Path, Path],
         assert lineage.detail["levels"] == dict(zip(["age", "zip"], outcome.search.levels or (), strict=True))
     assert csv.read_bytes() == original  # the original is untouched
     assert (tmp_path / "gen.csv").is_file()
+
+
+def test_generalize_loss_metric_with_l_and_t(data: tuple[Path, Path]) -> None:
+    """`--metric loss` with `--l`/`--t` of `--sensitive`: the JSON names the metric and the target, and the same
+    search run in-process gives the same optimum."""
+    from workbench.core.data.load import load_dataset
+    from workbench.core.risk.criteria import Target
+    from workbench.core.risk.hierarchy import read_arx_folder
+    from workbench.core.risk.lattice import Lattice
+    from workbench.core.risk.search import search
+
+    csv, folder = data
+    args = ["--qi", "age,zip,sex", "--hierarchies", str(folder), "--k", "3", "--max-suppression", "0.05"]
+    extra = ["--sensitive", "diagnosis", "--l", "2", "--l-variant", "entropy", "--t", "0.3", "--metric", "loss"]
+    proc = wb("generalize", str(csv), *args, *extra, "--dry-run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["metric"] == "loss" and result["location"] is None
+    assert result["target"] == {"k": 3, "max_suppression": 0.05, "l": 2, "l_variant": "entropy", "t": 0.3}
+    after = result["risk_after"]["sensitive_measures"][0]
+    assert after["column"] == "diagnosis" and after["distinct_l"] >= 2 and result["risk_after"]["k"] >= 3
+    ds = load_dataset(csv)
+    qis = ["age", "zip", "sex"]
+    lattice = Lattice.build(ds.table, read_arx_folder(folder, qis), qis, sensitive="diagnosis")
+    same = search(lattice, Target(k=3, max_suppression=0.05, l=2, l_variant="entropy", t=0.3), "loss")
+    assert (
+        list(result["levels"].values()) == list(same.levels or ())
+        and result["information_loss"] == same.information_loss
+    )
+    proc = wb("generalize", str(csv), *args, "--l", "2", "--dry-run")
+    assert proc.returncode == 2 and "--l and --t need --sensitive COLUMN" in proc.stderr
