@@ -176,20 +176,23 @@ def search_job(
     best: tuple[float, int, tuple[int, ...]] | None = None
     best_check: NodeCheck | None = None
     checked = 0
+    cursor = 0  # the candidates are taken in priority order: every node before the cursor is decided
     while True:
-        open_ = priority[candidate[priority]]
-        if open_.size == 0:
+        while cursor < size and not candidate[priority[cursor]]:
+            cursor += 1
+        if cursor == size:
             break
         if token is not None:
             token.raise_if_cancelled()
         if checked % _PROGRESS_EVERY == 0:
-            yield Progress("search", size - open_.size, size, "nodes", f"{checked} nodes checked")
-        pick = int(open_[0])
+            yield Progress("search", size - int(candidate.sum()), size, "nodes", f"{checked} nodes checked")
+        pick = int(priority[cursor])
         node = tuple(int(v) for v in nodes[pick])
         checked += 1
         check = check_node(lattice, node, target, limit)
         candidate[pick] = False
         if not check.monotonic_ok:
+            open_ = np.flatnonzero(candidate)
             candidate[open_[np.all(nodes[open_] <= nodes[pick], axis=1)]] = False
         elif check.ok:
             value = float(primary[pick]) if metric == "entropy" else loss_metric(lattice, node, check.outliers)
