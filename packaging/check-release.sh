@@ -80,6 +80,10 @@ kill "$WINDOW" 2>/dev/null || true
 wait "$WINDOW" 2>/dev/null || true
 grep "first paint" "$LOG" | tail -1
 echo "upgrade $OLD -> $NEW: project opens, key unchanged, previous version kept"
+if [ "$FEDERATION" = "--with-federation" ]; then
+    # through the installed command (a launcher script in ~/.local/bin), as a user would start it
+    $CLEAN_ENV unshare -n sh -c "ip link set lo up && '$BIN/workbench' selftest --only federation --with-federation"
+fi
 
 step "5. uninstall"
 $CLEAN_ENV "$APPROOT/current/uninstall.sh"

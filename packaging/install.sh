@@ -7,8 +7,8 @@
 #   --no-verify                  skip the checksum and signature check (not recommended)
 #
 # Layout: APPROOT/versions/VERSION/ holds each installed version, APPROOT/current links to the active one and the
-# commands link through it, so an upgrade installs the new version beside the old one and switches the link in
-# one rename: a running workbench keeps its files, and the previous version stays for a rollback
+# commands in the bin folder start it through that link, so an upgrade installs the new version beside the old
+# one and switches the link in one rename: a running workbench keeps its files, and the previous version stays for a rollback
 # (ln -sfn versions/OLD APPROOT/current). Older versions are removed.
 #
 # Projects, settings, keys, the privacy-budget ledger and logs are never here: they live in the project folders
@@ -61,8 +61,12 @@ PREVIOUS=$(readlink "$APPROOT/current" 2>/dev/null || true)
 ln -sfn "versions/$VERSION" "$APPROOT/current.new"
 mv -T "$APPROOT/current.new" "$APPROOT/current"   # atomic switch
 
+# Small scripts rather than links: the executable is started by its path inside the folder, so the folder of
+# sys.executable holds Flower's tools (the federation puts it first on PATH) and the name says what to run.
 for tool in privacy-workbench workbench; do
-    ln -sfn "$APPROOT/current/$tool" "$BIN/$tool"
+    rm -f "$BIN/$tool"
+    printf '#!/bin/sh\n# privacy-workbench launcher (install.sh)\nexec "%s/current/%s" "$@"\n' "$APPROOT" "$tool" > "$BIN/$tool"
+    chmod 0755 "$BIN/$tool"
 done
 sed "s|^Exec=privacy-workbench|Exec=$BIN/privacy-workbench|" "$TARGET/privacy-workbench.desktop" \
     > "$SHARE/applications/privacy-workbench.desktop"

@@ -28,10 +28,10 @@ fi
 [ -d "$APPROOT" ] || { echo "uninstall.sh: nothing installed in $APPROOT" >&2; exit 1; }
 
 for tool in privacy-workbench workbench; do
-    # only our own links: a command of the same name that points elsewhere is left alone
-    case "$(readlink "$BIN/$tool" 2>/dev/null || true)" in
-        "$APPROOT"/*) rm -f "$BIN/$tool" ;;
-    esac
+    # only our own launchers: a command of the same name that starts something else is left alone
+    if [ -f "$BIN/$tool" ] && grep -q "^exec \"$APPROOT/current/$tool\"" "$BIN/$tool"; then
+        rm -f "$BIN/$tool"
+    fi
 done
 rm -f "$SHARE/applications/privacy-workbench.desktop" "$SHARE/icons/hicolor/scalable/apps/privacy-workbench.svg"
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database -q "$SHARE/applications" || true
