@@ -65,3 +65,27 @@ def test_the_left_pane_keeps_its_width_and_the_treatment_column_fits(qtbot: Any,
         runner.begin_shutdown()
         runner.cancel_all()
         runner.wait_all(30)
+
+
+def test_legend_wraps_instead_of_clipping_and_preview_rows_stay_short(qtbot: Any) -> None:
+    from workbench.core.pii.preview import PreviewCell, PreviewResult, PreviewRow
+    from workbench.ui.qt_pii_preview import MAX_PREVIEW_LINES, QtPiiPreview
+
+    preview = QtPiiPreview()
+    qtbot.addWidget(preview)
+    preview.resize(360, 500)
+    preview.show()
+    qtbot.waitExposed(preview)
+    entities = ["PHONE_NUMBER", "EMAIL_ADDRESS", "US_SSN", "PERSON", "LOCATION", "DATE_TIME", "MEDICAL_LICENSE"]
+    note = "Patient seen for a long follow-up visit. " * 40
+    row = PreviewRow(0, (PreviewCell("note", "free_text", note, note),))
+    preview.show_result(PreviewResult(("note",), (row,), tuple((e, 3) for e in entities), 1, 5.0))
+    legend = preview.legend
+    # every chip is there whole, and the legend is as tall as its wrapped lines need (nothing cut at the right)
+    assert legend.texts() == sorted(f"{e} 3" for e in entities)
+    assert legend.heightForWidth(legend.width()) > QFontMetrics(legend.font()).lineSpacing() * 1.5
+    assert legend.sizeHint().width() <= 360 or legend.hasHeightForWidth()
+    assert legend.minimumSizeHint().width() < 360
+    table = preview.table
+    assert table.rowHeight(0) <= table.fontMetrics().lineSpacing() * MAX_PREVIEW_LINES + 8
+    assert table.item(0, 0).toolTip() == note  # the whole text is one hover away

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import logging
 
 from PySide6.QtCore import QCoreApplication, QTimer
 
@@ -29,6 +30,9 @@ def collect_on_gui_thread() -> None:
     ticks = itertools.count(1)
 
     def tick() -> None:
+        if gc.isenabled():  # a library switched it back on (srsly did: workbench.core.pii.analyzer)
+            gc.disable()
+            _warn_once()
         n = next(ticks)
         gc.collect(2 if n % 300 == 0 else 1 if n % 10 == 0 else 0)
 
@@ -38,3 +42,31 @@ def collect_on_gui_thread() -> None:
     timer.start()
     _timer = timer
     gc.disable()
+
+
+def freeze_long_lived() -> None:
+    """Move the objects alive now out of the collector's reach (``gc.freeze``), once per process: call it on the GUI
+    thread when something big that lives as long as the process has been built (the personal-data analyzer:
+    spaCy's vocabulary and Presidio's recognizers, hundreds of thousands of objects). Full collections then no
+    longer walk them, so the timer's pass every 30 s stays short instead of holding the GUI thread for ~100 ms.
+    The young generations are collected first, so little garbage is frozen with them."""
+    global _frozen
+    if _frozen:
+        return
+    _frozen = True
+    gc.collect(1)
+    gc.freeze()
+
+
+_frozen = False
+_warned = False
+
+
+def _warn_once() -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        logging.getLogger("workbench.ui").warning(
+            "the garbage collector had been switched back on by a library; switched off again (it must run on the "
+            "GUI thread only)"
+        )

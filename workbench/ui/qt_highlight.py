@@ -11,7 +11,6 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
 from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QTextDocument
 from PySide6.QtWidgets import (
     QApplication,
-    QHBoxLayout,
     QLabel,
     QStyle,
     QStyledItemDelegate,
@@ -95,34 +94,28 @@ class HtmlDelegate(QStyledItemDelegate):
         return QSize(int(doc.idealWidth()), int(doc.size().height()))
 
 
-class QtLegend(QWidget):
-    """One coloured chip per entity type with its count."""
+class QtLegend(QLabel):
+    """One coloured chip per entity type with its count, wrapped over as many lines as the width needs (a chip never
+    breaks: its name and count are joined by non-breaking spaces)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._layout = QHBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._chips: list[QLabel] = []
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self._texts: list[str] = []
 
     def set_counts(self, counts: Mapping[str, int] | Sequence[tuple[str, int]]) -> None:
-        for chip in self._chips:
-            self._layout.removeWidget(chip)
-            chip.deleteLater()
-        self._chips = []
         items = sorted(counts.items() if isinstance(counts, Mapping) else counts, key=lambda kv: (-kv[1], kv[0]))
-        for entity, count in items:
-            chip = QLabel(f"{entity} {count:,}")
-            chip.setStyleSheet(
-                f"background:{entity_color(entity)}; border:1px solid #bbb; border-radius:3px; padding:1px 6px;"
-            )
-            self._layout.addWidget(chip)
-            self._chips.append(chip)
+        self._texts = [f"{entity} {count:,}" for entity, count in items]
         if not items:
-            chip = QLabel("No personal data detected in the visible rows.")
-            chip.setStyleSheet("color:#666;")
-            self._layout.addWidget(chip)
-            self._chips.append(chip)
-        self._layout.addStretch(0)
+            self._texts = ["No personal data detected in the visible rows."]
+            self.setText(f'<span style="color:#666;">{self._texts[0]}</span>')
+            return
+        chips = [
+            f'<span style="background:{entity_color(entity)};">&nbsp;{html.escape(entity)}&nbsp;{count:,}&nbsp;</span>'
+            for entity, count in items
+        ]
+        self.setText(" &nbsp; ".join(chips))
 
     def texts(self) -> list[str]:
-        return [c.text() for c in self._chips]
+        return list(self._texts)

@@ -22,6 +22,7 @@ from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QObject, QThread, S
 
 from workbench.core.errors import JobCancelled, WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, JobRegistry, JobState, Progress
+from workbench.ui.qt_activity import favour_gui_thread
 from workbench.ui.qt_gc import collect_on_gui_thread
 
 log = logging.getLogger("workbench.jobs")
@@ -127,6 +128,7 @@ class QtJobRunner(QObject):
         self._threads: dict[int, QtJobThread] = {}
         self._accepting = True
         collect_on_gui_thread()  # garbage holding Qt objects must never be collected in a worker (a deadlock)
+        favour_gui_thread()  # a busy worker gives the interpreter back within 1 ms, not 5
 
     # --- starting and stopping -------------------------------------------------------------------------------
 

@@ -2,19 +2,20 @@
 
 With an unlocked vault the keys are derived from its ``anonymization-master`` secret (once per vault); otherwise
 the preview uses temporary keys, kept in memory for the page's lifetime and never written anywhere, and applying a
-policy that needs keys is refused.
+policy that needs keys is refused. Also: the policy the page starts from for a dataset (saved, or from its roles).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from workbench.core.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.core.crypto.vault import ProjectVault
+    from workbench.core.data.dataset import ColumnRole, Dataset
     from workbench.core.pii.keys import AnonymizationKeys
     from workbench.core.pii.policy import Policy
     from workbench.core.project.store import Project
@@ -77,3 +78,25 @@ def keyless_refusal(policy: Policy, columns: Sequence[str]) -> str:
         "used a temporary key that is not kept. Encrypt the project (so the key is stored safely) or choose "
         "operators without keys (replace, mask, redact, generalize)."
     )
+
+
+def saved_policy(project: Project | None, ds: Dataset) -> Policy | None:
+    """The newest policy saved in ``project`` for ``ds``, if it fits the dataset's columns (raises WorkbenchError
+    when the saved policy cannot be read)."""
+    from workbench.core.pii.policy import load_latest_policy
+
+    if project is None:
+        return None
+    record = project.dataset_by_fingerprint(ds.fingerprint)
+    policy = load_latest_policy(project, record.id) if record is not None else None
+    if policy is None or any(c not in ds.column_names for c, _ in policy.columns):
+        return None
+    return policy
+
+
+def policy_from_roles(ds: Dataset, roles: Mapping[str, ColumnRole], *, keyed: bool) -> Policy:
+    """A provisional policy until column detection is done, from the columns' roles: direct identifiers never kept
+    (keyed pseudonym in an encrypted project, else dropped), free text analysed, sensitive flagged."""
+    from workbench.core.pii.policy import policy_template
+
+    return policy_template((), name=f"{ds.name} policy", roles=roles, keys=keyed)

@@ -47,7 +47,7 @@ from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_pii_column_table import BY_ENTITY, QtColumnTable
 from workbench.ui.qt_pii_detection import QtColumnDetection
 from workbench.ui.qt_pii_entity_table import COMMON_ENTITIES, QtEntityOperatorTable, entity_types, operator_presets
-from workbench.ui.qt_pii_keys import PageKeys, keyless_refusal, uses_temporary_keys
+from workbench.ui.qt_pii_keys import PageKeys, keyless_refusal, policy_from_roles, saved_policy, uses_temporary_keys
 from workbench.ui.qt_pii_preview import TEMP_KEY_NOTE, QtPiiPreview, anonymized_texts, preview_columns
 from workbench.ui.qt_pii_residual import QtResidualPanel, apply_summary, residual_tooltip
 
@@ -89,7 +89,7 @@ class QtPiiPage(QWidget):
         self._preview_job.sig_result.connect(self._on_preview)
         self._preview_job.sig_failed.connect(self._on_preview_failed)
         self.residual = QtResidualPanel(runner, parent=self)
-        self._detection = QtColumnDetection(runner, parent=self)
+        self._detection = QtColumnDetection(runner, PREVIEW_ROWS, parent=self)
         self._detection.sig_detected.connect(self._on_detected)
         self._build()
         runner.sig_job_succeeded.connect(self._on_job_succeeded)
@@ -185,6 +185,8 @@ class QtPiiPage(QWidget):
     def set_project(self, project: Project | None) -> None:
         self._project = project
         self._update_form()
+        if project is not None and self._dataset is None and not self.isVisible():
+            self._detection.schedule(None, None, self.isVisible)  # the analyzer alone, ready before a dataset
 
     def set_vault(self, vault: ProjectVault | None) -> None:
         self._vault = vault
@@ -211,17 +213,25 @@ class QtPiiPage(QWidget):
             self._update_form()
             return
         self.dataset_label.setText(f"<b>{ds.name}</b> · {ds.num_rows:,} rows · SHA-256 {ds.fingerprint[:12]}…")
-        saved = self._saved_policy(ds)
-        self._policy = saved if saved is not None else self._policy_from_roles(ds)
+        try:
+            saved = saved_policy(self._project, ds)
+        except WorkbenchError as exc:
+            saved = None
+            self.show_message("warning", f"The saved policy could not be read: {exc}")
+        self._policy = saved or policy_from_roles(ds, self._roles, keyed=self._vault is not None)
         if saved is not None:
             self._user_columns = {c for c, _ in saved.columns}
         self._sync_controls()
         self._update_form()
-        # The analyzer warm-up, column detection and preview start when the page is first shown: run at every
-        # load they held the interpreter while the analyst scrolled the new table (repaint p99 4 ms -> 213 ms).
+        # The analyzer warm-up and column detection run in the background a moment after the dataset is shown
+        # (paced: each step waits for the analyst to be idle), or at once when the page is opened; the preview
+        # when the page is opened. Run at full speed at every load they held the interpreter while the analyst
+        # scrolled the new table (repaint p99 4 ms -> 213 ms, commit d60084b).
         self._background_due = True
         if self.isVisible():
             self._start_deferred()
+        else:
+            self._detection.schedule(ds, self._policy, self.isVisible)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -233,32 +243,9 @@ class QtPiiPage(QWidget):
         ds = self._dataset
         if ds is None:
             return
-        if self._runner.accepting:
-            self._detection.start(ds, self._policy)
+        if self._runner.accepting and self._detections is None:
+            self._detection.ensure(ds, self._policy)
         self.request_preview(immediate=True)
-
-    def _saved_policy(self, ds: Dataset) -> Policy | None:
-        """The newest policy saved in the project for this dataset, if it fits the dataset's columns."""
-        from workbench.core.pii.policy import load_latest_policy
-
-        if self._project is None:
-            return None
-        try:
-            record = self._project.dataset_by_fingerprint(ds.fingerprint)
-            policy = load_latest_policy(self._project, record.id) if record is not None else None
-        except WorkbenchError as exc:
-            self.show_message("warning", f"The saved policy could not be read: {exc}")
-            return None
-        if policy is None or any(c not in ds.column_names for c, _ in policy.columns):
-            return None
-        return policy
-
-    def _policy_from_roles(self, ds: Dataset) -> Policy:
-        """A provisional policy until column detection is done, from the columns' roles: direct identifiers never
-        kept (keyed pseudonym in an encrypted project, else dropped), free text analysed, sensitive flagged."""
-        from workbench.core.pii.policy import policy_template
-
-        return policy_template((), name=f"{ds.name} policy", roles=self._roles, keys=self._vault is not None)
 
     # --- keys -----------------------------------------------------------------------------------------------
 
@@ -389,15 +376,16 @@ class QtPiiPage(QWidget):
             return preview_rows(table, policy, keys, token)
             yield  # a job that reports no progress
 
-        self.preview_status.setText("Updating the preview…")
-        return self._preview_job.request(job, immediate=immediate)
+        number = self._preview_job.request(job, immediate=immediate)
+        self.preview.requested(number)
+        return number
 
     @Slot(int, object)
     def _on_preview(self, number: int, result: PreviewResult) -> None:
         self._last_preview = result
         if any(not self.entity_table.has_entity(e) for e in result.legend_counts):
             self._sync_controls()
-        self.preview.show_result(result)
+        self.preview.show_result(result, number)
         if self._policy is not None:
             self.residual.preview_shown(result, self._policy)
 
@@ -568,7 +556,10 @@ class QtPiiPage(QWidget):
             self._policy = policy
         self._detection.show_found(self._detections)
         self._sync_controls()
-        self.request_preview()
+        if self.isVisible():
+            self.request_preview()
+        else:  # detected in the background: the preview is made when the page is opened
+            self._background_due = True
 
     @Slot(int, object)
     def _on_job_succeeded(self, job_id: int, result: Any) -> None:

@@ -4,6 +4,7 @@ replacements highlighted per entity type."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
@@ -21,6 +22,8 @@ from workbench.ui.qt_highlight import HTML_ROLE, HtmlDelegate, QtLegend, spans_t
 if TYPE_CHECKING:
     from workbench.core.pii.preview import PreviewCell, PreviewResult
 
+MAX_PREVIEW_LINES = 4
+"""A preview row is at most this many lines tall; the whole cell is in its tooltip."""
 TEMP_KEY_NOTE = "Preview uses a temporary key; encrypt the project to keep keyed tokens consistent across runs."
 
 
@@ -61,6 +64,14 @@ class QtPiiPreview(QWidget):
         self.table.setWordWrap(True)
         self.table.horizontalHeader().setDefaultSectionSize(220)
         layout.addWidget(self.table, 1)
+        self._requested_at: dict[int, float] = {}
+        self.last_end_to_end_ms: float | None = None
+        """From the request of the shown preview to the table being filled (what the analyst waited)."""
+
+    def requested(self, number: int) -> None:
+        """Preview request ``number`` was made now (its result will say how long it took to be shown)."""
+        self._requested_at[number] = time.perf_counter()
+        self.status.setText("Updating the preview…")
 
     def clear(self) -> None:
         """No dataset: an empty table and legend."""
@@ -69,14 +80,20 @@ class QtPiiPreview(QWidget):
         self.legend.set_counts({})
         self.status.setText("No preview yet.")
 
-    def show_result(self, result: PreviewResult) -> None:
-        """The legend, the status line and the table for ``result``."""
+    def show_result(self, result: PreviewResult, number: int | None = None) -> None:
+        """The legend, the status line and the table for ``result``, the answer to request ``number``; the status
+        says how long the analyst waited for it (request to table filled, including the wait for the analyzer)."""
         self.legend.set_counts(result.legend_counts)
+        self._fill_table(result)
+        requested = self._requested_at.get(number) if number is not None else None
+        self._requested_at = {n: t for n, t in self._requested_at.items() if number is None or n > number}
+        waited = (time.perf_counter() - requested) * 1000 if requested is not None else None
+        self.last_end_to_end_ms = waited
+        shown = f"on screen {waited:,.0f} ms after the request" if waited is not None else f"{result.elapsed_ms:.0f} ms"
         self.status.setText(
-            f"First {len(result.rows)} row(s) · {result.elapsed_ms:.0f} ms"
+            f"First {len(result.rows)} row(s) · {shown} (analysis {result.elapsed_ms:,.0f} ms)"
             + (f" · {result.texts_analyzed} text(s) analysed" if result.texts_analyzed else "")
         )
-        self._fill_table(result)
 
     def _fill_table(self, result: PreviewResult) -> None:
         shown = preview_columns(result)
@@ -100,12 +117,17 @@ class QtPiiPreview(QWidget):
         finally:
             t.setUpdatesEnabled(True)
         t.resizeRowsToContents()
+        cap = t.fontMetrics().lineSpacing() * MAX_PREVIEW_LINES + 8
+        for r in range(t.rowCount()):
+            if t.rowHeight(r) > cap:
+                t.setRowHeight(r, cap)
 
 
 def _cell_items(cell: PreviewCell) -> tuple[QTableWidgetItem, QTableWidgetItem]:
     """The original and the anonymized item of one preview cell, spans highlighted."""
     original = cell.original or ""
     before = QTableWidgetItem(original)
+    before.setToolTip(original)
     before.setData(HTML_ROLE, spans_to_html(original, [(s.start, s.end, s.entity_type) for s in cell.spans]))
     if cell.anonymized is None and cell.treatment == "drop":
         after = QTableWidgetItem("(column dropped)")
@@ -113,5 +135,6 @@ def _cell_items(cell: PreviewCell) -> tuple[QTableWidgetItem, QTableWidgetItem]:
     else:
         new = cell.anonymized or ""
         after = QTableWidgetItem(new)
+        after.setToolTip(new)
         after.setData(HTML_ROLE, spans_to_html(new, [(s.start, s.end, s.entity_type) for s in cell.replacements]))
     return before, after

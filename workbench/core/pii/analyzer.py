@@ -118,6 +118,7 @@ def import_nlp_stack() -> None:
     """
     with _import_lock:
         if "presidio_analyzer" in sys.modules and "spacy" in sys.modules:
+            _keep_collector_state_in_srsly()
             return
         finder: _SkipHeavyOptionalImports | None = None
         if not any(name in sys.modules for name in _SkipHeavyOptionalImports._BLOCKED):
@@ -130,6 +131,46 @@ def import_nlp_stack() -> None:
         finally:
             if finder is not None:
                 sys.meta_path.remove(finder)  # type: ignore[arg-type]
+        _keep_collector_state_in_srsly()
+
+
+class _CollectorStateKeeper:
+    """Stands in for the ``gc`` module inside ``srsly._msgpack_api``: its ``disable()``/``enable()`` pair around
+    unpacking then restores the state the collector was in, instead of switching it on unconditionally.
+
+    spaCy loads its model through srsly, which calls ``gc.enable()`` after every msgpack read. The window keeps the
+    collector off on purpose and collects on the GUI thread (``workbench.ui.qt_gc``): switched back on inside a
+    worker loading the model, the collector ran in that worker, destroyed a Qt object there and deadlocked against
+    the GUI thread (seen in tests/ui/test_main_window.py: ``QObject::~QObject`` under ``gc_collect_main`` in the
+    column-detection worker)."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self._gc = gc
+        self._was_enabled = threading.local()
+
+    def disable(self) -> None:
+        self._was_enabled.value = self._gc.isenabled()
+        self._gc.disable()
+
+    def enable(self) -> None:
+        if getattr(self._was_enabled, "value", True):
+            self._gc.enable()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gc, name)
+
+
+def _keep_collector_state_in_srsly() -> None:
+    """Install :class:`_CollectorStateKeeper` in srsly's msgpack module (idempotent)."""
+    module = sys.modules.get("srsly._msgpack_api")
+    if module is None:
+        import importlib
+
+        module = importlib.import_module("srsly._msgpack_api")
+    if not isinstance(getattr(module, "gc", None), _CollectorStateKeeper):
+        module.gc = _CollectorStateKeeper()  # type: ignore[attr-defined]
 
 
 def default_spacy_model(project: Any = None) -> str:
@@ -178,6 +219,7 @@ def load_spacy_pipeline(model: str, skip_components: Sequence[str] = ()) -> Any:
     """
     import spacy
 
+    _keep_collector_state_in_srsly()  # spaCy's model reader must not switch the collector back on
     path = Path(model).expanduser()
     looks_like_path = any(sep in model for sep in ("/", "\\")) or model.startswith(".")
     try:

@@ -150,21 +150,33 @@ def name_hint(column: str) -> tuple[str | None, bool]:
     return None, any(_keyword_in(k, tokens) for k in FREE_TEXT_HINTS)
 
 
-def _sample(values: Sequence[Any], size: int) -> list[str]:
-    """Up to ``size`` distinct non-blank values as strings, spread over the column (deterministic)."""
+def _sample(column: pa.ChunkedArray | pa.Array, size: int, block: int = 4096) -> list[str]:
+    """Up to ``size`` distinct non-blank values as strings, spread over the column (deterministic): first every
+    ``n // (2 * size)``-th value, then, while too few were found, the values from the top. Only the values looked at
+    become Python objects (a million-row column is never converted whole: that held the interpreter for a second)."""
     seen: dict[str, None] = {}
-    n = len(values)
+    n = len(column)
     if n == 0:
         return []
     step = max(1, n // (size * 2))
-    for i in list(range(0, n, step)) + list(range(n)):
-        value = values[i]
-        if value is None or isinstance(value, bool):
-            continue
-        text = str(value).strip()
-        if text:
-            seen.setdefault(text, None)
-        if len(seen) >= size:
+
+    def add(values: list[Any]) -> bool:
+        for value in values:
+            if value is None or isinstance(value, bool):
+                continue
+            text = str(value).strip()
+            if text:
+                seen.setdefault(text, None)
+            if len(seen) >= size:
+                return True
+        return False
+
+    import pyarrow as pa
+
+    if add(column.take(pa.array(range(0, n, step), type=pa.int64())).to_pylist()):
+        return list(seen)
+    for first in range(0, n, block):
+        if add(column.slice(first, block).to_pylist()):
             break
     return list(seen)
 
@@ -203,8 +215,7 @@ def detect_columns_job(
     for done, column in enumerate(names):
         token.raise_if_cancelled()
         yield Progress("detecting personal data in columns", done, len(names), "columns")
-        values = table.column(column).to_pylist()
-        results.append(_detect_one(column, _sample(values, sample_size), handle, settings))
+        results.append(_detect_one(column, _sample(table.column(column), sample_size), handle, settings))
     yield Progress("detecting personal data in columns", len(names), len(names), "columns")
     return tuple(results)
 
