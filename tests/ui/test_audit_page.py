@@ -60,7 +60,7 @@ def test_entries_shown_and_filtered(window, tmp_path: Path) -> None:  # noqa: AN
 
     _select(page.kind_combo, "All kinds")
     first = window.project.datasets()[0]
-    _select(page.dataset_combo, f"{first.name} (#{first.id})")
+    _select(page.dataset_combo, f"{first.name} (original)")
     shown = [page.model.row(i) for i in range(page.model.rowCount())]
     assert {r["action"] for r in shown} == {"dataset.registered", "dataset.roles_changed"}
     assert all(json.loads(r["detail_json"]).get("dataset_id") == first.id for r in shown)

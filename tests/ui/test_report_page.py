@@ -28,7 +28,7 @@ def _page(window, tmp_path: Path) -> QtReportPage:  # noqa: ANN001
 
 def test_build_show_and_verify_a_report(qtbot, window, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     page = _page(window, tmp_path)
-    page.dataset_combo.setCurrentIndex(page.dataset_combo.findText("people.csv (#2)"))
+    page.dataset_combo.setCurrentIndex(page.dataset_combo.findText("people.csv (original)"))
     out = tmp_path / "out" / "people-report"
     out.parent.mkdir()
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
@@ -94,7 +94,7 @@ def test_an_encrypted_project_is_reported_unlocked_and_refused_locked(qtbot, win
     assert drive(add_dataset_job(session, canary_csv(tmp_path / "people.csv", rows=20))).encrypted
     page = install(window)
     window.show_page(PAGE_NAME)
-    assert page.dataset_combo.currentText() == "people.csv (#1)"
+    assert page.dataset_combo.currentText() == "people.csv (original)"
     job = page.build(tmp_path / "r.pdf")
     assert job is not None
     wait_for_job(qtbot, window.runner, job)

@@ -286,13 +286,16 @@ class QtAuditPage(QWidget):
 
     def _fill_choices(self, session: ProjectSession | None) -> None:
         from workbench.services.audit import iter_audit_rows
+        from workbench.services.dataset_labels import dataset_labels
 
         kinds: list[str] = []
         datasets: list[tuple[str, int]] = []
         if session is not None:
             try:
                 kinds = sorted({action_kind(r["action"]) for r in iter_audit_rows(session)})
-                datasets = [(f"{r.name} (#{r.id})", r.id) for r in session.project.datasets()]
+                records = session.project.datasets()
+                labels = dataset_labels(records, session.project)  # the labels the Data page shows
+                datasets = [(labels[r.id], r.id) for r in records]
             except WorkbenchError as exc:
                 self.show_message("error", f"The audit log cannot be read: {exc}")
         _refill(self.kind_combo, [(ALL_KINDS, None), *((k, k) for k in kinds)])

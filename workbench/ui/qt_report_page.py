@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
+from workbench.ui.qt_dataset_labels import add_dataset_items
 from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_progress_row import progress_row, show_progress
 
@@ -79,6 +80,7 @@ class QtReportPage(QWidget):
         self._window = window
         self._runner = window.runner
         self._job: int | None = None
+        self._names: dict[int, str] = {}
         self._preview_dir: tempfile.TemporaryDirectory[str] | None = None
         self.files: ReportFiles | None = None
         self.verdict: ReportVerdict | None = None
@@ -167,8 +169,8 @@ class QtReportPage(QWidget):
             match = [r.id for r in records if shown is not None and r.fingerprint == shown.fingerprint]
             current = match[0] if match else None
         self.dataset_combo.clear()
-        for record in records:
-            self.dataset_combo.addItem(f"{record.name} (#{record.id})", record.id)
+        add_dataset_items(self.dataset_combo, records, project)  # the labels the Data page shows
+        self._names = {r.id: r.name for r in records}
         self.dataset_combo.setCurrentIndex(max(self.dataset_combo.findData(current), 0))
         self.build_button.setEnabled(bool(records) and not self.busy)
 
@@ -188,7 +190,7 @@ class QtReportPage(QWidget):
         if dataset_id is None:
             self.show_message("error", "Add a dataset on the Data page first: a report is about one dataset.")
             return
-        name = Path(self.dataset_combo.currentText().rsplit(" (#", 1)[0]).stem or "dataset"
+        name = Path(self._names.get(dataset_id, "")).stem or "dataset"
         suggested = str(Path.home() / f"{name}-report.pdf")
         path, _ = QFileDialog.getSaveFileName(self, "Save the signed report as", suggested, "PDF (*.pdf)")
         if path:
