@@ -317,7 +317,7 @@ def federate_join_job(
                 run_id, plan = _wait_for_offer(site_dir, token, plan_timeout)
                 held = yield from _accept_plan(plan, run_id, dataset, site_name, max_epsilon, accept, ledger, site_dir)
                 deadline = time.monotonic() + timeout
-                while len(history) < plan.rounds:
+                while not history or history[-1].round < plan.rounds:  # a round seen late is not waited for
                     token.raise_if_cancelled()
                     got = _site_rounds(site_dir, history[-1].round if history else 0)
                     if got is not None:
@@ -335,7 +335,7 @@ def federate_join_job(
                 _audit_site(ledger, plan, site_name, epsilon)
     assert plan is not None
     return JoinResult(
-        rounds=len(history),
+        rounds=history[-1].round if history else 0,
         plan=plan,
         epsilon=epsilon if plan.private else None,
         delta=plan.delta if plan.private else None,
