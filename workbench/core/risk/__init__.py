@@ -2,8 +2,10 @@
 
 ``classes`` (equivalence classes over quasi-identifiers), ``sample`` (prosecutor, journalist, marketer risk, sample
 uniqueness), ``population`` (Pitman, Zayatz, SNB, Dankar's rule; ``solver`` holds ARX's special functions and
-Newton-Raphson solver), ``diversity`` (distinct, entropy and recursive (c,l)-diversity, t-closeness) and ``measure``
-(all of them in one call).
+Newton-Raphson solver), ``diversity`` (distinct, entropy and recursive (c,l)-diversity, t-closeness), ``measure``
+(all of them in one call) and ``distribution`` (ARX's risk distribution; distinction and separation).
+Generalization: ``hierarchy`` (ARX's CSV format, builders), ``lattice`` (the hierarchies applied to a table),
+``criteria`` (the privacy models a node must satisfy) and ``search`` (ARX's entropy and loss metrics, the search).
 """
 
 from __future__ import annotations

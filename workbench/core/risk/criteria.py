@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -152,6 +153,62 @@ def _average_risk_suppression(sizes: np.ndarray, kept: np.ndarray, threshold: fl
     return out
 
 
+_DENSE_CELLS = 4_000_000  # classes x sensitive values up to which the counts are one dense matrix
+
+
+def _sensitive_fails(
+    ids: np.ndarray, space: int, weights: np.ndarray, values: np.ndarray, sizes: np.ndarray, sensitive: Any,
+    target: Target,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Per class: failing distinct l (monotonic), and failing entropy or recursive l or t (not monotonic)."""
+    nv = sensitive.num_values
+    if space * nv > _DENSE_CELLS:  # many classes and values: sparse (class, value) triples
+        cv = _value_counts(ids, weights, values, nv, sizes, sensitive.overall)
+        distinct = np.bincount(cv.cls, minlength=space)
+        other = np.zeros(space, dtype=bool)
+        if target.l is not None and target.l_variant == "entropy":
+            other |= ~_entropy_ok(cv, target.l)
+        elif target.l is not None and target.l_variant == "recursive":
+            other |= ~_recursive_ok(cv, target.c, target.l)
+        if target.t is not None:
+            ranks = sensitive.ranks
+            other |= (equal_distance_emd(cv) if ranks is None else ordered_distance_emd(cv, ranks)) > target.t
+    else:
+        counts = np.bincount(ids * nv + values, weights=weights, minlength=space * nv).reshape(space, nv)
+        present = counts > 0
+        distinct = present.sum(axis=1)
+        other = _dense_non_monotonic(counts, present, distinct, sizes, sensitive, target)
+    mono = distinct < target.l if target.l is not None and target.l_variant == "distinct" else np.zeros(space, bool)
+    return mono, other
+
+
+def _dense_non_monotonic(
+    counts: np.ndarray, present: np.ndarray, distinct: np.ndarray, sizes: np.ndarray, sensitive: Any, target: Target
+) -> np.ndarray:
+    """The non-monotonic checks on a dense classes x values count matrix (the same formulas as the sparse ones)."""
+    other = np.zeros(counts.shape[0], dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if target.l is not None and target.l_variant == "entropy":
+            f_ln_f = np.where(present, counts * np.log(np.where(present, counts, 1.0)), 0.0).sum(axis=1)
+            other |= ~((distinct >= target.l) & (f_ln_f <= sizes * (np.log(sizes) - math.log(target.l))))
+        elif target.l is not None and target.l_variant == "recursive":
+            ordered = -np.sort(-counts, axis=1)
+            tail = ordered[:, target.l - 1 :].sum(axis=1)
+            other |= ~((distinct >= target.l) & (ordered[:, 0] < target.c * tail))
+        if target.t is not None:
+            p = counts / sizes[:, None]
+            if sensitive.ranks is None:  # ARX's form: (1 + sum over the present values of |p - q| - q) / 2
+                emd = (1.0 + np.where(present, np.abs(p - sensitive.overall) - sensitive.overall, 0.0).sum(axis=1)) / 2
+            else:
+                m = counts.shape[1]
+                in_order = np.empty_like(p)
+                in_order[:, sensitive.ranks] = p
+                q_cum = np.cumsum(sensitive.overall[np.argsort(sensitive.ranks)])
+                emd = np.abs(np.cumsum(in_order, axis=1) - q_cum).sum(axis=1) / (m - 1) if m > 1 else 0.0 * sizes
+            other |= emd > target.t
+    return other
+
+
 def check_node(lattice: object, node: tuple[int, ...] | np.ndarray, target: Target, limit: int) -> NodeCheck:
     """Check ``node`` of ``lattice`` (a :class:`~workbench.core.risk.lattice.Lattice`) against ``target``."""
     sensitive = getattr(lattice, "sensitive", None)
@@ -160,24 +217,16 @@ def check_node(lattice: object, node: tuple[int, ...] | np.ndarray, target: Targ
     ids, space = lattice.tuple_classes(node, compact=compact)  # type: ignore[attr-defined]
     sizes = np.bincount(ids, weights=weights, minlength=space)
     failing = sizes < target.k
-    cv = None
+    other = None
     if target.needs_sensitive:
         assert sensitive is not None and values is not None
-        cv = _value_counts(ids, weights, values, sensitive.num_values, sizes, sensitive.overall)
-        if target.l is not None and target.l_variant == "distinct":
-            failing |= np.bincount(cv.cls, minlength=space) < target.l
+        mono, other = _sensitive_fails(ids, space, weights, values, sizes, sensitive, target)
+        failing |= mono
     monotonic_out = int(weights[failing[ids]].sum())
     if monotonic_out > limit:
         return NodeCheck(False, False, monotonic_out)
-    if cv is not None and sensitive is not None:
-        if target.l is not None and target.l_variant == "entropy":
-            failing |= ~_entropy_ok(cv, target.l)
-        elif target.l is not None and target.l_variant == "recursive":
-            failing |= ~_recursive_ok(cv, target.c, target.l)
-        if target.t is not None:
-            ranks = sensitive.ranks
-            emd = equal_distance_emd(cv) if ranks is None else ordered_distance_emd(cv, ranks)
-            failing |= emd > target.t
+    if other is not None:
+        failing |= other
     if target.average_risk is not None:
         failing |= _average_risk_suppression(sizes, ~failing, target.average_risk)
     outliers = failing[ids]
