@@ -63,3 +63,36 @@ def test_the_navigation_follows_the_dataset_through_the_steps(qtbot: Any, window
     window.refresh_workflow()
     assert _states(window) == {"Data": DONE, "Anonymize": DONE, "Train": DONE}
     assert workflow_state(project, "f" * 64)["anonymize"].reason == "This dataset is an anonymized output."
+
+
+def test_the_risk_step_follows_the_measured_k_and_generalization(project: Any, tmp_path: Path) -> None:
+    from workbench.core.data.load import load_dataset
+    from workbench.core.jobs import drive
+    from workbench.services.datasets import add_dataset_job
+    from workbench.services.risk import risk_report
+    from workbench.services.session import ProjectSession
+
+    source = tmp_path / "clinic.csv"
+    source.write_text(clinic_intake_csv_text(rows=60), encoding="utf-8")
+    session = ProjectSession(project)
+    drive(add_dataset_job(session, source))
+    ds = load_dataset(source)
+    record = project.dataset_by_fingerprint(ds.fingerprint)
+    project.set_roles(record.id, {c: "other" for c in ds.column_names})
+    assert workflow_state(project, ds.fingerprint)["risk"].reason.startswith("Mark quasi-identifiers")
+    project.set_roles(record.id, {c: "other" for c in ds.column_names} | {"zip": "quasi_identifier"})
+    assert workflow_state(project, ds.fingerprint)["risk"].state == NOT_STARTED
+    report = risk_report(session, ds, qi=["date_of_birth", "sex", "zip"])  # nearly every record unique
+    state = workflow_state(project, ds.fingerprint)["risk"]
+    assert report.measures.k < 5 and state.state == ATTENTION
+    assert f"k = {report.measures.k} on 3 quasi-identifier(s)" in state.reason
+    risk_report(session, ds, qi=["sex"])  # a few classes of many records each
+    assert workflow_state(project, ds.fingerprint)["risk"].state == DONE
+    record = project.dataset_by_fingerprint(ds.fingerprint)
+    child = project.register_dataset(
+        "clinic.generalized.csv", tmp_path / "g.csv", "e" * 64, "csv", "utf-8", ",", record.rows,
+        record.size_bytes, record.schema, dict(record.roles),
+    )  # fmt: skip
+    project.add_lineage(child.id, record.id, "generalize", {"k": 5})
+    assert workflow_state(project, ds.fingerprint)["risk"].reason.startswith("Generalized 1 time(s)")
+    assert workflow_state(project, "e" * 64)["risk"].reason == "This dataset is a generalized output."

@@ -49,7 +49,7 @@ log = logging.getLogger("workbench.ui")
 CLOSE_WAIT_SECONDS = 15.0
 NO_DATASET_TEXT = "Load a dataset on the Data page first: this page works on the dataset shown there."
 LOCKED_EMPTY_TEXT = "This project is locked. Unlock it to work on its data."
-REFRESH_WORKFLOW_KINDS = frozenset({"load", "anonymize", "train"})
+REFRESH_WORKFLOW_KINDS = frozenset({"load", "anonymize", "risk", "train"})
 """Job kinds whose end can change a workflow step's state."""
 
 
@@ -153,10 +153,10 @@ class QtMainWindow(QMainWindow):
     # --- pages ----------------------------------------------------------------------------------------------
 
     def _install_optional_pages(self) -> None:
-        """Pages that add themselves through an ``install(window)`` function (Keys and sharing, Report, Audit log)."""
-        from workbench.ui import qt_audit_page, qt_keys_page, qt_report_page
+        """Pages that add themselves with ``install(window)``, in navigation order after Data, Anonymize, Train."""
+        from workbench.ui import qt_audit_page, qt_federation_page, qt_keys_page, qt_report_page, qt_risk_page
 
-        _ = [page.install(self) for page in (qt_keys_page, qt_report_page, qt_audit_page)]
+        _ = [p.install(self) for p in (qt_risk_page, qt_federation_page, qt_keys_page, qt_report_page, qt_audit_page)]
 
     def add_page(self, name: str, widget: QWidget, *, step: str | None = None, needs_dataset: bool = False) -> None:
         """Add a page to the navigation, in a scroll area (every page fits a small screen). ``step``: the workflow
