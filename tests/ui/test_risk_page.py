@@ -50,6 +50,10 @@ def test_measure_then_generalize_shows_before_and_after(qtbot, window, tmp_path:
     assert page.measures.isColumnHidden(2)  # no "after" yet
     assert page.plots.series["sizes"]["before"][1:3] == [30.0, 20.0] and "after" not in page.plots.series["sizes"]
     assert page.measures.value("follow_up: distinct l") == "1"
+    page.columns.setCurrentCell(page.columns.columns().index("age"), 0)  # the hierarchy age would get
+    preview = page.plots.hierarchy
+    assert page.plots.currentWidget() is preview and preview.horizontalHeaderItem(1).text() == "level 1"
+    assert preview.rowCount() == 50 and preview.item(0, 0).text() == "20" and preview.item(0, 1).text() == "[20, 25["
 
     page.form.k_spin.setValue(10)
     page.form.suppression_spin.setValue(0.0)

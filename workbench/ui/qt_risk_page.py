@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 PAGE_NAME = "Risk"
 STEP = "risk"
+HIERARCHY_PREVIEW_ROWS = 50
 
 
 class QtRiskPage(QWidget):
@@ -113,6 +114,7 @@ class QtRiskPage(QWidget):
         columns_box = QGroupBox("Columns (roles for this page; the project's roles are set on the Data page)")
         inner = QVBoxLayout(columns_box)
         self.columns = QtRiskColumns()
+        self.columns.currentCellChanged.connect(self._on_column_selected)
         inner.addWidget(self.columns)
         folder_row = QHBoxLayout()
         self.folder_button = QPushButton("Hierarchies from a folder…")
@@ -234,6 +236,25 @@ class QtRiskPage(QWidget):
     @Slot(int)
     def _on_role_changed(self, _index: int) -> None:
         self.form.set_sensitive(self.columns.with_role("sensitive"))
+
+    @Slot(int, int, int, int)
+    def _on_column_selected(self, row: int, _column: int, _old_row: int, _old_column: int) -> None:
+        """Preview the hierarchy of the quasi-identifier chosen (once the dataset is loaded: after a measurement)."""
+        from workbench.services.risk import suggest_hierarchies
+
+        names = self.columns.columns()
+        if self._dataset is None or not 0 <= row < len(names) or self.plots is None:
+            return
+        name = names[row]
+        if name not in self.columns.with_role("quasi_identifier"):
+            return
+        try:
+            hierarchies, what = suggest_hierarchies(self._dataset, [name], self._folder)
+        except WorkbenchError as exc:
+            self.show_message("error", str(exc))
+            return
+        rows = hierarchies[name].rows
+        self.plots.show_hierarchy(name, what[name], rows[:HIERARCHY_PREVIEW_ROWS], len(rows))
 
     @Slot()
     def choose_folder(self) -> None:

@@ -7,6 +7,7 @@ dataset value. pyqtgraph is imported when the views are built, not when this mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -136,9 +137,12 @@ class QtRiskPlots(QTabWidget):
             plot.setMinimumHeight(PLOT_HEIGHT)
             plot.setMouseEnabled(x=False, y=False)
         self.attributes = _read_only_table(["Quasi-identifier", "Distinction", "Separation"])
+        self.hierarchy = _read_only_table(["Value"])
+        self.hierarchy.setToolTip("The hierarchy of the quasi-identifier chosen in the columns table (its first rows)")
         self.addTab(self.sizes_plot, "Class sizes")
         self.addTab(self.risk_plot, "Risk distribution")
         self.addTab(self.attributes, "Per quasi-identifier")
+        self.addTab(self.hierarchy, "Hierarchy")
         self.series: dict[str, dict[str, list[float]]] = {}
         self.labels: dict[str, list[str]] = {}
 
@@ -158,6 +162,19 @@ class QtRiskPlots(QTabWidget):
             values = (row["column"], f"{row['distinction']:.6f}", f"{row['separation']:.6f}")
             for j, text in enumerate(values):
                 self.attributes.setItem(i, j, QTableWidgetItem(text))
+
+    def show_hierarchy(self, column: str, what: str, rows: Sequence[Sequence[str]], total: int) -> None:
+        """The first ``rows`` of ``column``'s hierarchy (value, then its label per level), of ``total`` rows."""
+        width = max((len(r) for r in rows), default=1)
+        self.hierarchy.setColumnCount(width)
+        self.hierarchy.setHorizontalHeaderLabels([column] + [f"level {i}" for i in range(1, width)])
+        self.hierarchy.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, text in enumerate(row):
+                self.hierarchy.setItem(i, j, QTableWidgetItem(text))
+        self.setTabText(self.indexOf(self.hierarchy), f"Hierarchy: {column}")
+        self.setTabToolTip(self.indexOf(self.hierarchy), f"{what}; {min(len(rows), total)} of {total} rows shown")
+        self.setCurrentWidget(self.hierarchy)
 
     def _bars(self, plot: Any, key: str, labels: list[str], series: dict[str, list[float]]) -> None:
         import pyqtgraph as pg
