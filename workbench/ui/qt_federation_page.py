@@ -244,6 +244,8 @@ class QtFederationPage(QWidget):
         self.round_log.appendPlainText(round_line(rnd, self._rounds))
         if rnd.dropped:
             self.show_message("warning", f"Round {rnd.round}: {', '.join(rnd.dropped)} dropped out; the round went on.")
+        elif self.message.property("level") != "warning":
+            self.show_message("info", f"Round {rnd.round} of {self._rounds} finished; the federation goes on…")
 
     @Slot(int, object)
     def _on_job_succeeded(self, job_id: int, result: Any) -> None:

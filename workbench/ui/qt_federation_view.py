@@ -93,13 +93,18 @@ class QtFederationPlots(QWidget):
                     per_site.setdefault(name, ([], []))
                     per_site[name][0].append(rnd.round)
                     per_site[name][1].append(float(eps))
+        count = len(per_site)
         for index, (name, (sx, sy)) in enumerate(sorted(per_site.items())):
             color = RUN_COLORS[index % len(RUN_COLORS)]
             if name not in self.site_curves:
-                pen = pg.mkPen(color, width=2)
+                # sites usually spend the same ε: wider pens underneath keep every overlapping line visible
+                pen = pg.mkPen(color, width=2 + 3 * (count - 1 - index))
                 self.site_curves[name] = self.epsilon_plot.plot([], [], pen=pen, symbol="o", symbolSize=6)
                 self.site_curves[name].setSymbolBrush(color)
             self.site_curves[name].setData(sx, sy)
+        top = max((max(sy) for _, sy in per_site.values()), default=0.0)
+        if top > 0:
+            self.epsilon_plot.setYRange(0, top * 1.08)  # from 0: the spend is read against nothing spent
         self.legend.setText(
             " &nbsp; ".join(
                 f"<span style='color:{RUN_COLORS[i % len(RUN_COLORS)]}'>&#9632; {html.escape(name)}</span>"
