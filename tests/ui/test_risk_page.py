@@ -131,3 +131,26 @@ def test_the_page_fits_1366x768(qtbot, window, tmp_path: Path) -> None:  # noqa:
     qtbot.wait(20)
     assert page.minimumSizeHint().width() <= page.width(), (page.minimumSizeHint(), page.size())
     assert page.minimumSizeHint().height() <= 700
+
+
+def test_generalize_in_an_encrypted_project_names_the_copy_in_the_vault(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.planted import PASSPHRASE, files_holding, plaintext_outside_vault
+
+    folder = window.project.folder
+    inside = canary_csv(folder / "data" / "intake.csv", rows=120)
+    wait_for_job(qtbot, window.runner, window.data_page.load_file(inside))
+    wait_for_job(qtbot, window.runner, window.flows.encrypt_project(PASSPHRASE))
+    assert window.vault_ctl.state == "unlocked" and not inside.exists()
+    record = window.project.datasets()[0]
+    window.project.set_roles(record.id, {"age": "quasi_identifier", "sex": "quasi_identifier"})
+    page = install(window)
+    window.show_page(PAGE_NAME)
+    assert page.columns.with_role("quasi_identifier") == ["age", "sex"]
+    page.form.k_spin.setValue(10)
+    text = _run(qtbot, window, page, page.generalize())
+    assert "in the encrypted project as intake.generalized.csv" in text and "vault:" not in text
+    card = page.result.text()
+    assert "New dataset: intake.generalized.csv (derived by generalize" in card and "vault:" not in card
+    new = next(r for r in window.project.datasets() if r.name == "intake.generalized.csv")
+    assert new.path.startswith("vault:") and int(page.measures.value("k (smallest class)", "After")) >= 10
+    assert files_holding([folder]) == [] and plaintext_outside_vault(folder) == []
