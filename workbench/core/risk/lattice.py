@@ -83,6 +83,15 @@ def _prepare_column(table: Any, name: str, hierarchy: Hierarchy) -> _Column:
     )
 
 
+def _renumber(key: np.ndarray, space: int) -> tuple[np.ndarray, int]:
+    """The keys present (all below ``space``) renumbered 0..m-1 in key order, and m: a presence table and its
+    running count, linear in the keys and the space."""
+    present = np.zeros(space, dtype=np.int64)
+    present[key] = 1
+    number = np.cumsum(present) - 1
+    return number[key], int(number[-1]) + 1 if space else 0
+
+
 def _dense_ids(key: np.ndarray) -> tuple[np.ndarray, int]:
     """Dense ids 0..m-1 for the distinct values of ``key`` (in order of first appearance), and m: a hash table
     (pandas' factorize) instead of a sort, as the search asks this for thousands of nodes."""
@@ -187,13 +196,17 @@ class Lattice:
         forces dense ids)."""
         mapped = self.tuples[0]
         key = np.zeros(self.tuples[1].shape[0], dtype=np.int64)
-        space = 1
+        space, limit = 1, 4 * max(self.num_records, 1)
         for i, level in enumerate(node):
             radix = len(self.columns[i].level_labels[level])
+            if radix == 1:  # one label for every tuple: nothing to add
+                continue
+            if not compact and space * radix > limit:  # renumber the keys present 0..m-1 (a table, no sort)
+                key, space = _renumber(key, space)
             key *= radix
             key += mapped[i][level]
             space *= radix
-        if not compact and space <= 4 * max(self.num_records, 1):
+        if not compact and space <= limit:
             return key, space
         return _dense_ids(key)
 
