@@ -48,8 +48,10 @@ def freeze_long_lived() -> None:
     """Move the objects alive now out of the collector's reach (``gc.freeze``), once per process: call it on the GUI
     thread when something big that lives as long as the process has been built (the personal-data analyzer:
     spaCy's vocabulary and Presidio's recognizers, hundreds of thousands of objects). Full collections then no
-    longer walk them, so the timer's pass every 30 s stays short instead of holding the GUI thread for ~100 ms.
-    The young generations are collected first, so little garbage is frozen with them."""
+    longer walk them, so the timer's pass every 30 s stays short (measured with the analyzer loaded: 315-380 ms per
+    full pass at load average 9; 0 ms after the freeze). The young generations are collected first, so little
+    garbage is frozen with them. The price: an object alive now that later becomes garbage *in a reference cycle*
+    is never freed (objects freed by reference counting, most of them, are not affected); once per process."""
     global _frozen
     if _frozen:
         return
