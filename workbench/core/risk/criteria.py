@@ -222,15 +222,17 @@ def check_node(lattice: object, node: tuple[int, ...] | np.ndarray, target: Targ
         assert sensitive is not None and values is not None
         mono, other = _sensitive_fails(ids, space, weights, values, sizes, sensitive, target)
         failing |= mono
-    monotonic_out = int(weights[failing[ids]].sum())
-    if monotonic_out > limit:
-        return NodeCheck(False, False, monotonic_out)
-    if other is not None:
-        failing |= other
-    if target.average_risk is not None:
-        failing |= _average_risk_suppression(sizes, ~failing, target.average_risk)
     outliers = failing[ids]
     suppressed = int(weights[outliers].sum())
+    if suppressed > limit:
+        return NodeCheck(False, False, suppressed)
+    if other is not None or target.average_risk is not None:
+        if other is not None:
+            failing |= other
+        if target.average_risk is not None:
+            failing |= _average_risk_suppression(sizes, ~failing, target.average_risk)
+        outliers = failing[ids]
+        suppressed = int(weights[outliers].sum())
     # Without suppression every model here is monotonic with generalization (ARX's flags; the average risk only
     # falls as classes merge): a refused node then refuses every node below it.
     return NodeCheck(limit > 0 or suppressed == 0, suppressed <= limit, suppressed, outliers)
