@@ -26,12 +26,16 @@ def test_plan_travels_as_json_and_names_what_the_host_learns():
     assert "OFF" in off.describe() and "NOT differentially private" in off.describe()
 
 
-def test_text_task_and_missing_label_are_refused_when_planning():
+def test_unknown_task_text_without_its_column_and_missing_label_are_refused_when_planning():
     from workbench.core.federate.plan import FederationError
     from workbench.services.federation import make_plan
 
-    with pytest.raises(FederationError, match="tabular task"):
+    with pytest.raises(FederationError, match="tabular and text tasks"):
+        make_plan(tiny_table(), task="image", label="outcome", rounds=2, epsilon=2.0)
+    with pytest.raises(FederationError, match="needs the text column"):
         make_plan(tiny_table(), task="text", label="outcome", rounds=2, epsilon=2.0)
+    with pytest.raises(FederationError, match="no column 'notes'"):
+        make_plan(tiny_table(), task="text", label="outcome", rounds=2, epsilon=2.0, text="notes")
     with pytest.raises(FederationError, match="no column 'nope'"):
         make_plan(tiny_table(), task="tabular", label="nope", rounds=2, epsilon=2.0)
 

@@ -40,8 +40,9 @@ def register(sub: Any) -> None:
     dataset_source_options(s, "dataset file (CSV, JSONL, Parquet)")
     s.add_argument("--project", help="project folder, with --dataset NAME|ID")
     s.add_argument("--sites", type=int, required=True, help="number of sites (at least 3 with SecAgg+)")
-    s.add_argument("--task", choices=["tabular"], required=True, help="the recipe (the text task comes later)")
+    s.add_argument("--task", choices=["tabular", "text"], required=True, help="the recipe")
     s.add_argument("--label", required=True, help="label column")
+    s.add_argument("--text", metavar="COLUMN", help="the text column (text task: a frozen encoder, a DP-trained head)")
     s.add_argument("--rounds", type=int, default=3)
     s.add_argument("--epsilon", type=float, default=3.0, help="epsilon per site over all rounds (default 3)")
     s.add_argument("--delta", type=float, help="delta (default: 1/(10 n) of the smallest site, to a power of ten)")
@@ -97,6 +98,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         hidden=_hidden(args.hidden),
         reply_timeout=args.reply_timeout,
+        text=args.text,
     )
     result = _drive(job, to_stderr=args.json)
     out = result.to_json()
@@ -152,8 +154,9 @@ def _register_host(fed: Any) -> None:
     h.add_argument("--project", help="the host's project (created when the folder does not exist)")
     h.add_argument("--port", type=int, required=True, help="the port the sites dial")
     h.add_argument("--bind", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    h.add_argument("--task", choices=["tabular"], required=True)
+    h.add_argument("--task", choices=["tabular", "text"], required=True)
     h.add_argument("--label", required=True)
+    h.add_argument("--text", metavar="COLUMN", help="the text column (text task)")
     h.add_argument("--rounds", type=int, default=3)
     h.add_argument("--min-sites", type=int, required=True, help="sites to wait for (at least 3 with SecAgg+)")
     h.add_argument("--epsilon", type=float, default=3.0, help="epsilon per site over all rounds (default 3)")
@@ -263,6 +266,7 @@ def cmd_host(args: argparse.Namespace) -> int:
             epsilon=None if args.no_dp else args.epsilon,
             secure_aggregation=not args.no_secagg,
             excluded=excluded_columns(ds.suggested_roles(), label=args.label),
+            text=args.text,
             seed=args.seed,
             delta=args.delta,
             max_weight=float(args.max_rows),

@@ -114,16 +114,21 @@ def make_plan(
     epsilon: float | None,
     secure_aggregation: bool = True,
     excluded: tuple[str, ...] = (),
+    text: str | None = None,
     **options: Any,
 ) -> FederationPlan:
-    """The plan for ``table``'s schema (``epsilon=None``: without DP, for comparison only)."""
-    if task != "tabular":
-        raise FederationError(
-            f"federated training supports the tabular task for now ({task!r} asked); the text recipe comes later"
-        )
+    """The plan for ``table``'s schema (``epsilon=None``: without DP, for comparison only). The tabular task uses
+    every usable column but ``excluded``; the text task the column ``text``, embedded at each site by the frozen
+    local encoder, with a DP-trained head."""
+    if task not in ("tabular", "text"):
+        raise FederationError(f"federated training supports the tabular and text tasks ({task!r} asked)")
     if rounds < 1:
         raise FederationError("a federation needs at least one round")
-    classes, features = schema_from_table(table, label, excluded)
+    if task == "text":
+        classes, features, extra = _text_schema(table, label, text)
+        options["extra"] = {**options.get("extra", {}), **extra}
+    else:
+        classes, features = schema_from_table(table, label, excluded)
     return FederationPlan(
         task=task,
         label=label,
@@ -135,6 +140,27 @@ def make_plan(
         epsilon=float(epsilon) if epsilon is not None else 0.0,
         **options,
     )
+
+
+def _text_schema(
+    table: pa.Table, label: str, text: str | None
+) -> tuple[tuple[str, ...], tuple[Any, ...], dict[str, Any]]:
+    from workbench.core.federate.plan import FeatureSpec
+    from workbench.core.federate.text_features import DEFAULT_ENCODER, encoder_path, encoder_width
+
+    if not text:
+        raise FederationError("the text task needs the text column (--text COLUMN)")
+    if text not in table.column_names:
+        raise FederationError(f"the dataset has no column {text!r} to use as the text")
+    if text == label:
+        raise FederationError("the text column cannot be the label")
+    if label not in table.column_names:
+        raise FederationError(f"the dataset has no column {label!r} to use as the label")
+    classes = tuple(sorted({str(v) for v in table[label].drop_null().to_pylist()}))
+    if len(classes) < 2:
+        raise FederationError(f"the label column {label!r} has fewer than two classes")
+    path = encoder_path(None)
+    return classes, (FeatureSpec(text, "text", dims=encoder_width(path)),), {"encoder": DEFAULT_ENCODER}
 
 
 def split_table(table: pa.Table, sites: int, *, by: str | None = None, seed: int = 0) -> list[pa.Table]:
@@ -168,7 +194,7 @@ def site_epsilon(plan: FederationPlan, site: SiteInput) -> float:
 def check_sites(plan: FederationPlan, sites: list[SiteInput]) -> dict[str, int]:
     """Every site's dataset checked against the plan before anything starts; the training rows of each site."""
     from workbench.core.dp.accountant import PlanningError, check_delta
-    from workbench.core.federate.site_data import encode_site
+    from workbench.core.federate.site_data import train_rows
 
     if len(sites) < 2:
         raise FederationError("a federation needs at least two sites")
@@ -185,7 +211,7 @@ def check_sites(plan: FederationPlan, sites: list[SiteInput]) -> dict[str, int]:
                 "in clear); use an unencrypted copy on a protected machine"
             )
         check_site_table(plan, site.dataset.table, site.name)
-        rows[site.name] = encode_site(plan, site.dataset.table, site.name).train_rows
+        rows[site.name] = train_rows(plan, site.dataset.table, site.name)
         if plan.private:
             try:
                 check_delta(plan.delta, rows[site.name])
@@ -471,7 +497,7 @@ def federate_simulate_job(
     """Split ``dataset`` into ``sites`` parts, make each the dataset of a temporary site project, and run the
     whole protocol as separate processes on 127.0.0.1 (``epsilon=None``: without DP, for comparison only)."""
     from workbench.core.dp.accountant import default_delta
-    from workbench.core.federate.site_data import encode_site
+    from workbench.core.federate.site_data import train_rows
     from workbench.services.training import excluded_columns
 
     token = token if token is not None else CancelToken()
@@ -488,7 +514,7 @@ def federate_simulate_job(
         **options,
     )
     parts = split_table(dataset.table, sites, by=by, seed=seed)
-    sizes = [encode_site(plan, part, f"site-{i + 1}").train_rows for i, part in enumerate(parts)]
+    sizes = [train_rows(plan, part, f"site-{i + 1}") for i, part in enumerate(parts)]
     # SecAgg+ scales each update by its rows / max_weight before quantizing: the largest site's rows is the
     # tightest bound that never overflows (a larger one wastes quantization levels).
     plan = replace(plan, max_weight=float(max(sizes)))

@@ -227,10 +227,10 @@ def _host_progress(plan: FederationPlan, rnd: FederationRound) -> Progress:
 def check_offered_plan(plan: FederationPlan, dataset: Dataset, site: str, max_epsilon: float | None) -> int:
     """The site's checks of the host's plan before it accepts (a clear refusal otherwise); its training rows."""
     from workbench.core.dp.accountant import PlanningError, check_delta
-    from workbench.core.federate.site_data import encode_site
+    from workbench.core.federate.site_data import train_rows
 
     check_site_table(plan, dataset.table, site)
-    rows = encode_site(plan, dataset.table, site).train_rows
+    rows = train_rows(plan, dataset.table, site)
     if plan.private:
         try:
             check_delta(plan.delta, rows)

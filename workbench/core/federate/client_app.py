@@ -54,12 +54,27 @@ class SiteClient(NumPyClient):
         self._data: Any = None
 
     def data(self) -> Any:
+        """The site's encoded rows, cached in its own folder for this plan: every message runs in a fresh process,
+        and a text column's embeddings cost seconds to compute (the cache never leaves the site)."""
         if self._data is None:
+            import hashlib
+
+            import numpy as np
             import pyarrow.parquet as pq
 
-            from workbench.core.federate.site_data import encode_site
+            from workbench.core.federate.site_data import SiteArrays, encode_site
 
-            self._data = encode_site(self.plan, pq.read_table(self.site_dir / "rows.parquet"), self.site_name)
+            key = hashlib.sha256(self.plan.to_json().encode("utf-8")).hexdigest()[:16]
+            cache = self.site_dir / f"encoded-{key}.npz"
+            if cache.exists():
+                with np.load(cache) as f:
+                    self._data = SiteArrays(f["x_train"], f["y_train"], f["x_val"], f["y_val"])
+            else:
+                self._data = encode_site(self.plan, pq.read_table(self.site_dir / "rows.parquet"), self.site_name)
+                tmp = cache.with_suffix(".tmp.npz")
+                d = self._data
+                np.savez(tmp, x_train=d.x_train, y_train=d.y_train, x_val=d.x_val, y_val=d.y_val)
+                os.replace(tmp, cache)
         return self._data
 
     def _state(self) -> ConfigRecord:

@@ -30,15 +30,19 @@ class FederationError(WorkbenchError):
 
 @dataclass(frozen=True, slots=True)
 class FeatureSpec:
-    """One model input column: ``kind`` is ``numeric``, ``date`` or ``categorical`` (with its categories)."""
+    """One model input column: ``kind`` is ``numeric``, ``date``, ``categorical`` (with its categories) or ``text``
+    (embedded at each site by a frozen encoder into ``dims`` numbers)."""
 
     column: str
     kind: str
     categories: tuple[str, ...] = ()
+    dims: int = 1
 
     @property
     def width(self) -> int:
-        return len(self.categories) if self.kind == "categorical" else 1
+        if self.kind == "categorical":
+            return len(self.categories)
+        return self.dims if self.kind == "text" else 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,8 @@ class FederationPlan:
         if data.pop("format", None) != PLAN_FORMAT:
             raise FederationError("this is not a Privacy Workbench federation plan (or one of another version)")
         data["features"] = tuple(
-            FeatureSpec(f["column"], f["kind"], tuple(f.get("categories", ()))) for f in data["features"]
+            FeatureSpec(f["column"], f["kind"], tuple(f.get("categories", ())), int(f.get("dims", 1)))
+            for f in data["features"]
         )
         for key in ("classes", "hidden"):
             data[key] = tuple(data[key])
@@ -109,6 +114,13 @@ class FederationPlan:
             if self.private
             else "the updates are NOT differentially private"
         )
+        text = [f.column for f in self.features if f.kind == "text"]
+        if text:
+            encoder = self.extra.get("encoder", "a frozen local encoder")
+            dp += (
+                f"; text column(s) {', '.join(text)} are embedded at each site by {encoder} (frozen, never trained, "
+                "never sent) and only the classifier head is trained"
+            )
         return (
             f"Task {self.task}, label {self.label!r} ({len(self.classes)} classes), columns "
             f"{', '.join(self.columns)}; {self.rounds} rounds. The host learns {secagg}; {dp}; and each site's "

@@ -2,7 +2,8 @@
 
 Numeric and date columns are standardized with the mean and standard deviation of the site's own training rows
 (missing values become the mean); categorical columns are one-hot over the plan's categories (an unknown or
-missing value is all zeros). The split into training and validation rows is seeded and stays at the site.
+missing value is all zeros); a text column becomes the sentence embeddings of a frozen local encoder
+(:mod:`.text_features`). The split into training and validation rows is seeded and stays at the site.
 """
 
 from __future__ import annotations
@@ -34,10 +35,24 @@ class SiteArrays:
         return int(self.y_val.shape[0])
 
 
+def _text_block(plan_feature: Any, values: list[Any]) -> Any:
+    from workbench.core.federate.text_features import embed_texts, encoder_path, encoder_width
+
+    path = encoder_path(None)
+    if encoder_width(path) != plan_feature.dims:
+        raise FederationError(
+            f"this site's text encoder makes {encoder_width(path)} numbers per text, the plan's {plan_feature.dims}: "
+            "install the encoder the plan names"
+        )
+    return embed_texts(values, path)
+
+
 def _column_block(plan_feature: Any, values: list[Any], train_idx: Any) -> Any:
     import numpy as np
     import pandas as pd
 
+    if plan_feature.kind == "text":
+        return _text_block(plan_feature, values)
     if plan_feature.kind == "categorical":
         index = {c: i for i, c in enumerate(plan_feature.categories)}
         block = np.zeros((len(values), len(index)), dtype=np.float32)
@@ -59,6 +74,21 @@ def _column_block(plan_feature: Any, values: list[Any], train_idx: Any) -> Any:
     return ((filled - mean) / std).astype(np.float32)[:, None]
 
 
+def _split_sizes(plan: FederationPlan, n: int, site: str) -> int:
+    val = max(1, round(n * plan.val_fraction))
+    if n - val < 2:
+        raise FederationError(f"{site}: too few labelled rows ({n}) to train and validate")
+    return val
+
+
+def train_rows(plan: FederationPlan, table: pa.Table, site: str = "this site") -> int:
+    """How many rows the site trains on (the checks of :func:`encode_site` without encoding anything: a text
+    column's embeddings are computed only where the site trains)."""
+    check_site_table(plan, table, site)
+    n = table.num_rows - table[plan.label].null_count
+    return n - _split_sizes(plan, n, site)
+
+
 def encode_site(plan: FederationPlan, table: pa.Table, site: str = "this site") -> SiteArrays:
     """The site's labelled rows encoded for the plan's model, split (seeded) into training and validation."""
     import numpy as np
@@ -66,9 +96,7 @@ def encode_site(plan: FederationPlan, table: pa.Table, site: str = "this site") 
     check_site_table(plan, table, site)
     table = table.filter(table[plan.label].is_valid())
     n = table.num_rows
-    val = max(1, round(n * plan.val_fraction))
-    if n - val < 2:
-        raise FederationError(f"{site}: too few labelled rows ({n}) to train and validate")
+    val = _split_sizes(plan, n, site)
     order = np.random.default_rng(plan.seed).permutation(n)
     train_idx, val_idx = np.sort(order[val:]), np.sort(order[:val])
     blocks = [_column_block(f, table[f.column].to_pylist(), train_idx) for f in plan.features]
