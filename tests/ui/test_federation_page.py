@@ -74,7 +74,16 @@ def test_form_lists_the_columns_and_refuses_what_cannot_run(window, tmp_path: Pa
     columns = [form.label_combo.itemText(i) for i in range(form.label_combo.count())]
     assert columns == ["x1", "x2", "colour", "outcome", "kind"]
     assert form.split_combo.itemText(0) == "at random (seeded)" and form.split_combo.count() == 6
-    assert not form.task_combo.model().item(1).isEnabled()  # the text task is not offered yet
+    assert not form.text_combo.isVisibleTo(page)  # the text column is asked for the text task only
+    form.task_combo.setCurrentIndex(form.task_combo.findData("text"))
+    assert form.text_combo.isVisibleTo(page)
+    form.label_combo.setCurrentText("outcome")
+    form.text_combo.setCurrentText("outcome")
+    assert page.start() is None and "Choose the text column (not the label)" in page.message_text()
+    form.text_combo.setCurrentText("colour")
+    request = form.request()
+    assert not isinstance(request, str) and (request.task, request.text) == ("text", "colour")
+    form.task_combo.setCurrentIndex(form.task_combo.findData("tabular"))
     form.label_combo.setCurrentText("outcome")
     form.sites_spin.setValue(2)
     assert page.start() is None and not page.busy
@@ -87,12 +96,13 @@ def test_form_lists_the_columns_and_refuses_what_cannot_run(window, tmp_path: Pa
     assert not form.epsilon_spin.isEnabled()
     request = form.request()
     assert not isinstance(request, str)
-    assert (request.sites, request.label, request.by, request.epsilon, request.secure_aggregation) == (
+    assert (request.sites, request.label, request.by, request.epsilon, request.secure_aggregation, request.text) == (
         3,
         "outcome",
         None,
         None,
         True,
+        None,
     )
 
 

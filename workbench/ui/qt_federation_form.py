@@ -41,6 +41,7 @@ class FederationRequest:
     epsilon: float | None
     secure_aggregation: bool
     seed: int
+    text: str | None = None
 
 
 class QtFederationForm(QGroupBox):
@@ -65,11 +66,18 @@ class QtFederationForm(QGroupBox):
         form.addRow("Split", self.split_combo)
         self.task_combo = QComboBox()
         self.task_combo.addItem("Tabular (MLP)", "tabular")
-        self.task_combo.addItem("Text (comes later)", "text")
-        self.task_combo.model().item(1).setEnabled(False)  # type: ignore[attr-defined]
+        self.task_combo.addItem("Text (frozen MiniLM + DP head)", "text")
+        self.task_combo.setToolTip(
+            "Text: each site embeds its text column with the bundled MiniLM-L6 encoder (frozen, never sent); the "
+            "federation trains the classifier head."
+        )
+        self.task_combo.currentIndexChanged.connect(self._on_task_changed)
         form.addRow("Task", self.task_combo)
         self.label_combo = QComboBox()
         form.addRow("Label", self.label_combo)
+        self.text_combo = QComboBox()
+        form.addRow("Text column", self.text_combo)
+        self._form = form
         self.rounds_spin = QSpinBox()
         self.rounds_spin.setRange(1, 50)
         self.rounds_spin.setValue(3)
@@ -92,10 +100,15 @@ class QtFederationForm(QGroupBox):
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 1_000_000)
         form.addRow("Seed", self.seed_spin)
-        for combo in (self.dataset_combo, self.split_combo, self.task_combo, self.label_combo):
+        self._on_task_changed(0)
+        for combo in (self.dataset_combo, self.split_combo, self.task_combo, self.label_combo, self.text_combo):
             # a long dataset or column name must not widen the form past its column
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
+
+    @Slot(int)
+    def _on_task_changed(self, _index: int) -> None:
+        self._form.setRowVisible(self.text_combo, self.task_combo.currentData() == "text")
 
     @Slot(bool)
     def _on_dp_toggled(self, on: bool) -> None:
@@ -119,9 +132,17 @@ class QtFederationForm(QGroupBox):
 
     def set_columns(self, columns: Sequence[str], suggested_label: str | None = None) -> None:
         """The chosen dataset's columns for the label and the split (keeping earlier choices that still exist)."""
-        label, split = self.label_combo.currentText(), self.split_combo.currentText()
+        label, split, text = (
+            self.label_combo.currentText(),
+            self.split_combo.currentText(),
+            self.text_combo.currentText(),
+        )
         self.label_combo.clear()
         self.label_combo.addItems(list(columns))
+        self.text_combo.clear()
+        self.text_combo.addItems(list(columns))
+        if text in columns:
+            self.text_combo.setCurrentText(text)
         keep = label if label in columns else suggested_label
         if keep in columns:
             self.label_combo.setCurrentText(str(keep))
@@ -151,8 +172,9 @@ class QtFederationForm(QGroupBox):
                 "mask): add a site or turn secure aggregation off."
             )
         task = str(self.task_combo.currentData())
-        if task != "tabular":
-            return "Federated training supports the tabular task for now."
+        text = self.text_combo.currentText() if task == "text" else None
+        if task == "text" and (not text or text == label):
+            return "Choose the text column (not the label): each site embeds it with the frozen encoder."
         return FederationRequest(
             dataset_id=int(dataset_id),
             dataset_label=self.dataset_combo.currentText(),
@@ -164,4 +186,5 @@ class QtFederationForm(QGroupBox):
             epsilon=self.epsilon_spin.value() if self.dp_check.isChecked() else None,
             secure_aggregation=secagg,
             seed=self.seed_spin.value(),
+            text=text,
         )

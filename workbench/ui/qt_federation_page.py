@@ -297,6 +297,7 @@ def _federation_job(session: ProjectSession, request: FederationRequest) -> Any:
                 token=token,
                 by=request.by,
                 seed=request.seed,
+                text=request.text,
             )
         )
 
