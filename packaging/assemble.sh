@@ -59,5 +59,5 @@ chmod 0644 "$APP/signing-key.pub" "$APP/SHA256SUMS.sig"  # public: every user of
 # 4. the archive: one top folder named after the version (links stored as links)
 rm -f "$ARCHIVE"
 tar -C "$DIST" --owner=0 --group=0 --transform "s,^privacy-workbench,$NAME,S" -czf "$ARCHIVE" privacy-workbench
-(cd "$DIST" && sha256sum "$NAME.tar.gz" > "$NAME.tar.gz.sha256")
+(cd "$DIST" && sha256sum "$NAME.tar.gz" > "$NAME.tar.gz.sha256" && chmod 0644 "$NAME.tar.gz.sha256")
 echo "assemble.sh: $ARCHIVE ($(du -m "$ARCHIVE" | cut -f1) MB; folder $(du -sm "$APP" | cut -f1) MB)"
