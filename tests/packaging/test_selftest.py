@@ -152,3 +152,13 @@ def test_build_record_is_used_outside_a_checkout(tmp_path: Path, monkeypatch: py
     assert text.splitlines()[:2] == ["privacy-workbench 9.9.9", "commit abc123 (build, built 2026-12-02T00:00:00Z)"]
     (tmp_path / "BUILD_INFO.json").unlink()
     assert "commit unknown (no build record)" in build_info.version_text("workbench")
+
+
+def test_the_window_entry_point_prints_the_version_without_a_display() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench.app", "--version"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == f"privacy-workbench {importlib.metadata.version('privacy-workbench')}"
+    assert any(line.startswith("commit ") for line in done.stdout.splitlines())
