@@ -214,7 +214,8 @@ def check_node(lattice: object, node: tuple[int, ...] | np.ndarray, target: Targ
     sensitive = getattr(lattice, "sensitive", None)
     _mapped, weights, values = lattice.tuples  # type: ignore[attr-defined]
     compact = target.needs_sensitive or target.average_risk is not None
-    ids, space = lattice.tuple_classes(node, compact=compact)  # type: ignore[attr-defined]
+    first_order = target.average_risk is not None  # equal sizes are suppressed in the order of first tuples
+    ids, space = lattice.tuple_classes(node, compact=compact, first_order=first_order)  # type: ignore[attr-defined]
     sizes = np.bincount(ids, weights=weights, minlength=space)
     failing = sizes < target.k
     other = None

@@ -190,10 +190,12 @@ class Lattice:
         _, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
         return inverse.reshape(-1), sizes
 
-    def tuple_classes(self, node: Sequence[int], *, compact: bool = False) -> tuple[np.ndarray, int]:
+    def tuple_classes(
+        self, node: Sequence[int], *, compact: bool = False, first_order: bool = False
+    ) -> tuple[np.ndarray, int]:
         """Per distinct level-0 tuple its class id under ``node``, and the number of ids. The ids are the
-        generalized key itself when the key space is small (some ids then name no class), else dense (``compact``
-        forces dense ids)."""
+        generalized key itself when the key space is small (some ids then name no class), else dense; ``compact``
+        forces dense ids, ``first_order`` numbers the classes in the order of their first tuples."""
         mapped = self.tuples[0]
         key = np.zeros(self.tuples[1].shape[0], dtype=np.int64)
         space, limit = 1, 4 * max(self.num_records, 1)
@@ -208,6 +210,8 @@ class Lattice:
             space *= radix
         if not compact and space <= limit:
             return key, space
+        if not first_order and space <= 16 * limit:
+            return _renumber(key, space)
         return _dense_ids(key)
 
     def outliers(self, node: Sequence[int], k: int) -> int:
