@@ -84,7 +84,7 @@ def test_errors_are_said_on_the_page(qtbot, window, tmp_path: Path) -> None:  # 
     page.form.k_spin.setValue(121)  # more than the records, nothing may be suppressed
     page.form.suppression_spin.setValue(0.0)
     text = _run(qtbot, window, page, page.generalize())
-    assert page.message.property("level") == "error"
+    assert page.message.property("level") == "error" and text.startswith("The generalization failed: ")
     assert "no generalization satisfies 121-anonymity with at most 0 records suppressed" in text
     assert len(window.project.datasets()) == 1 and page.outcome is None
     page.form.k_spin.setValue(2)

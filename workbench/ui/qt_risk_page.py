@@ -63,6 +63,7 @@ class QtRiskPage(QWidget):
         self._dataset: Dataset | None = None  # the last dataset measured or generalized (loaded once)
         self._folder: Path | None = None
         self._columns_for: int | None = None  # the dataset whose columns the table shows
+        self._what = ""  # what the running job does, for its failure message
         self.report: dict[str, Any] | None = None  # the last "before" report shown
         self.outcome: dict[str, Any] | None = None  # the last generalization shown
         self._build()
@@ -277,6 +278,7 @@ class QtRiskPage(QWidget):
         return None
 
     def _start(self, title: str, job: Any, message: str) -> int:
+        self._what = "The generalization" if message.startswith("Searching") else "Measuring the risk"
         self._job = self._runner.submit(title, job, kind="risk")
         self._enable()
         self.progress.setRange(0, 0)
@@ -392,7 +394,7 @@ class QtRiskPage(QWidget):
     @Slot(int, str)
     def _on_job_failed(self, job_id: int, message: str) -> None:
         if self._finish(job_id):
-            self.show_message("error", f"That did not work: {message}")
+            self.show_message("error", f"{self._what} failed: {message}")
 
     @Slot(int)
     def _on_job_cancelled(self, job_id: int) -> None:
