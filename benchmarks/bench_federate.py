@@ -10,6 +10,7 @@ a 20 % split of the pooled rows, so the two are close but not identical samples.
 
 Reproduce:  .venv/bin/python benchmarks/bench_federate.py                  (demo dataset, about 6 minutes on 2 cores)
             .venv/bin/python benchmarks/bench_federate.py --data adult     (../shared/eval/adult_arx/adult.csv)
+            .venv/bin/python benchmarks/bench_federate.py --data text      (1,500 sentences of rt_polarity)
             .venv/bin/python benchmarks/bench_federate.py --only secagg-dp (one configuration)
 """
 
@@ -25,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 ADULT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "adult_arx" / "adult.csv"
+RT_POLARITY = Path(__file__).resolve().parents[2] / "shared" / "eval" / "rt_polarity"
+TEXT_ROWS = 1500
+TASK: dict[str, str | None] = {"task": "tabular", "text": None}  # --data text: the text task on "sentence"
 CONFIGS = {
     "secagg-dp": (True, True),
     "secagg-nodp": (True, False),
@@ -33,10 +37,36 @@ CONFIGS = {
 }
 
 
+def load_text(folder: Path) -> Any:
+    """``TEXT_ROWS`` sentences of the sentence-polarity set, half positive (seeded), as a CSV dataset."""
+    import csv
+    import random
+
+    from workbench.core.data.load import load_dataset
+
+    if not RT_POLARITY.exists():
+        raise SystemExit(f"{RT_POLARITY} is not here (../shared/eval is optional)")
+    rows = []
+    for name, label in (("pos", "positive"), ("neg", "negative")):
+        lines = [line.strip() for line in (RT_POLARITY / f"rt-polarity.{name}").read_text("latin-1").splitlines()]
+        lines = [line for line in lines if line]
+        random.Random(0).shuffle(lines)
+        rows += [(line, label) for line in lines[: TEXT_ROWS // 2]]
+    random.Random(1).shuffle(rows)
+    path = folder / "rt_polarity_sample.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["sentence", "polarity"])
+        writer.writerows(rows)
+    return load_dataset(path)
+
+
 def load(data: str, folder: Path) -> tuple[Any, str]:
     from workbench.core.data.dataset import LoadOptions
     from workbench.core.data.load import load_dataset
 
+    if data == "text":
+        return load_text(folder), "polarity"
     if data == "adult":
         if not ADULT.exists():
             raise SystemExit(f"{ADULT} is not here (../shared/eval is optional)")
@@ -59,12 +89,13 @@ def central(ds: Any, label: str, private: bool, rounds: int, epsilon: float, see
     excluded = excluded_columns(ds.suggested_roles(), label=label)
     plan = make_plan(
         ds.table,
-        task="tabular",
+        task=TASK["task"],
         label=label,
         rounds=rounds,
         epsilon=epsilon if private else None,
         excluded=excluded,
         seed=seed,
+        text=TASK["text"],
     )
     data = encode_site(plan, ds.table, "pooled")
     plan = replace(plan, delta=default_delta(data.train_rows))
@@ -97,7 +128,15 @@ def federated(ds: Any, label: str, name: str, rounds: int, epsilon: float, seed:
     try:
         result = drive(
             federate_simulate_job(
-                ds, 3, "tabular", label, rounds=rounds, epsilon=epsilon if private else None, secagg=secagg, seed=seed
+                ds,
+                3,
+                str(TASK["task"]),
+                label,
+                rounds=rounds,
+                epsilon=epsilon if private else None,
+                secagg=secagg,
+                seed=seed,
+                text=TASK["text"],
             )
         )
     finally:
@@ -110,12 +149,14 @@ def federated(ds: Any, label: str, name: str, rounds: int, epsilon: float, seed:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", choices=["demo", "adult"], default="demo")
+    parser.add_argument("--data", choices=["demo", "adult", "text"], default="demo")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epsilon", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=list(CONFIGS), action="append")
     args = parser.parse_args()
+    if args.data == "text":
+        TASK.update(task="text", text="sentence")
     with tempfile.TemporaryDirectory(prefix="bench-federate-") as tmp:
         os.environ["WORKBENCH_HOME"] = str(Path(tmp) / "home")  # never the user's own ledger index
         ds, label = load(args.data, Path(tmp))
