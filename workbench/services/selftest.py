@@ -23,6 +23,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workbench.core.data.dataset import Dataset
 
 CheckFunction = Callable[[Path], str]
 """A check: runs in the given empty folder, returns a one-line detail, raises on failure."""
@@ -64,7 +68,7 @@ def sample_csv(rows: int = 24, seed: int = 7) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _load(folder: Path, rows: int = 24) -> object:
+def _load(folder: Path, rows: int = 24) -> Dataset:
     from workbench.core.data.load import load_dataset
 
     path = folder / "selftest.csv"
@@ -74,10 +78,10 @@ def _load(folder: Path, rows: int = 24) -> object:
 
 def check_csv(folder: Path) -> str:
     dataset = _load(folder)
-    rows, names = dataset.num_rows, dataset.column_names  # type: ignore[attr-defined]
+    rows, names = dataset.num_rows, dataset.column_names
     if rows != 24 or names != ["name", "email", "age", "visits", "note", "label"]:
         raise AssertionError(f"read {rows} rows and columns {names}, expected 24 rows of 6 columns")
-    return f"{rows} rows, {len(names)} columns, format {dataset.format}"  # type: ignore[attr-defined]
+    return f"{rows} rows, {len(names)} columns, format {dataset.format}"
 
 
 def check_pii(folder: Path) -> str:
@@ -87,7 +91,7 @@ def check_pii(folder: Path) -> str:
     from workbench.core.pii.policy import ColumnPolicy, ColumnTreatment, Policy
 
     dataset = _load(folder, rows=6)
-    table = dataset.table  # type: ignore[attr-defined]
+    table = dataset.table
     policy = Policy(
         name="selftest",
         columns=(
@@ -200,7 +204,7 @@ def check_federation(folder: Path) -> str:
 
     dataset = _load(folder, rows=160)
     job = federate_simulate_job(
-        dataset,  # type: ignore[arg-type]
+        dataset,
         2,
         "tabular",
         "label",
