@@ -83,11 +83,12 @@ def _from_file() -> dict[str, Any] | None:
 
 def build_info() -> dict[str, Any]:
     """Version, commit, whether the build had uncommitted changes, where that came from, and library versions."""
-    info = _from_checkout() or _from_file() or {"commit": "unknown", "dirty": False, "source": "no build record"}
+    checkout = _from_checkout()
+    info = checkout or _from_file() or {"commit": "unknown", "dirty": False, "source": "no build record"}
     from workbench import __version__
 
     version = _distribution_version(DISTRIBUTION) or __version__
-    if _from_checkout() is None and isinstance(info.get("version"), str):
+    if checkout is None and isinstance(info.get("version"), str):
         version = info["version"]  # a frozen app has no distribution metadata of its own unless copied
     libraries = {name: _distribution_version(name) for name in PRIVACY_LIBRARIES}
     return {
