@@ -19,7 +19,8 @@ fixes them.
 Tuning (``--tune``): recipes are compared on rt_polarity only, on a validation split carved from the TRAINING part of
 the seeded 90/10 split (the reported 10 % is never looked at): the training part is sampled down to ``--tune-rows``
 and the loop's own seeded split holds out 10 % of that. ``--grid`` lists recipes as
-``batch:lr:clip:epochs`` (``-`` for the workbench's choice), e.g. ``--grid "-:-:1.0:2,-:-:0.1:2,-:0.02:0.1:2"``.
+``batch:lr:clip:epochs`` (``-`` for the workbench's choice), e.g. ``--grid=-:-:1.0:2,-:-:0.1:2,-:0.02:0.1:2``
+(with ``=``: the value starts with a dash).
 
 Reproduce:  .venv/bin/python benchmarks/bench_dp_accuracy.py --quick     (minutes on 2 CPU cores)
             .venv/bin/python benchmarks/bench_dp_accuracy.py             (full: about 1.5 hours on 2 CPU cores)
@@ -202,7 +203,7 @@ def tune(args: argparse.Namespace) -> None:
             print(json.dumps(row), flush=True)
             with out_file.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row) + "\n")
-    print(f"command: benchmarks/bench_dp_accuracy.py --tune --tune-rows {args.tune_rows} --grid '{args.grid}' "
+    print(f"command: benchmarks/bench_dp_accuracy.py --tune --tune-rows {args.tune_rows} --grid='{args.grid}' "
           f"--epsilons {args.epsilons}")  # fmt: skip
 
 
