@@ -1,6 +1,7 @@
 """`workbench risk`: a dataset's re-identification risk (k, l, t, prosecutor/journalist/marketer risk, sample and
-population uniqueness), and `workbench generalize`: the k-anonymous generalization with the least information loss
-(ARX's non-uniform entropy), headless.
+population uniqueness), and `workbench generalize`: the generalization that satisfies a target (k within a
+suppression limit, optionally l-diversity or t-closeness of a sensitive column and an average risk) with the least
+information loss (ARX's non-uniform entropy or loss metric), headless.
 
 pyarrow and numpy are imported inside the command, so `workbench --help` loads neither.
 """
@@ -55,9 +56,11 @@ def _register_generalize(sub: Any) -> None:
         "generalize",
         help="generalize quasi-identifiers to k-anonymity with the least information loss (ARX hierarchies)",
         description=(
-            "Search the lattice of hierarchy levels for the k-anonymous transformation (at most --max-suppression of "
-            "the records suppressed) with the least non-uniform entropy (ARX's monotonic metric), and write it as a "
-            "new dataset (never over the original; into the vault of an encrypted project)."
+            "Search the lattice of hierarchy levels for the transformation that is k-anonymous (at most "
+            "--max-suppression of the records suppressed), and l-diverse or t-close in --sensitive or under an "
+            "average risk when asked, with the least information loss (ARX's non-uniform entropy, or its loss "
+            "metric), and write it as a new dataset (never over the original; into the vault of an encrypted "
+            "project)."
         ),
     )
     dataset_source_options(p, "dataset file (CSV, JSONL, Parquet)")
