@@ -233,4 +233,3 @@ class Throttle:
             self._last = now
             return True
         return False
-

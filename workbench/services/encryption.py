@@ -327,4 +327,3 @@ def change_passphrase(session: ProjectSession, old: str, new: str, *, kdf: KdfPa
         raise ProjectError(f"{session.folder} is not encrypted (encrypt it with: workbench project encrypt DIR)")
     session.vault.change_passphrase(old, new, kdf=kdf)
     session.project.audit("project.passphrase_changed", kdf=session.vault.kdf_description)
-

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from workbench.core.pii.keys import AnonymizationKeys
 
 
-
 @dataclass
 class ProjectSession:
     """An open project and, when it is encrypted, its unlocked vault. Close it (or use ``with``) when done."""
