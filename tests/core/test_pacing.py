@@ -105,3 +105,35 @@ def test_cancelling_a_waiting_pace_raises() -> None:
     thread.join(2.0)
     assert not thread.is_alive()
     assert len(errors) == 1
+
+
+def test_pacer_waits_for_the_gui_thread_to_catch_up_after_a_long_step() -> None:
+    """Right after a long step the GUI thread may not have handled the input queued meanwhile: an old heartbeat
+    means "not known to be idle", even when the last stamp is old."""
+    clock = ActivityClock()
+    clock.touch()
+    clock.beat()
+    time.sleep(0.25)  # a step that held the interpreter: no beat, no stamp since
+    pacer = Pacer(clock, quiet_s=0.1, poll_s=0.01)
+    assert clock.idle_for() >= 0.1 and clock.beat_age() >= 0.15
+    done = threading.Event()
+
+    def worker() -> None:
+        pacer.pace(CancelToken())
+        done.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert not done.wait(0.2)  # the user looks idle, but the GUI thread has not been heard from
+    clock.beat()  # the GUI thread runs again (and found no input to handle)
+    assert done.wait(2.0)
+    thread.join()
+
+
+def test_a_clock_without_heartbeat_counts_input_only() -> None:
+    clock = ActivityClock()
+    assert clock.beat_age() == 0.0
+    pacer = Pacer(clock, quiet_s=0.05, poll_s=0.01)
+    started = time.monotonic()
+    pacer.pace(CancelToken())  # no input ever: idle
+    assert time.monotonic() - started < 0.5

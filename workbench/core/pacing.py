@@ -20,17 +20,21 @@ from workbench.core.jobs import CancelToken
 
 QUIET_S = 0.4
 """How long the user must have been idle before a background step starts."""
+FRESH_BEAT_S = 0.15
+"""The GUI thread's heartbeat must be this recent: older, it is busy (or was starved by the step that just ended)
+and the input it has not handled yet cannot have stamped the clock."""
 
 
 class ActivityClock:
     """When the user last did something (monotonic seconds); thread-safe."""
 
-    __slots__ = ("_last", "_lock", "_now")
+    __slots__ = ("_beat", "_last", "_lock", "_now")
 
     def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
         self._now = now
         self._lock = threading.Lock()
         self._last = float("-inf")
+        self._beat: float | None = None
 
     def touch(self) -> None:
         """The user did something now (called on the GUI thread for every input event)."""
@@ -44,9 +48,25 @@ class ActivityClock:
             last = self._last
         return self._now() - last
 
+    def beat(self) -> None:
+        """The GUI thread is handling its events (called from a short timer on the GUI thread)."""
+        stamp = self._now()
+        with self._lock:
+            self._beat = stamp
+
+    def beat_age(self) -> float:
+        """Seconds since the GUI thread's last heartbeat (0 when it has none: then only input counts)."""
+        with self._lock:
+            beat = self._beat
+        return 0.0 if beat is None else self._now() - beat
+
 
 class Pacer:
     """Paces one background job: :meth:`pace` waits until the user is idle unless the job became urgent.
+
+    Idle means no input for ``quiet_s`` *and* a recent heartbeat from the GUI thread: right after a long step the GUI
+    thread may not have run yet, and input it has not handled has not stamped the clock (under load, a step of
+    more than ``quiet_s`` otherwise looked like an idle user, and the next step followed at once).
 
     ``clock=None`` never waits (the command line, tests). :meth:`hurry` (thread-safe) makes every later and any
     waiting :meth:`pace` return at once.
@@ -77,9 +97,9 @@ class Pacer:
         started = time.monotonic()
         while not self._urgent.is_set():
             idle = clock.idle_for()
-            if idle >= self._quiet:
+            if idle >= self._quiet and clock.beat_age() < FRESH_BEAT_S:
                 break
-            if token.wait(min(self._poll, self._quiet - idle)):
+            if token.wait(self._poll if idle >= self._quiet else min(self._poll, self._quiet - idle)):
                 break
         self.waited_s += time.monotonic() - started
         token.raise_if_cancelled()

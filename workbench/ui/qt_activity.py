@@ -1,9 +1,10 @@
-"""The application's activity clock: every input event (keys, mouse buttons and moves, wheel, touch) stamps it, so
-background work paced by :class:`workbench.core.pacing.Pacer` gives way while the analyst is using the window."""
+"""The application's activity clock: every input event (keys, mouse buttons and moves, wheel, touch) stamps it, and
+a 50 ms timer on the GUI thread beats it, so background work paced by :class:`workbench.core.pacing.Pacer` gives
+way while the analyst is using the window or while the GUI thread is behind."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 
 from workbench.core.pacing import ActivityClock
 
@@ -23,10 +24,19 @@ _INPUT_EVENTS = frozenset(
 )
 
 
+HEARTBEAT_MS = 50
+"""How often the GUI thread tells background work it is keeping up (``ActivityClock.beat``)."""
+
+
 class _ActivityFilter(QObject):
     def __init__(self, clock: ActivityClock, parent: QObject) -> None:
         super().__init__(parent)
         self.clock = clock
+        self.heartbeat = QTimer(self)
+        self.heartbeat.setInterval(HEARTBEAT_MS)
+        self.heartbeat.timeout.connect(clock.beat)
+        self.heartbeat.start()
+        clock.beat()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if event.type() in _INPUT_EVENTS:
