@@ -178,3 +178,22 @@ def _flower_processes_under(folder: Path) -> list[str]:
             if home.startswith(str(folder)):
                 found.append(" ".join(proc.info["cmdline"] or ()))
     return found
+
+
+def test_label_and_text_follow_the_project_roles_and_datasets_read_as_on_the_data_page(
+    window, tmp_path: Path  # noqa: ANN001
+) -> None:
+    from workbench.core.demo import clinic_intake_csv_text
+
+    source = tmp_path / "clinic.csv"
+    source.write_text(clinic_intake_csv_text(rows=30), encoding="utf-8")
+    session = ProjectSession(window.project)
+    drive(add_dataset_job(session, source))
+    record = window.project.datasets()[0]
+    window.project.set_roles(record.id, {**dict(record.roles), "follow_up": "label", "note": "free_text"})
+    page = install(window)
+    window.show_page(PAGE_NAME)
+    form = page.form
+    assert form.dataset_combo.currentText() == "clinic.csv (original)"
+    assert form.label_combo.currentText() == "follow_up"  # not the first column
+    assert form.text_combo.currentText() == "note"

@@ -130,8 +130,11 @@ class QtFederationForm(QGroupBox):
         self.dataset_combo.blockSignals(False)
         self._on_dataset_index(self.dataset_combo.currentIndex())
 
-    def set_columns(self, columns: Sequence[str], suggested_label: str | None = None) -> None:
-        """The chosen dataset's columns for the label and the split (keeping earlier choices that still exist)."""
+    def set_columns(
+        self, columns: Sequence[str], suggested_label: str | None = None, suggested_text: str | None = None
+    ) -> None:
+        """The chosen dataset's columns for the label, the text and the split (keeping earlier choices that still
+        exist; else the columns whose role is label and free text)."""
         label, split, text = (
             self.label_combo.currentText(),
             self.split_combo.currentText(),
@@ -141,6 +144,7 @@ class QtFederationForm(QGroupBox):
         self.label_combo.addItems(list(columns))
         self.text_combo.clear()
         self.text_combo.addItems(list(columns))
+        text = text if text in columns else (suggested_text or "")
         if text in columns:
             self.text_combo.setCurrentText(text)
         keep = label if label in columns else suggested_label

@@ -134,7 +134,10 @@ class QtFederationPage(QWidget):
             shown = self._window.data_page.dataset
             match = [r.id for r in records if shown is not None and r.fingerprint == shown.fingerprint]
             current = match[0] if match else None
-        self.form.set_datasets([(r.id, f"{r.name} (#{r.id})") for r in records], current)
+        from workbench.services.dataset_labels import dataset_labels
+
+        labels = dataset_labels(records, project) if records else {}  # as the Data page lists them
+        self.form.set_datasets([(r.id, labels[r.id]) for r in records], current)
         self.start_button.setEnabled(bool(records) and not self.busy)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
@@ -155,8 +158,9 @@ class QtFederationPage(QWidget):
         record = next((r for r in project.datasets() if r.id == dataset_id), None)
         if record is None:
             return
-        target = [name for name, role in record.roles.items() if role == "target"]
-        self.form.set_columns(record.columns, target[0] if target else None)
+        labels = [name for name, role in record.roles.items() if role == "label"]
+        texts = [name for name, role in record.roles.items() if role == "free_text"]
+        self.form.set_columns(record.columns, labels[0] if labels else None, texts[0] if texts else None)
 
     def _session(self) -> ProjectSession | None:
         from workbench.services.session import ProjectSession
