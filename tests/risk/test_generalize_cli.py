@@ -122,3 +122,22 @@ def test_generalize_loss_metric_with_l_and_t(data: tuple[Path, Path]) -> None:
     )
     proc = wb("generalize", str(csv), *args, "--l", "2", "--dry-run")
     assert proc.returncode == 2 and "--l and --t need --sensitive COLUMN" in proc.stderr
+
+
+def test_without_a_hierarchy_folder_each_hierarchy_is_built_from_the_values_as_on_the_risk_page(
+    data: tuple[Path, Path],
+) -> None:
+    from workbench.core.data.load import load_dataset
+    from workbench.services.risk import generalize, suggest_hierarchies
+
+    csv, _folder = data
+    done = wb("generalize", str(csv), "--qi", "age,zip,sex", "--k", "5", "--dry-run", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    ds = load_dataset(csv)
+    hierarchies, what = suggest_hierarchies(ds, ["age", "zip", "sex"])
+    assert out["hierarchies"] == what  # each column says which hierarchy it got
+    same = generalize(None, ds, qi=["age", "zip", "sex"], hierarchies=hierarchies, k=5, apply=False).as_dict()
+    assert out["levels"] == same["levels"] and out["information_loss"] == same["information_loss"]
+    text = wb("generalize", str(csv), "--qi", "age,zip,sex", "--k", "5", "--dry-run")
+    assert text.returncode == 0 and f"hierarchy of zip: {what['zip']}" in text.stdout

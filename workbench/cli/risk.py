@@ -67,7 +67,10 @@ def _register_generalize(sub: Any) -> None:
     p.add_argument("--project", help="project folder: --dataset names its datasets; the copy is registered there")
     p.add_argument("--qi", required=True, help="quasi-identifiers, comma-separated (the levels are reported in order)")
     p.add_argument(
-        "--hierarchies", required=True, metavar="DIR", help="folder of ARX hierarchy CSVs (*hierarchy_<column>.csv)"
+        "--hierarchies",
+        metavar="DIR",
+        help="folder of ARX hierarchy CSVs (*hierarchy_<column>.csv), one per --qi column (default: each built from "
+        "the column's values, as the Risk page does: intervals, dates, masking or one level; said per column)",
     )
     p.add_argument("--k", type=int, required=True)
     p.add_argument(
@@ -105,7 +108,7 @@ def _register_generalize(sub: Any) -> None:
 
 def cmd_generalize(args: argparse.Namespace) -> int:
     from workbench.core.risk.hierarchy import read_arx_folder
-    from workbench.services.risk import generalize
+    from workbench.services.risk import generalize, suggest_hierarchies
 
     qi = _names(args.qi) or []
     if args.k < 1:
@@ -114,13 +117,19 @@ def cmd_generalize(args: argparse.Namespace) -> int:
         raise UsageError("--max-suppression is a share of the records, in [0, 1]")
     if (args.l_value is not None or args.t_value is not None) and not args.sensitive:
         raise UsageError("--l and --t need --sensitive COLUMN")
-    try:
-        hierarchies = read_arx_folder(args.hierarchies, qi)
-    except (OSError, ValueError) as exc:
-        raise UsageError(str(exc)) from exc
+    hierarchies = None
+    if args.hierarchies is not None:
+        try:
+            hierarchies = read_arx_folder(args.hierarchies, qi)
+        except (OSError, ValueError) as exc:
+            raise UsageError(str(exc)) from exc
     session = open_session_cli(args.project) if args.project else None
     try:
         ds, _record = resolve_dataset_input(args, session)
+        if hierarchies is None:
+            hierarchies, built = suggest_hierarchies(ds, qi)
+        else:
+            built = {column: f"ARX hierarchy from {args.hierarchies}" for column in qi}
         outcome = generalize(
             session, ds, qi=qi, hierarchies=hierarchies, k=args.k, max_suppression=args.max_suppression,
             sensitive=args.sensitive, l=args.l_value, l_variant=args.l_variant, c=args.c, t=args.t_value,
@@ -130,10 +139,12 @@ def cmd_generalize(args: argparse.Namespace) -> int:
     finally:
         if session is not None:
             session.close()
-    out = outcome.as_dict()
+    out = {**outcome.as_dict(), "hierarchies": built}
     if args.json:
         print_json(out)
         return 0
+    for column, what in built.items():
+        say(f"hierarchy of {column}: {what}")
     levels = ", ".join(f"{q}={lv}" for q, lv in out["levels"].items())
     say(f"optimum: {levels}")
     metric = "non-uniform entropy" if out["metric"] == "entropy" else "ARX loss"
