@@ -90,6 +90,8 @@ RUNTIME: dict[str, Collect] = {
         note="its console scripts (flower-superlink, flwr-clientapp...) are run from the frozen executable by name "
         "(packaging/launcher.py reads them from this metadata); its CLI and app loaders import by string",
     ),
+    "psutil": Collect(("psutil",), note="workbench.core.federate.daemons tears Flower's processes down with it"),
+    "tomli-w": Collect(("tomli_w",), note="workbench.core.federate.daemons writes the Flower app's pyproject with it"),
 }
 
 TRANSITIVE: dict[str, Collect] = {
@@ -102,8 +104,6 @@ TRANSITIVE: dict[str, Collect] = {
         ("tomli",),
         note="Flower's TOML reader, compiled with mypyc: packaging/hooks/hook-tomli.py adds its hashed helper module",
     ),
-    "psutil": Collect(("psutil",), note="imported by workbench.core.federate.daemons to tear Flower down"),
-    "tomli-w": Collect(("tomli_w",), note="imported by workbench.core.federate.daemons to write the Flower app"),
     "privacy-workbench": Collect(
         ("workbench",),
         submodules=("workbench",),
