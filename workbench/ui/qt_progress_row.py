@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from workbench.core.jobs import Progress
@@ -27,10 +28,14 @@ def progress_row(on_cancel: Callable[[], None]) -> tuple[QWidget, QProgressBar, 
 
 
 def show_progress(bar: QProgressBar, progress: Progress) -> None:
-    """A snapshot on the bar: busy when its fraction is unknown, else the fraction; its message as the text."""
+    """A snapshot on the bar: busy when its fraction is unknown, else the fraction; its message as the text, elided
+    to the bar's width (the whole message in the tooltip)."""
     if progress.fraction is None:
         bar.setRange(0, 0)
     else:
         bar.setRange(0, 1000)
         bar.setValue(int(progress.fraction * 1000))
-    bar.setFormat(progress.message or progress.phase)
+    text = progress.message or progress.phase
+    bar.setToolTip(text)
+    elided = bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, max(bar.width() - 12, 40))
+    bar.setFormat(elided)
