@@ -21,12 +21,14 @@ from workbench.core.train.tasks import TrainConfig
 pytest.importorskip("opacus", reason="planning the noise needs opacus's accountants")
 
 
-def test_private_rates_are_scaled_to_the_batch_below_the_measured_one() -> None:
-    assert learning_rate_for("text", "lora", True, 256) == 1e-2
-    assert learning_rate_for("text", "lora", True, 64) == pytest.approx(2.5e-3)
-    assert learning_rate_for("text", "lora", True, 1024) == 1e-2, "nothing measured above: the measured rate"
-    assert learning_rate_for("text", "lora", False, 64) == 2e-3, "without noise the batch does not scale the rate"
-    assert learning_rate_for("tabular", None, True, 16) == pytest.approx(RECIPE_RATES[("tabular", "mlp", True)][0] / 4)
+def test_rates_are_the_measured_ones_whatever_the_batch() -> None:
+    # Measured (docs/training.md): the text recipe's 1e-2 under DP learned at batch 64 (demo, 1,200 rows, eps 3:
+    # 0.825 against 0.55); scaled linearly to the batch (2.5e-3) the same run stayed at the majority.
+    for batch in (32, 64, 256, 1024):
+        assert learning_rate_for("text", "lora", True, batch) == 1e-2
+        assert learning_rate_for("text", "lora", False, batch) == 2e-3
+        assert learning_rate_for("tabular", None, True, batch) == RECIPE_RATES[("tabular", "mlp", True)][0] == 1e-2
+    assert learning_rate_for("text", "head", True, 64) == 5e-3
 
 
 def test_the_batch_shrinks_until_there_are_enough_steps() -> None:
@@ -63,11 +65,10 @@ def test_advice_matches_the_privacy_plan_and_names_accountant_and_delta() -> Non
         ("tabular", dict(train_rows=4500, val_rows=500, learning_rate=1e-4, epochs=1), "barely move"),
         ("tabular", dict(train_rows=360, val_rows=40, epochs=3), "Only 40 validation rows"),
         ("tabular", dict(train_rows=1080, val_rows=120, epochs=3, private=True, target_epsilon=0.2), "noise per step"),
-        # The window run: 1,200 demo rows, batch 64, the batch-256 rate of the text recipe (it diverged).
         (
             "text",
             dict(train_rows=1080, val_rows=120, epochs=3, private=True, target_epsilon=3.0, batch_size=64,
-                 learning_rate=1e-2),
+                 learning_rate=3e-2),
             "more than twice the rate",
         ),
     ],

@@ -161,8 +161,8 @@ def test_tiny_text_model_lora_dp_with_physical_batches(demo, tiny_model: str) ->
         epsilon_for(result.noise_multiplier, result.sample_rate, result.steps, result.delta, "rdp")
     )
     assert 0 < result.trainable_parameters < result.total_parameters / 3
-    # LoRA under DP: the rate measured best with noise at batch 256, scaled to this run's batch of 32 (issue 19).
-    assert result.learning_rate == pytest.approx(1e-2 * 32 / 256)
+    # LoRA under DP: the rate measured best with noise, at this batch of 32 too (scaling it down failed, issue 19).
+    assert result.learning_rate == 1e-2
 
 
 def test_each_mode_gets_its_measured_learning_rate_unless_one_is_given(tiny_model: str) -> None:

@@ -233,8 +233,8 @@ def test_the_batch_follows_the_data_and_a_bad_plan_is_called_out_before_training
     assert chosen < 64, "270 training rows at the measured batch of 64 would take only 15 steps"
     qtbot.waitUntil(lambda: page.batch_spin.value() == chosen, timeout=10_000)
     qtbot.waitUntil(lambda: "chosen for 270 rows" in page.plan_label.text(), timeout=10_000)
-    assert "the recipe's, for this batch" in page.plan_label.text()
-    # A learning rate far above the one measured for this batch under DP: said before training.
+    assert "learning rate 0.01 (the recipe's measured rate)" in page.plan_label.text()
+    # A learning rate far above the one measured for the recipe under DP: said before training.
     page.lr_spin.setValue(0.5)
     qtbot.waitUntil(lambda: "more than twice the rate" in page.plan_label.text(), timeout=10_000)
     assert "Unlikely to beat the majority baseline" in page.plan_label.text()

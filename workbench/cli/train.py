@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
         "0: the whole batch)",
     )
     p.add_argument("--max-grad-norm", type=float, default=1.0, help="per-sample clipping bound")
-    p.add_argument("--lr", type=float, help="learning rate (default: the recipe's, matched to the batch)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the recipe's measured rate)")
     p.add_argument(
         "--plan-only",
         action="store_true",

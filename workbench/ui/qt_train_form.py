@@ -116,7 +116,7 @@ class QtTrainForm(QWidget):
         self.lr_spin.setRange(0.0, 1.0)
         self.lr_spin.setSingleStep(0.0005)
         self.lr_spin.setSpecialValueText("recipe default")
-        self.lr_spin.setToolTip("0: the recipe's measured rate, scaled to the batch for private runs (see the plan)")
+        self.lr_spin.setToolTip("0: the recipe's measured rate (the plan shows it)")
         self.lr_spin.setValue(0.0)
         self.clip_spin = QDoubleSpinBox()
         self.clip_spin.setDecimals(2)

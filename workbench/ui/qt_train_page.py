@@ -557,7 +557,7 @@ def _advice_html(advice: Any) -> str:
         f" (chosen for {advice.train_rows:,} rows)" if advice.batch_suggested else ""
     )
     rate = f"learning rate {advice.learning_rate:.3g}" + (
-        " (the recipe's, for this batch)" if advice.learning_rate_suggested else ""
+        " (the recipe's measured rate)" if advice.learning_rate_suggested else ""
     )
     text = f"<br>{batch}, {rate}, {advice.steps} steps in all."
     if advice.warnings:

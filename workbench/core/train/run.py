@@ -366,7 +366,7 @@ def _build_model(
 
 
 def _learning_rate(config: TrainConfig, bundle: ModelBundle, private: bool) -> float:
-    """The analyst's rate, else the recipe's measured rate matched to the batch (:mod:`.advice`); a task the
+    """The analyst's rate, else the recipe's measured rate (:mod:`.advice`); a task the
     workbench has no measurement for (a registered plug-in) keeps its bundle's rate."""
     if config.learning_rate:
         return float(config.learning_rate)

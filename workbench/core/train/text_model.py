@@ -178,7 +178,7 @@ class TextClassificationTask(Task):
                 model = get_peft_model(model, lora)
             # Measured (benchmarks/bench_dp_accuracy.py, expected batch 256): under DP 1e-2 beat 5e-3 and 2e-3; without
             # DP 1e-2 overshoots (rt_polarity 0.684) where the usual LoRA rate 2e-3 does not. The rates live in
-            # advice.RECIPE_RATES; a private run scales them to its batch (advice.learning_rate_for).
+            # advice.RECIPE_RATES (1e-2 under DP also learned at batch 64; scaled down to 2.5e-3 it did not).
             lr, dp_lr = RECIPE_RATES[("text", "lora", False)][0], RECIPE_RATES[("text", "lora", True)][0]
             desc = f"LoRA r={config.text.lora_r} on query/value + head"
         else:
