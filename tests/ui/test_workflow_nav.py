@@ -96,3 +96,11 @@ def test_the_risk_step_follows_the_measured_k_and_generalization(project: Any, t
     project.add_lineage(child.id, record.id, "generalize", {"k": 5})
     assert workflow_state(project, ds.fingerprint)["risk"].reason.startswith("Generalized 1 time(s)")
     assert workflow_state(project, "e" * 64)["risk"].reason == "This dataset is a generalized output."
+
+
+def test_the_pages_come_in_workflow_order(window: QtMainWindow) -> None:
+    assert window._page_names == [
+        "Data", "Anonymize", "Risk", "Train", "Federation", "Keys and sharing", "Report", "Audit log",
+    ]  # fmt: skip
+    steps = [window.nav.item(i).text() for i in range(window.nav.count())]
+    assert steps[:4] == ["Data", "Anonymize", "Risk", "Train"]

@@ -99,8 +99,9 @@ class QtMainWindow(QMainWindow):
         self.pages.addWidget(self.welcome_page)
         self.add_page("Data", self.data_page, step="data")
         self.add_page("Anonymize", self.pii_page, step="anonymize", needs_dataset=True)
+        self._install_pages("qt_risk_page")  # the step between Anonymize and Train
         self.add_page("Train", self.train_page, step="train", needs_dataset=True)
-        self._install_optional_pages()
+        self._install_pages("qt_federation_page", "qt_keys_page", "qt_report_page", "qt_audit_page")
         # After the pages: a page shows a failed job's message first, so the window can leave out a duplicate.
         self.runner.sig_job_failed.connect(self._on_job_failed)
         self.runner.sig_job_ended.connect(self._on_job_ended)
@@ -152,11 +153,11 @@ class QtMainWindow(QMainWindow):
 
     # --- pages ----------------------------------------------------------------------------------------------
 
-    def _install_optional_pages(self) -> None:
-        """Pages that add themselves with ``install(window)``, in navigation order after Data, Anonymize, Train."""
-        from workbench.ui import qt_audit_page, qt_federation_page, qt_keys_page, qt_report_page, qt_risk_page
+    def _install_pages(self, *modules: str) -> None:
+        """Pages that add themselves with ``install(window)`` (modules of ``workbench.ui``), in the order given."""
+        import importlib
 
-        _ = [p.install(self) for p in (qt_risk_page, qt_federation_page, qt_keys_page, qt_report_page, qt_audit_page)]
+        _ = [importlib.import_module(f"workbench.ui.{name}").install(self) for name in modules]
 
     def add_page(self, name: str, widget: QWidget, *, step: str | None = None, needs_dataset: bool = False) -> None:
         """Add a page to the navigation, in a scroll area (every page fits a small screen). ``step``: the workflow
