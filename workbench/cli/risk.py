@@ -49,6 +49,7 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_risk)
     _register_generalize(sub)
+    _register_hierarchy(sub)
 
 
 def _register_generalize(sub: Any) -> None:
@@ -104,6 +105,77 @@ def _register_generalize(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="search only: write nothing")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_generalize)
+
+
+def _register_hierarchy(sub: Any) -> None:
+    p = sub.add_parser(
+        "hierarchy",
+        help="build one column's generalization hierarchy and write it as an ARX CSV (for generalize --hierarchies)",
+        description=(
+            "Build a column's hierarchy from its values with one builder: numeric intervals (--widths, each a "
+            "multiple of the one before), ISO dates (month, year, decade), masking from the right (--mask), ordered "
+            "categories (--group-sizes) or one level (the value, then *), and write it in ARX's CSV format. Name the "
+            "file <anything>hierarchy_<column>.csv in a folder to use it with `workbench generalize --hierarchies`."
+        ),
+    )
+    dataset_source_options(p, "dataset file (CSV, JSONL, Parquet)")
+    p.add_argument("--project", help="project folder: --dataset names its datasets")
+    p.add_argument("--column", required=True, help="the column whose hierarchy is built")
+    p.add_argument("--kind", required=True, choices=["intervals", "dates", "masking", "ordered", "one-level"])
+    p.add_argument("--widths", metavar="W1,W2,...", help="intervals: widths of the levels, e.g. 5,10,20")
+    p.add_argument("--mask", default="*", help="masking: the character that replaces (default *)")
+    p.add_argument("--group-sizes", metavar="G1,G2,...", help="ordered: values per group at each level, e.g. 2,4")
+    p.add_argument("--date-levels", metavar="L1,L2", help="dates: some of month,year,decade (default all three)")
+    p.add_argument("--out", required=True, metavar="HIERARCHY.csv", help="the ARX CSV written")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=cmd_hierarchy)
+
+
+def _numbers_option(text: str | None, option: str, kind: type) -> list[Any] | None:
+    if text is None:
+        return None
+    try:
+        return [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"{option} takes comma-separated numbers, e.g. {option} 5,10,20") from None
+
+
+def cmd_hierarchy(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench.core.risk.hierarchy import write_arx_csv
+    from workbench.services.risk import build_hierarchy, hierarchy_build_label
+
+    params = {
+        "widths": _numbers_option(args.widths, "--widths", float),
+        "mask": args.mask,
+        "group_sizes": _numbers_option(args.group_sizes, "--group-sizes", int),
+        "date_levels": _names(args.date_levels),
+    }
+    out_path = Path(args.out)
+    if out_path.exists() and not args.force:
+        raise UsageError(f"{out_path} exists: add --force to replace it")
+    session = open_session_cli(args.project) if args.project else None
+    try:
+        ds, _record = resolve_dataset_input(args, session)
+        hierarchy = build_hierarchy(ds, args.column, args.kind, **params)
+    finally:
+        if session is not None:
+            session.close()
+    try:
+        write_arx_csv(hierarchy, out_path)
+    except OSError as exc:
+        raise UsageError(f"{out_path} cannot be written: {exc.strerror or exc}") from exc
+    what = hierarchy_build_label(args.kind, **params).removeprefix("edited: ")
+    out = {"column": args.column, "kind": args.kind, "what": what, "values": len(hierarchy.rows),
+           "levels": hierarchy.height, "out": str(out_path)}  # fmt: skip
+    if args.json:
+        print_json(out)
+        return 0
+    say(f"hierarchy of {args.column}: {what}; {out['values']} values, {out['levels']} levels (value included)")
+    say(f"written: {out_path}")
+    return 0
 
 
 def cmd_generalize(args: argparse.Namespace) -> int:

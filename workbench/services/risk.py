@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GeneralizeOutcome",
+    "HIERARCHY_KINDS",
     "RiskReport",
+    "build_hierarchy",
     "columns_with_role",
+    "hierarchy_build_label",
     "generalize",
     "generalize_job",
     "risk_report",
@@ -220,6 +223,151 @@ def suggest_hierarchies(
         _codes, dictionary = column_codes(dataset.table.column(column))
         hierarchies[column], what[column] = suggest_hierarchy(column, dictionary.to_pylist())
     return hierarchies, what
+
+
+HIERARCHY_KINDS = ("intervals", "dates", "masking", "ordered", "one-level")
+"""The hierarchy builders an analyst can choose (:func:`build_hierarchy`)."""
+DATE_LEVELS = ("month", "year", "decade")
+
+
+def hierarchy_build_label(
+    kind: str,
+    *,
+    widths: Sequence[float] | None = None,
+    mask: str = "*",
+    group_sizes: Sequence[int] | None = None,
+    date_levels: Sequence[str] | None = None,
+) -> str:
+    """What an edited hierarchy is, for the columns table ("edited: intervals 5,10,20")."""
+    if kind == "intervals":
+        return "edited: intervals " + ",".join(f"{w:g}" for w in widths or ())
+    if kind == "ordered":
+        return "edited: ordered groups " + ",".join(str(g) for g in group_sizes or ())
+    if kind == "masking":
+        return f"edited: masking with {mask}"
+    if kind == "dates":
+        return "edited: dates " + ", ".join(date_levels or DATE_LEVELS)
+    return "edited: one level"
+
+
+def build_hierarchy(
+    dataset: Dataset,
+    column: str,
+    kind: str,
+    *,
+    widths: Sequence[float] | None = None,
+    mask: str = "*",
+    group_sizes: Sequence[int] | None = None,
+    date_levels: Sequence[str] | None = None,
+) -> Hierarchy:
+    """``column``'s hierarchy from the builder ``kind`` (one of :data:`HIERARCHY_KINDS`) and its parameters:
+    interval ``widths`` (each a multiple of the one before), the masking character, ordered-category
+    ``group_sizes`` (values in their natural order: numbers by value, else texts), the ``date_levels`` kept (of
+    month, year, decade). A missing value stays apart up to the top level. Errors name the parameter, never a value.
+    """
+    from workbench.core.risk.classes import column_codes
+
+    if column not in dataset.column_names:
+        raise WorkbenchError(f"no such column: {column}")
+    if kind not in HIERARCHY_KINDS:
+        raise WorkbenchError(f"unknown hierarchy kind {kind!r}: choose one of {', '.join(HIERARCHY_KINDS)}")
+    _codes, dictionary = column_codes(dataset.table.column(column))
+    texts = sorted({"" if v is None else str(v) for v in dictionary.to_pylist()})
+    present = [t for t in texts if t != ""]
+    if not present:
+        raise WorkbenchError(f"the column {column!r} has no values to build a hierarchy from")
+    try:
+        h = _build(column, kind, present, widths=widths, mask=mask, group_sizes=group_sizes, date_levels=date_levels)
+    except ValueError as exc:
+        raise WorkbenchError(f"the {kind} hierarchy of {column!r} cannot be built: {exc}") from exc
+    if len(present) != len(texts):
+        h = _with_missing(h)
+    return h
+
+
+def _with_missing(h: Hierarchy) -> Hierarchy:
+    from workbench.core.risk.hierarchy import Hierarchy
+
+    return Hierarchy(h.column, h.rows + (("",) * (h.height - 1) + ("*",),))
+
+
+def _numbers(column: str, present: list[str], what: str) -> list[float]:
+    import math
+
+    numbers = []
+    for text in present:
+        try:
+            x = float(text)
+        except ValueError:
+            x = math.nan
+        numbers.append(x)
+    bad = sum(1 for x in numbers if not math.isfinite(x))
+    if bad:
+        raise WorkbenchError(
+            f"{what} need a numeric column: {bad} of the {len(present)} distinct values of {column!r} are not numbers "
+            "(choose masking, ordered or one level for it)"
+        )
+    return numbers
+
+
+def _increasing(name: str, sizes: Sequence[float]) -> None:
+    if not sizes:
+        raise WorkbenchError(f"give at least one {name} (comma-separated, e.g. 5,10,20)")
+    if any(s <= 0 for s in sizes):
+        raise WorkbenchError(f"{name}s must be positive")
+    for a, b in zip(sizes, sizes[1:], strict=False):
+        if b <= a:
+            raise WorkbenchError(f"{name}s must increase ({a:g} then {b:g})")
+
+
+def _build(
+    column: str,
+    kind: str,
+    present: list[str],
+    *,
+    widths: Sequence[float] | None,
+    mask: str,
+    group_sizes: Sequence[int] | None,
+    date_levels: Sequence[str] | None,
+) -> Hierarchy:
+    from workbench.core.risk.hierarchy import (
+        Hierarchy,
+        date_hierarchy,
+        interval_hierarchy,
+        masking_hierarchy,
+        ordered_hierarchy,
+    )
+
+    if kind == "intervals":
+        _numbers(column, present, "intervals")
+        _increasing("interval width", list(widths or ()))
+        return interval_hierarchy(column, present, list(widths or ()))
+    if kind == "dates":
+        levels = list(DATE_LEVELS if date_levels is None else date_levels)
+        unknown = [level for level in levels if level not in DATE_LEVELS]
+        if unknown or not levels:
+            got = ", ".join(levels) or "none"
+            raise WorkbenchError(f"date levels are some of {', '.join(DATE_LEVELS)} (got {got})")
+        try:
+            full = date_hierarchy(column, present)
+        except ValueError as exc:
+            raise WorkbenchError(f"dates need ISO dates (YYYY-MM-DD) in {column!r}: some values are not") from exc
+        keep = [0] + [1 + DATE_LEVELS.index(level) for level in sorted(set(levels), key=DATE_LEVELS.index)] + [4]
+        return Hierarchy(column, tuple(tuple(r[i] for i in keep) for r in full.rows))
+    if kind == "masking":
+        if len(mask) != 1 or mask.isspace():
+            raise WorkbenchError("the mask is one visible character (e.g. *)")
+        return masking_hierarchy(column, present, mask)
+    if kind == "ordered":
+        sizes = [int(g) for g in group_sizes or ()]
+        _increasing("group size", sizes)
+        try:
+            numbers = _numbers(column, present, "numbers")
+            ordered = [t for _x, t in sorted(zip(numbers, present, strict=True))]
+        except WorkbenchError:
+            ordered = present
+        return ordered_hierarchy(column, ordered, sizes)
+    return Hierarchy(column, tuple((t, "*") for t in present))
 
 
 # --- generalization to a target ---------------------------------------------------------------------------------

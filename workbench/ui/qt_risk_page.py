@@ -12,7 +12,9 @@ the result card names the new dataset as the Data page lists it. Both run as job
 progress bar and Cancel; a failure is said on the page.
 
 Hierarchies are built from each quasi-identifier's values (intervals, dates, masking, one level) unless a folder of
-ARX hierarchy CSVs is chosen, whose files then win for the columns they cover.
+ARX hierarchy CSVs is chosen, whose files then win for the columns they cover. "Edit hierarchy…" opens the editor
+(:mod:`workbench.ui.qt_risk_hierarchy`) for the chosen quasi-identifier; the hierarchy it hands back wins over the
+folder and the built one for this page (its preview and its generalizations) until another dataset is chosen.
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ from workbench.ui.qt_risk_forms import QtGeneralizeForm, QtGeneralizeResult, QtR
 if TYPE_CHECKING:
     from workbench.core.data.dataset import Dataset
     from workbench.core.project.datasets import DatasetRecord
+    from workbench.core.risk.hierarchy import Hierarchy
     from workbench.services.session import ProjectSession
     from workbench.ui.qt_main_window import QtMainWindow
+    from workbench.ui.qt_risk_hierarchy import HierarchyChoice, QtHierarchyEditor
     from workbench.ui.qt_risk_views import QtRiskMeasures, QtRiskPlots
 
 PAGE_NAME = "Risk"
@@ -64,6 +68,7 @@ class QtRiskPage(QWidget):
         self._folder: Path | None = None
         self._columns_for: int | None = None  # the dataset whose columns the table shows
         self._what = ""  # what the running job does, for its failure message
+        self.overrides: dict[str, tuple[Hierarchy, str, HierarchyChoice]] = {}  # column -> edited hierarchy
         self.report: dict[str, Any] | None = None  # the last "before" report shown
         self.outcome: dict[str, Any] | None = None  # the last generalization shown
         self._build()
@@ -122,8 +127,12 @@ class QtRiskPage(QWidget):
         self.folder_button.setToolTip("ARX hierarchy CSVs (*hierarchy_<column>.csv); other columns get built ones")
         self.folder_button.clicked.connect(self.choose_folder)
         self.folder_label = QLabel("hierarchies built from the values")
+        self.edit_button = QPushButton("Edit hierarchy…")
+        self.edit_button.setToolTip("Build the chosen quasi-identifier's hierarchy with a builder of your choice")
+        self.edit_button.clicked.connect(self.edit_hierarchy)
         folder_row.addWidget(self.folder_button)
         folder_row.addWidget(self.folder_label, 1)
+        folder_row.addWidget(self.edit_button)
         inner.addLayout(folder_row)
         row.addWidget(columns_box, 3)
         right = QVBoxLayout()
@@ -227,6 +236,7 @@ class QtRiskPage(QWidget):
             return
         if self._dataset is not None and self._dataset.fingerprint != record.fingerprint:
             self._dataset = None
+        self.overrides.clear()  # edited hierarchies belong to the dataset they were built from
         self.columns.set_columns(list(record.columns), dict(record.roles))
         self.form.set_sensitive(self.columns.with_role("sensitive"))
         for row in range(self.columns.rowCount()):
@@ -249,13 +259,49 @@ class QtRiskPage(QWidget):
         name = names[row]
         if name not in self.columns.with_role("quasi_identifier"):
             return
+        if name in self.overrides:
+            hierarchy, what = self.overrides[name][:2]
+        else:
+            try:
+                hierarchies, described = suggest_hierarchies(self._dataset, [name], self._folder)
+            except WorkbenchError as exc:
+                self.show_message("error", str(exc))
+                return
+            hierarchy, what = hierarchies[name], described[name]
+        rows = hierarchy.rows
+        self.plots.show_hierarchy(name, what, rows[:HIERARCHY_PREVIEW_ROWS], len(rows))
+
+    @Slot()
+    def edit_hierarchy(self) -> QtHierarchyEditor | None:
+        """Open the hierarchy editor for the quasi-identifier chosen in the columns table (not modal)."""
+        from workbench.ui.qt_risk_hierarchy import QtHierarchyEditor, suggested_choice
+
+        record, row, names = self._record(), self.columns.currentRow(), self.columns.columns()
+        name = names[row] if 0 <= row < len(names) else ""
+        if name not in self.columns.with_role("quasi_identifier"):
+            self.show_message("error", "Choose a quasi-identifier in the columns table to edit its hierarchy.")
+            return None
+        dataset = self._known(record) if record is not None else None
+        if dataset is None:
+            self.show_message("error", "Measure the risk first: the dataset is loaded then.")
+            return None
         try:
-            hierarchies, what = suggest_hierarchies(self._dataset, [name], self._folder)
+            start = self.overrides[name][2] if name in self.overrides else suggested_choice(dataset, name)
         except WorkbenchError as exc:
             self.show_message("error", str(exc))
-            return
-        rows = hierarchies[name].rows
-        self.plots.show_hierarchy(name, what[name], rows[:HIERARCHY_PREVIEW_ROWS], len(rows))
+            return None
+        editor = QtHierarchyEditor(dataset, name, start, self)
+        editor.sig_use_hierarchy.connect(self._on_use_hierarchy)
+        editor.open()
+        return editor
+
+    @Slot(str, object, str, object)
+    def _on_use_hierarchy(self, column: str, hierarchy: Hierarchy, what: str, choice: HierarchyChoice) -> None:
+        self.overrides[column] = (hierarchy, what, choice)
+        self.columns.show_hierarchies({column: what})
+        if self.plots is not None:
+            self.plots.show_hierarchy(column, what, hierarchy.rows[:HIERARCHY_PREVIEW_ROWS], len(hierarchy.rows))
+        self.show_message("info", f"The hierarchy of {column} is the edited one on this page ({what}).")
 
     @Slot()
     def choose_folder(self) -> None:
@@ -329,7 +375,7 @@ class QtRiskPage(QWidget):
             return None
         session, record, qi, _sensitive = inputs
         target, metric, sensitive = self.form.target(), self.form.loss_metric(), self.form.sensitive()
-        folder = self._folder
+        folder, overrides = self._folder, {q: self.overrides[q][:2] for q in qi if q in self.overrides}
         known = self._known(record)
         try:
             target.validate(sensitive is not None)
@@ -339,7 +385,9 @@ class QtRiskPage(QWidget):
 
         def job(token: CancelToken) -> JobGenerator[Any]:
             dataset = yield from _dataset_job(session, record, known, token)
-            hierarchies, described = suggest_hierarchies(dataset, qi, folder)
+            hierarchies, described = suggest_hierarchies(dataset, [q for q in qi if q not in overrides], folder)
+            for column, (hierarchy, what) in overrides.items():  # edited ones win over the folder and built ones
+                hierarchies[column], described[column] = hierarchy, what
             outcome = yield from generalize_job(
                 session, dataset, qi=qi, hierarchies=hierarchies, target=target, sensitive=sensitive,
                 metric=metric, token=token,
