@@ -87,6 +87,12 @@ def test_cli_writes_the_arx_csv_the_service_builds(data: Path, tmp_path: Path) -
     assert read_arx_csv(out) == build_hierarchy(load_dataset(data), "age", "intervals", widths=[5, 10, 20])
     again = run_workbench("hierarchy", str(data), "--column", "age", "--kind", "one-level", "--out", str(out))
     assert again.returncode == 2 and "exists: add --force" in again.stderr
+    used = run_workbench("generalize", str(data), "--qi", "age", "--k", "5", "--hierarchies", str(out.parent),
+                         "--max-suppression", "0.05", "--dry-run", "--json")  # fmt: skip
+    assert used.returncode == 0, used.stderr
+    # intervals of 5 hold 5 or 10 records; the one missing age stays apart up to * and is suppressed
+    said = json.loads(used.stdout)
+    assert said["levels"] == {"age": 1} and said["suppressed_records"] == 1
 
 
 @pytest.mark.parametrize(
