@@ -243,6 +243,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
         return 0
+    _say_result(out)
+    return 0
+
+
+def _say_result(out: dict[str, Any]) -> None:
+    """The run's outcome as lines for a person: status, privacy, comparison, columns, speed, model, budget."""
     say(f"{out['status']}: {out['task']} ({out['recipe']}), {out['steps']} steps, {out['epochs_completed']} epochs")
     say(
         f"privacy: {out['epsilon_label']}"
@@ -261,7 +267,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         say(f"model kept {where}")
     if out.get("budget"):
         say(f"budget remaining: ε {out['budget']['remaining']:.4g} of {out['budget']['total']:g}")
-    return 0
 
 
 def _plan(args: argparse.Namespace, config: Any, table: Any) -> tuple[Any, Any]:
