@@ -18,6 +18,7 @@ round go on. After the plan's last round it leaves, is charged what its accounta
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -243,6 +244,41 @@ def check_offered_plan(plan: FederationPlan, dataset: Dataset, site: str, max_ep
             f"{site} trains on {rows} rows, more than the plan's SecAgg+ max_weight {plan.max_weight:g}"
         )
     return rows
+
+
+class PlanGate:
+    """The join job's ``accept`` when the answer comes from another thread (the window): the job's worker waits in
+    :meth:`decide` while the analyst reads the plan; :meth:`answer` (any thread) lets it go on. A cancelled job's
+    token ends the wait (no answer then counts as a refusal). No lock is held while anything is called back."""
+
+    def __init__(self, token: CancelToken | None = None) -> None:
+        self._answered = threading.Event()
+        self._lock = threading.Lock()
+        self._accepted = False
+        self.plan: FederationPlan | None = None
+        self.token = token
+
+    def answer(self, accepted: bool) -> bool:
+        """The analyst's decision; False when a decision was already given (the first one counts)."""
+        with self._lock:
+            if self._answered.is_set():
+                return False
+            self._accepted = accepted
+            self._answered.set()
+        return True
+
+    @property
+    def answered(self) -> bool:
+        return self._answered.is_set()
+
+    def decide(self, plan: FederationPlan) -> bool:
+        """Wait for :meth:`answer` (raises ``JobCancelled`` when the token is cancelled meanwhile)."""
+        self.plan = plan
+        while not self._answered.wait(0.1):
+            if self.token is not None:
+                self.token.raise_if_cancelled()
+        with self._lock:
+            return self._accepted
 
 
 def _wait_for_offer(site_dir: Path, token: CancelToken, timeout: float) -> tuple[int, FederationPlan]:

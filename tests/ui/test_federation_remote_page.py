@@ -1,0 +1,186 @@
+"""The Federation page across machines (issue 15): the mode choice shows its form; bad input is refused on the page
+before any job; a real join job through the page shows the host's plan and waits for Accept/Refuse (the host's
+offer is written where the ClientApp's plan gate writes it: a whole host+sites run takes over a minute, see
+tests/federate/test_federation_remote.py); a real host job shows its CA file and fingerprint, and Cancel of either
+leaves no Flower process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.qt import wait_for_job
+from tests.ui.test_federation_page import _csv, _flower_processes_under
+from workbench.core.jobs import drive
+from workbench.services.datasets import add_dataset_job
+from workbench.services.session import ProjectSession
+from workbench.ui.qt_federation_page import PAGE_NAME, QtFederationPage, install
+
+
+def _page(window, tmp_path: Path) -> QtFederationPage:  # noqa: ANN001
+    session = ProjectSession(window.project)
+    drive(add_dataset_job(session, _csv(tmp_path / "sites.csv")))
+    page = install(window)
+    window.show_page(PAGE_NAME)
+    return page
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch) -> Path:  # noqa: ANN001
+    import tempfile
+
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))  # the jobs' temporary folders (and FLWR_HOME) land here
+    return folder
+
+
+def test_the_mode_choice_shows_its_form(window, tmp_path: Path) -> None:  # noqa: ANN001
+    page = _page(window, tmp_path)
+    assert page.mode == "demo" and page.form.isVisibleTo(page)
+    assert not page.host_form.isVisibleTo(page) and not page.join_form.isVisibleTo(page)
+    page.set_mode("host")
+    assert page.host_form.isVisibleTo(page) and not page.form.isVisibleTo(page)
+    assert page.host_form.port_spin.isVisibleTo(page) and not page.host_form.sites_spin.isVisibleTo(page)
+    assert page.host_form.dataset_combo.count() == 1 and page.host_form.label_combo.count() == 5
+    assert "Host:" in page.intro.text() and page.start_button.text() == "Start federation"
+    page.set_mode("join")
+    assert page.join_form.isVisibleTo(page) and not page.host_form.isVisibleTo(page)
+    assert page.start_button.text() == "Join" and "Join:" in page.intro.text()
+    assert page.join_form.site_edit.text() == window.project.folder.resolve().name
+    assert page.join_form.dataset_combo.count() == 1
+
+
+def test_bad_input_is_refused_on_the_page_before_any_job(window, tmp_path: Path) -> None:  # noqa: ANN001
+    page = _page(window, tmp_path)
+    page.set_mode("join")
+    join = page.join_form
+    for address in ("", "hostonly", "10.0.0.1:http", "10.0.0.1:70000"):
+        join.address_edit.setText(address)
+        assert page.start() is None and not page.busy
+        assert page.message.property("level") == "error" and "is not the host's address" in page.message_text()
+    join.address_edit.setText("127.0.0.1:9092")
+    join.ca_edit.setText(str(tmp_path / "missing-ca.pem"))
+    assert page.start() is None and "missing-ca.pem does not exist" in page.message_text()
+    join.ca_edit.setText("")
+    join.site_edit.setText(" ")
+    assert page.start() is None and "Give this site a name" in page.message_text()
+    page.set_mode("host")
+    host = page.host_form
+    host.label_combo.setCurrentText("outcome")
+    host.min_sites_spin.setValue(2)
+    assert page.start() is None and "SecAgg+ needs at least 3 sites" in page.message_text()
+    host.min_sites_spin.setValue(3)
+    host.bind_edit.setText("10.0.0.1/24")
+    assert page.start() is None and "is not an address to listen on" in page.message_text()
+    assert window.runner.registry.snapshots() == []  # no job was ever started
+    assert not page.busy and page.mode_combo.isEnabled()
+
+
+def _offer(scratch: Path, plan, run_id: int = 11) -> Path:  # noqa: ANN001
+    """Write the host's plan where the site's ClientApp writes it when the run's first message arrives."""
+    sites = list(scratch.glob("workbench-federation-site-*/site"))
+    assert len(sites) == 1
+    (sites[0] / "plan-offered.json").write_text(json.dumps({"run_id": run_id, "plan": plan.to_json()}))
+    return sites[0]
+
+
+def _host_plan():
+    """The plan exactly as the host use case makes it from the same schema (the page's host job's make_plan call)."""
+    from tests.federate.conftest import tiny_table
+    from workbench.services.federation import make_plan
+
+    return make_plan(tiny_table(), task="tabular", label="outcome", rounds=2, epsilon=2.0, delta=1e-3)
+
+
+def _join(page: QtFederationPage, window, qtbot):  # noqa: ANN001
+    from workbench.core.federate.daemons import free_port
+
+    page.set_mode("join")
+    page.join_form.address_edit.setText(f"127.0.0.1:{free_port()}")  # nobody answers: the SuperNode keeps dialling
+    page.join_form.cap_check.setChecked(True)
+    page.join_form.max_epsilon_spin.setValue(1.5)
+    job = page.start()
+    assert job is not None and page.busy and not page.mode_combo.isEnabled()
+    return job
+
+
+@pytest.mark.slow
+def test_a_real_join_job_shows_the_plan_and_goes_on_only_when_accepted(qtbot, window, tmp_path, scratch) -> None:  # noqa: ANN001
+    from workbench.core.dp.ledger import PrivacyLedger
+
+    page = _page(window, tmp_path)
+    fingerprint = window.project.datasets()[0].fingerprint
+    PrivacyLedger(window.project).set_total(fingerprint, 5.0)  # the site's budget: the plan's ε must fit in it
+    job = _join(page, window, qtbot)
+    qtbot.waitUntil(lambda: len(list(scratch.glob("workbench-federation-site-*/site"))) == 1, timeout=30_000)
+    qtbot.waitUntil(lambda: len(_flower_processes_under(scratch)) >= 1, timeout=30_000)
+    assert not page.decision.isVisible()
+    site_dir = _offer(scratch, _host_plan())
+    qtbot.waitUntil(page.decision.isVisible, timeout=15_000)
+    assert "outcome" in page.decision.text.text() and "caps its ε at 1.5" in page.decision.text.text()
+    assert page.message.property("level") == "warning" and "plan arrived" in page.message_text()
+    assert not (site_dir / "decision.json").exists()  # the job waits for the analyst
+    assert PrivacyLedger(window.project).summary(fingerprint, with_rdp=False).reserved_epsilon == 0.0
+    page.decision.accept_button.click()
+    qtbot.waitUntil(lambda: (site_dir / "decision.json").exists(), timeout=15_000)
+    decision = json.loads((site_dir / "decision.json").read_text())
+    assert decision["accepted"] is True, (decision, page.message_text())
+    assert not page.decision.isVisible() and "Plan accepted" in page.message_text()
+    assert PrivacyLedger(window.project).summary(fingerprint, with_rdp=False).reserved_epsilon == 1.5
+    page.cancel_button.click()
+    wait_for_job(qtbot, window.runner, job, timeout=60_000)
+    assert not page.busy and "Cancelled" in page.message_text() and page.mode_combo.isEnabled()
+    assert _flower_processes_under(scratch) == [] and list(scratch.iterdir()) == []
+    assert PrivacyLedger(window.project).summary(fingerprint, with_rdp=False).reserved_epsilon == 0.0
+
+
+@pytest.mark.slow
+def test_refusing_the_plan_ends_the_join_with_the_reason_on_the_page(qtbot, window, tmp_path, scratch) -> None:  # noqa: ANN001
+    page = _page(window, tmp_path)
+    job = _join(page, window, qtbot)
+    qtbot.waitUntil(lambda: len(list(scratch.glob("workbench-federation-site-*/site"))) == 1, timeout=30_000)
+    site_dir = _offer(scratch, _host_plan())
+    qtbot.waitUntil(page.decision.isVisible, timeout=15_000)
+    page.decision.refuse_button.click()
+    wait_for_job(qtbot, window.runner, job, timeout=60_000)
+    assert page.message.property("level") == "error" and "did not accept the host's plan" in page.message_text()
+    assert not site_dir.exists() and _flower_processes_under(scratch) == []
+
+
+@pytest.mark.slow
+def test_cancel_while_the_plan_is_shown_ends_the_wait(qtbot, window, tmp_path, scratch) -> None:  # noqa: ANN001
+    page = _page(window, tmp_path)
+    job = _join(page, window, qtbot)
+    qtbot.waitUntil(lambda: len(list(scratch.glob("workbench-federation-site-*/site"))) == 1, timeout=30_000)
+    _offer(scratch, _host_plan())
+    qtbot.waitUntil(page.decision.isVisible, timeout=15_000)
+    page.cancel_button.click()
+    wait_for_job(qtbot, window.runner, job, timeout=60_000)
+    assert "Cancelled" in page.message_text() and not page.decision.isVisible()
+    assert _flower_processes_under(scratch) == []
+
+
+@pytest.mark.slow
+def test_a_real_host_job_shows_its_ca_and_cancel_stops_the_superlink(qtbot, window, tmp_path, scratch) -> None:  # noqa: ANN001
+    from workbench.core.federate.daemons import free_port
+    from workbench.core.federate.tls import ca_fingerprint
+
+    page = _page(window, tmp_path)
+    page.set_mode("host")
+    page.host_form.label_combo.setCurrentText("outcome")
+    page.host_form.port_spin.setValue(free_port())
+    job = page.start()
+    assert job is not None
+    qtbot.waitUntil(lambda: "waiting for 3 sites" in page.message_text(), timeout=60_000)
+    ca = window.project.folder / "federation-tls" / "ca.pem"
+    assert page.tls_label.isVisible() and str(ca) in page.tls_label.text()
+    assert ca_fingerprint(ca) in page.tls_label.text()
+    assert "outcome" in page.plan_label.text()  # the plan every site will be shown
+    assert len(_flower_processes_under(scratch)) >= 1
+    page.cancel_button.click()
+    wait_for_job(qtbot, window.runner, job, timeout=60_000)
+    assert "Cancelled" in page.message_text() and not page.busy
+    assert _flower_processes_under(scratch) == []
