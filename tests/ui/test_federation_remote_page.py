@@ -1,8 +1,8 @@
 """The Federation page across machines (issue 15): the mode choice shows its form; bad input is refused on the page
-before any job; a real join job through the page shows the host's plan and waits for Accept/Refuse (the host's
-offer is written where the ClientApp's plan gate writes it: a whole host+sites run takes over a minute, see
-tests/federate/test_federation_remote.py); a real host job shows its CA file and fingerprint, and Cancel of either
-leaves no Flower process."""
+before any job; a real join job through the page shows the host's plan and waits for Accept/Refuse (here the host's
+offer is written where the ClientApp's plan gate writes it, a second or two per test); a real host job shows its CA
+file and fingerprint; Cancel of either leaves no Flower process; and one whole federation on 127.0.0.1 (a page
+hosting, a second window's page joining and accepting, a `workbench federate join --accept` process; ~40 s here)."""
 
 from __future__ import annotations
 
@@ -183,4 +183,78 @@ def test_a_real_host_job_shows_its_ca_and_cancel_stops_the_superlink(qtbot, wind
     page.cancel_button.click()
     wait_for_job(qtbot, window.runner, job, timeout=60_000)
     assert "Cancelled" in page.message_text() and not page.busy
+    assert _flower_processes_under(scratch) == []
+
+
+@pytest.mark.slow
+def test_a_real_federation_hosted_and_joined_through_the_page(qtbot, window, tmp_path, scratch) -> None:  # noqa: ANN001
+    """The whole thing on 127.0.0.1: one page hosts (TLS, 1 round, 2 sites, no SecAgg+), a second window's page joins
+    with its CA file and accepts the plan on the page, and `workbench federate join --accept` is the other site."""
+    import os
+
+    from tests.federate.conftest import tiny_dataset, tiny_table
+    from tests.federate.test_federation_remote import _workbench
+    from workbench.core.dp.ledger import PrivacyLedger
+    from workbench.core.federate.daemons import free_port
+    from workbench.core.project.store import Project
+    from workbench.ui.qt_main_window import QtMainWindow
+
+    tiny_dataset(tmp_path / "schema")
+    drive(add_dataset_job(ProjectSession(window.project), tmp_path / "schema" / "tiny.csv"))
+    host_page = install(window)
+    window.show_page(PAGE_NAME)
+    host_page.set_mode("host")
+    form = host_page.host_form
+    form.label_combo.setCurrentText("outcome")
+    port = free_port()
+    form.port_spin.setValue(port)
+    form.min_sites_spin.setValue(2)
+    form.secagg_check.setChecked(False)
+    form.rounds_spin.setValue(1)
+    form.epsilon_spin.setValue(2.0)
+    host = host_page.start()
+    assert host is not None
+    qtbot.waitUntil(lambda: "waiting for 2 sites" in host_page.message_text(), timeout=60_000)
+    ca = window.project.folder / "federation-tls" / "ca.pem"
+
+    sites = []
+    for i in range(2):
+        with ProjectSession(Project.create(tmp_path / f"hospital-{i + 1}")) as session:
+            tiny_dataset(tmp_path / f"data-{i}", tiny_table(160, seed=20 + i))
+            added = drive(add_dataset_job(session, tmp_path / f"data-{i}" / "tiny.csv"))
+            PrivacyLedger(session.project).set_total(added.dataset.fingerprint, 5.0)
+        sites.append(tmp_path / f"hospital-{i + 1}")
+    env = dict(os.environ, TMPDIR=str(scratch))
+    join = ["federate", "join", f"127.0.0.1:{port}", "--dataset", "tiny.csv", "--accept", "--ca", str(ca), "--json"]
+    cli = _workbench([*join, "--project", str(sites[1])], env, tmp_path / "cli-site.json")
+    site_window = QtMainWindow(Project.open(sites[0]))
+    qtbot.addWidget(site_window)
+    try:
+        site_window.show()
+        site_page = install(site_window)
+        site_window.show_page(PAGE_NAME)
+        site_page.set_mode("join")
+        site_page.join_form.address_edit.setText(f"127.0.0.1:{port}")
+        site_page.join_form.ca_edit.setText(str(ca))
+        joined = site_page.start()
+        assert joined is not None
+        qtbot.waitUntil(site_page.decision.isVisible, timeout=90_000)
+        assert "outcome" in site_page.decision.text.text()
+        site_page.decision.accept_button.click()
+        wait_for_job(qtbot, site_window.runner, joined, timeout=180_000)
+        wait_for_job(qtbot, window.runner, host, timeout=60_000)
+        assert cli.wait(timeout=60) == 0, (tmp_path / "cli-site.err").read_text()[-2000:]
+    finally:
+        site_window.runner.begin_shutdown()
+        site_window.runner.cancel_all()
+        site_window.runner.wait_all(30)
+        if cli.poll() is None:
+            os.killpg(cli.pid, 9)
+    assert "Joined the federation: 1 rounds" in site_page.message_text(), site_page.message_text()
+    assert "ledger was charged ε" in site_page.message_text()
+    assert "Hosted federation finished" in host_page.message_text(), host_page.message_text()
+    assert len(host_page.plots.rounds) == 1 and len(site_page.plots.rounds) == 1
+    ledger = PrivacyLedger(site_window.project)
+    summary = ledger.summary(site_window.project.datasets()[0].fingerprint, with_rdp=False)
+    assert summary.reserved_epsilon == 0.0 and 0.0 < summary.committed_epsilon <= 2.0 + 1e-9
     assert _flower_processes_under(scratch) == []
