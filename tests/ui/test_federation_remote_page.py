@@ -51,6 +51,10 @@ def test_the_mode_choice_shows_its_form(window, tmp_path: Path) -> None:  # noqa
     assert page.start_button.text() == "Join" and "Join:" in page.intro.text()
     assert page.join_form.site_edit.text() == window.project.folder.resolve().name
     assert page.join_form.dataset_combo.count() == 1
+    window.resize(1366, 768)
+    for mode in ("host", "join", "demo"):  # every form fits the smallest supported screen (the form scrolls)
+        page.set_mode(mode)
+        assert page.minimumSizeHint().height() <= page.height() and page.minimumSizeHint().width() <= page.width()
 
 
 def test_bad_input_is_refused_on_the_page_before_any_job(window, tmp_path: Path) -> None:  # noqa: ANN001
