@@ -125,6 +125,8 @@ def test_a_real_join_job_shows_the_plan_and_goes_on_only_when_accepted(qtbot, wi
     site_dir = _offer(scratch, _host_plan())
     qtbot.waitUntil(page.decision.isVisible, timeout=15_000)
     assert "outcome" in page.decision.text.text() and "caps its ε at 1.5" in page.decision.text.text()
+    assert "reserving ε 2 (δ 0.001)" in page.decision.text.text()
+    assert "columns x1, x2, colour" in page.plan_label.text() and page.plan_label.isVisible()  # the whole plan
     assert page.message.property("level") == "warning" and "plan arrived" in page.message_text()
     assert not (site_dir / "decision.json").exists()  # the job waits for the analyst
     assert PrivacyLedger(window.project).summary(fingerprint, with_rdp=False).reserved_epsilon == 0.0

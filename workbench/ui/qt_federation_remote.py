@@ -251,8 +251,10 @@ class QtPlanDecision(QGroupBox):
 
     def ask(self, plan: FederationPlan, max_epsilon: float | None) -> None:
         cap = "" if max_epsilon is None else f" This site caps its ε at {max_epsilon:g} (more noise, less spent)."
+        spend = f"ε {plan.epsilon:g} (δ {plan.delta:g})" if plan.private else "no ε (the plan has no DP)"
         self.text.setText(
-            f"{plan.describe()}.{cap} Accept to reserve the ε in this project's ledger and train; Refuse to leave."
+            f"{plan.rounds} rounds on the label {plan.label!r}, reserving {spend} in this project's ledger.{cap} "
+            "Accept to train (only masked updates and validation figures leave this site); Refuse to leave."
         )
         self.accept_button.setEnabled(True)
         self.refuse_button.setEnabled(True)
