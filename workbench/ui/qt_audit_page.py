@@ -34,11 +34,10 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableView,
     QVBoxLayout,
-    QWidget,
 )
 
 from workbench.core.errors import WorkbenchError
-from workbench.ui.qt_message import show_page_message
+from workbench.ui.qt_project_page import QtProjectPage
 
 if TYPE_CHECKING:
     from workbench.services.audit import AuditVerdict
@@ -125,7 +124,7 @@ class AuditTableModel(QAbstractTableModel):
         return None
 
 
-class QtAuditPage(QWidget):
+class QtAuditPage(QtProjectPage):
     """See the module docstring. It reads the window's open project (and vault) when shown, when the project or its
     lock state changes, and on Verify."""
 
@@ -221,13 +220,6 @@ class QtAuditPage(QWidget):
         return row
 
     # --- state ----------------------------------------------------------------------------------------------
-
-    def show_message(self, level: str, text: str) -> None:
-        show_page_message(self.message, level, text)
-
-    def message_text(self) -> str:
-        """The page's message, or "" when none is shown."""
-        return "" if self.message.isHidden() else self.message.text()
 
     def _session(self) -> ProjectSession | None:
         from workbench.services.session import ProjectSession

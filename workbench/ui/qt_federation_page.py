@@ -45,8 +45,8 @@ from workbench.ui.qt_federation_remote import (
     join_result_text,
 )
 from workbench.ui.qt_federation_view import QtFederationPlots, QtFederationResult, QtRoundLog, round_line
-from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_progress_row import progress_row, show_progress
+from workbench.ui.qt_project_page import QtProjectPage
 
 if TYPE_CHECKING:
     from workbench.core.federate.plan import FederationPlan
@@ -72,7 +72,7 @@ INTROS = {
 FORM_WIDTH = 380
 
 
-class QtFederationPage(QWidget):
+class QtFederationPage(QtProjectPage):
     """See the module docstring."""
 
     def __init__(self, window: QtMainWindow) -> None:
@@ -162,13 +162,6 @@ class QtFederationPage(QWidget):
     def busy(self) -> bool:
         return self._job is not None
 
-    def show_message(self, level: str, text: str) -> None:
-        show_page_message(self.message, level, text)
-
-    def message_text(self) -> str:
-        """The page's message, or "" when none is shown."""
-        return "" if self.message.isHidden() else self.message.text()
-
     def refresh(self) -> None:
         """List the open project's datasets again (the one on the Data page chosen the first time)."""
         project = self._window.project
@@ -239,14 +232,6 @@ class QtFederationPage(QWidget):
         labels = [name for name, role in record.roles.items() if role == "label"]
         texts = [name for name, role in record.roles.items() if role == "free_text"]
         form.set_columns(record.columns, labels[0] if labels else None, texts[0] if texts else None)
-
-    def _session(self) -> ProjectSession | None:
-        from workbench.services.session import ProjectSession
-
-        if self._window.project is None:
-            self.show_message("error", "Open a project first.")
-            return None
-        return ProjectSession(self._window.project, self._window.vault_ctl.vault)
 
     # --- running --------------------------------------------------------------------------------------------
 

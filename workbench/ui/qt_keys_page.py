@@ -23,15 +23,14 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QTabWidget,
     QVBoxLayout,
-    QWidget,
 )
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.services import sharing
 from workbench.ui.qt_keys_forms import QtKeyLists, QtOpenForm, QtShareForm, QtSignForm, QtVerifyForm, fill_combo
-from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_progress_row import progress_row, show_progress
+from workbench.ui.qt_project_page import QtProjectPage
 from workbench.ui.qt_vault import QtPassphraseDialog
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
 PAGE_NAME = "Keys and sharing"
 
 
-class QtKeysPage(QWidget):
+class QtKeysPage(QtProjectPage):
     """See the module docstring. ``keys_dir``: the folder of my key pairs (default the user's keys folder)."""
 
     def __init__(self, window: QtMainWindow, keys_dir: Path | None = None) -> None:
@@ -111,13 +110,6 @@ class QtKeysPage(QWidget):
     def busy(self) -> bool:
         return bool(self._pending)
 
-    def show_message(self, level: str, text: str) -> None:
-        show_page_message(self.message, level, text)
-
-    def message_text(self) -> str:
-        """The page's message, or "" when none is shown."""
-        return "" if self.message.isHidden() else self.message.text()
-
     def refresh(self) -> None:
         """Read the key folders and the project again into the lists and choosers."""
         try:
@@ -156,15 +148,6 @@ class QtKeysPage(QWidget):
         """The dataset or model chosen to share; ``None`` for a file on disk."""
         data = self.share_form.what_combo.currentData()
         return next((s for s in self._shareables if f"{s.kind}:{s.ref}" == data), None)
-
-    def _session(self) -> Any:
-        """The open project with its vault, or ``None`` (said on the page) when no project is open."""
-        from workbench.services.session import ProjectSession
-
-        if self._window.project is None:
-            self.show_message("error", "Open a project first.")
-            return None
-        return ProjectSession(self._window.project, self._window.vault_ctl.vault)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)

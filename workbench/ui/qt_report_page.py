@@ -25,18 +25,16 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.ui.qt_dataset_labels import add_dataset_items
-from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_progress_row import progress_row, show_progress
+from workbench.ui.qt_project_page import QtProjectPage
 
 if TYPE_CHECKING:
     from workbench.services.report_signing import ReportVerdict
-    from workbench.services.session import ProjectSession
     from workbench.ui.qt_main_window import QtMainWindow
     from workbench.ui.qt_report_pdf import ReportFiles
 
@@ -72,7 +70,7 @@ class QtReportResult(QGroupBox):
         return "\n".join(f"{name}: {self.values[name].text()}" for name in self.ROWS)
 
 
-class QtReportPage(QWidget):
+class QtReportPage(QtProjectPage):
     """See the module docstring."""
 
     def __init__(self, window: QtMainWindow) -> None:
@@ -138,21 +136,6 @@ class QtReportPage(QWidget):
     @property
     def busy(self) -> bool:
         return self._job is not None
-
-    def show_message(self, level: str, text: str) -> None:
-        show_page_message(self.message, level, text)
-
-    def message_text(self) -> str:
-        """The page's message, or "" when none is shown."""
-        return "" if self.message.isHidden() else self.message.text()
-
-    def _session(self) -> ProjectSession | None:
-        from workbench.services.session import ProjectSession
-
-        if self._window.project is None:
-            self.show_message("error", "Open a project first.")
-            return None
-        return ProjectSession(self._window.project, self._window.vault_ctl.vault)
 
     def refresh(self) -> None:
         """List the project's datasets again, choosing the one on the Data page the first time."""

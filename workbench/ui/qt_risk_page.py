@@ -33,13 +33,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QVBoxLayout,
-    QWidget,
 )
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
-from workbench.ui.qt_message import show_page_message
 from workbench.ui.qt_progress_row import progress_row, show_progress
+from workbench.ui.qt_project_page import QtProjectPage
 from workbench.ui.qt_risk_forms import QtGeneralizeForm, QtGeneralizeResult, QtRiskColumns
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ STEP = "risk"
 HIERARCHY_PREVIEW_ROWS = 50
 
 
-class QtRiskPage(QWidget):
+class QtRiskPage(QtProjectPage):
     """See the module docstring."""
 
     def __init__(self, window: QtMainWindow) -> None:
@@ -159,21 +158,6 @@ class QtRiskPage(QWidget):
     @property
     def busy(self) -> bool:
         return self._job is not None
-
-    def show_message(self, level: str, text: str) -> None:
-        show_page_message(self.message, level, text)
-
-    def message_text(self) -> str:
-        """The page's message, or "" when none is shown."""
-        return "" if self.message.isHidden() else self.message.text()
-
-    def _session(self) -> ProjectSession | None:
-        from workbench.services.session import ProjectSession
-
-        if self._window.project is None:
-            self.show_message("error", "Open a project first.")
-            return None
-        return ProjectSession(self._window.project, self._window.vault_ctl.vault)
 
     def _record(self) -> DatasetRecord | None:
         project, dataset_id = self._window.project, self.dataset_combo.currentData()
