@@ -19,14 +19,16 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.federate.plan import FederationError, FederationPlan, check_site_table, schema_from_table
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
+
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -363,28 +365,56 @@ def _run_protocol(
     )
     yield Progress("starting", 0, plan.rounds, "rounds", f"starting a SuperLink and {len(nodes)} SuperNodes")
     history: list[FederationRound] = []
-    deadline = time.monotonic() + timeout
     with LocalFederation(work, nodes) as federation:
         run = federation.run_app(app)
-        while True:
-            token.raise_if_cancelled()
-            finished = run.poll() is not None
-            for event in list(federation.read_events(events, len(history))):
-                if "error" in event:
-                    raise FederationError(str(event["error"]))
-                history.append(_round_of(event, nodes))
-                yield _round_progress(plan, history[-1])
-            if finished:
-                break
-            if time.monotonic() > deadline:
-                raise FederationError(f"the federation did not finish within {timeout:g} s")
-            token.wait(0.5)
+        yield from follow_rounds(
+            run,
+            lambda seen: federation.read_events(events, seen),
+            lambda event: _round_of(event, nodes),
+            lambda r: _round_progress(plan, r),
+            history,
+            token,
+            timeout,
+        )
+    check_all_rounds(history, plan, run, work)
+    return tuple(history)
+
+
+def follow_rounds(
+    run: Any,
+    read_events: Callable[[int], Any],
+    to_round: Callable[[dict[str, Any]], R],
+    to_progress: Callable[[R], Progress],
+    history: list[R],
+    token: CancelToken,
+    timeout: float,
+) -> JobGenerator[None]:
+    """Follow a submitted Flower run (``flwr run`` as ``run``) until it ends: each round event the ServerApp writes
+    becomes a round appended to ``history`` (kept by the caller: what was seen counts even after a failure) and a
+    progress snapshot; an error event, or no end within ``timeout`` seconds, raises :class:`FederationError`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        token.raise_if_cancelled()
+        finished = run.poll() is not None
+        for event in list(read_events(len(history))):
+            if "error" in event:
+                raise FederationError(str(event["error"]))
+            history.append(to_round(event))
+            yield to_progress(history[-1])
+        if finished:
+            return
+        if time.monotonic() > deadline:
+            raise FederationError(f"the federation did not finish within {timeout:g} s")
+        token.wait(0.5)
+
+
+def check_all_rounds(history: list[Any], plan: FederationPlan, run: Any, work: Path) -> None:
+    """Raise when the run ended before its last round (with flwr's exit code and where Flower's logs are)."""
     if len(history) < plan.rounds:
         raise FederationError(
             f"the federation stopped after {len(history)} of {plan.rounds} rounds (flwr run exit code "
             f"{run.returncode}); Flower's logs: {work / 'logs'}"
         )
-    return tuple(history)
 
 
 def federate_sites_job(

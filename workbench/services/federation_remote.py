@@ -34,6 +34,8 @@ from workbench.services.federation import (
     _read_report,
     _workdir,
     _write_rows,
+    check_all_rounds,
+    follow_rounds,
 )
 
 if TYPE_CHECKING:
@@ -168,25 +170,16 @@ def federate_host_job(
                     "waiting", 0, plan.rounds, "rounds", f"hosting on {address}; waiting for {min_sites} sites"
                 )
                 run = link.run_app(app)
-                deadline = time.monotonic() + timeout
-                while True:
-                    token.raise_if_cancelled()
-                    finished = run.poll() is not None
-                    for event in list(link.read_events(events, len(history))):
-                        if "error" in event:
-                            raise FederationError(str(event["error"]))
-                        history.append(_host_round(event))
-                        yield _host_progress(plan, history[-1])
-                    if finished:
-                        break
-                    if time.monotonic() > deadline:
-                        raise FederationError(f"the federation did not finish within {timeout:g} s")
-                    token.wait(0.5)
-            if len(history) < plan.rounds:
-                raise FederationError(
-                    f"the federation stopped after {len(history)} of {plan.rounds} rounds (flwr run exit code "
-                    f"{run.returncode}); Flower's logs were in {work / 'logs'}"
+                yield from follow_rounds(
+                    run,
+                    lambda seen: link.read_events(events, seen),
+                    _host_round,
+                    lambda r: _host_progress(plan, r),
+                    history,
+                    token,
+                    timeout,
                 )
+            check_all_rounds(history, plan, run, work)
         outcome = {"outcome": "completed"}
     except BaseException as exc:
         outcome = {"outcome": "cancelled" if token.cancelled else "failed", "error": type(exc).__name__}
