@@ -233,18 +233,12 @@ def _host_session(folder: str | None, args: argparse.Namespace) -> Any:
 def _tls_files(args: argparse.Namespace) -> Any:
     from pathlib import Path
 
-    from workbench.core.federate.tls import TlsFiles, ca_fingerprint, make_certificates
+    from workbench.services.federation_remote import host_certificates
 
     if not args.tls_dir:
         return None
-    files = TlsFiles.in_folder(Path(args.tls_dir))
-    if not files.exist():
-        names = args.tls_name or ([args.bind] if args.bind not in ("0.0.0.0", "::") else []) + [
-            "127.0.0.1",
-            "localhost",
-        ]
-        files = make_certificates(Path(args.tls_dir), list(dict.fromkeys(names)))
-    _note(args, f"TLS: give the sites {files.ca} (SHA-256 {ca_fingerprint(files.ca)}) over a channel you trust")
+    files, fingerprint = host_certificates(Path(args.tls_dir), args.bind, args.tls_name or None)
+    _note(args, f"TLS: give the sites {files.ca} (SHA-256 {fingerprint}) over a channel you trust")
     return files
 
 

@@ -239,6 +239,19 @@ def check_offered_plan(plan: FederationPlan, dataset: Dataset, site: str, max_ep
     return rows
 
 
+def host_certificates(folder: Path, bind: str, names: list[str] | None = None) -> tuple[TlsFiles, str]:
+    """The TLS files in ``folder`` and the CA's SHA-256 fingerprint; made offline when missing, for ``names``
+    (default: ``bind`` unless it is a wildcard, 127.0.0.1 and localhost). The sites are given the CA file and
+    compare the fingerprint over a channel they trust."""
+    from workbench.core.federate.tls import TlsFiles, ca_fingerprint, make_certificates
+
+    files = TlsFiles.in_folder(folder)
+    if not files.exist():
+        names = names or ([bind] if bind not in ("0.0.0.0", "::") else []) + ["127.0.0.1", "localhost"]
+        files = make_certificates(folder, list(dict.fromkeys(names)))
+    return files, ca_fingerprint(files.ca)
+
+
 class PlanGate:
     """The join job's ``accept`` when the answer comes from another thread (the window): the job's worker waits in
     :meth:`decide` while the analyst reads the plan; :meth:`answer` (any thread) lets it go on. A cancelled job's

@@ -321,13 +321,10 @@ def host_job(session: ProjectSession, request: HostRequest) -> Any:
 
 def _host_tls(folder: Path, bind: str) -> tuple[Any, HostTls]:
     """The folder's certificates (made for ``bind``, 127.0.0.1 and localhost when missing), as the CLI's --tls-dir."""
-    from workbench.core.federate.tls import TlsFiles, ca_fingerprint, make_certificates
+    from workbench.services.federation_remote import host_certificates
 
-    files = TlsFiles.in_folder(folder)
-    if not files.exist():
-        names = ([bind] if bind not in ("0.0.0.0", "::") else []) + ["127.0.0.1", "localhost"]
-        files = make_certificates(folder, list(dict.fromkeys(names)))
-    return files, HostTls(files.ca, ca_fingerprint(files.ca))
+    files, fingerprint = host_certificates(folder, bind)
+    return files, HostTls(files.ca, fingerprint)
 
 
 def join_job(session: ProjectSession, request: JoinRequest, gate: PlanGate) -> Any:
