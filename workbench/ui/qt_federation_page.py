@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.errors import WorkbenchError
 from workbench.core.jobs import CancelToken, JobGenerator, Progress
 from workbench.ui.qt_federation_form import FederationRequest, QtFederationForm
 from workbench.ui.qt_federation_remote import (
@@ -165,17 +164,7 @@ class QtFederationPage(QtProjectPage):
     def refresh(self) -> None:
         """List the open project's datasets again (the one on the Data page chosen the first time)."""
         project = self._window.project
-        records = []
-        if project is not None:
-            try:
-                records = project.datasets()
-            except WorkbenchError as exc:
-                self.show_message("error", f"The project's datasets cannot be listed: {exc}")
-        current = self.form.dataset_combo.currentData()
-        if current is None:
-            shown = self._window.data_page.dataset
-            match = [r.id for r in records if shown is not None and r.fingerprint == shown.fingerprint]
-            current = match[0] if match else None
+        records, current = self._datasets_and_choice(self.form.dataset_combo.currentData())
         from workbench.services.dataset_labels import dataset_labels
 
         labels = dataset_labels(records, project) if records else {}  # as the Data page lists them

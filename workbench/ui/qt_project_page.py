@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QLabel, QWidget
 
+from workbench.core.errors import WorkbenchError
 from workbench.ui.qt_message import show_page_message
 
 if TYPE_CHECKING:
+    from workbench.core.project.datasets import DatasetRecord
     from workbench.services.session import ProjectSession
     from workbench.ui.qt_main_window import QtMainWindow
 
@@ -38,3 +40,21 @@ class QtProjectPage(QWidget):
             self.show_message("error", "Open a project first.")
             return None
         return ProjectSession(self._window.project, self._window.vault_ctl.vault)
+
+    def _datasets_and_choice(
+        self, current: int | None, *, when_locked: bool = True
+    ) -> tuple[list[DatasetRecord], int | None]:
+        """The open project's datasets (a failure said on the page; none while locked unless ``when_locked``) and
+        the one to choose: ``current``, else the dataset shown on the Data page."""
+        project = self._window.project
+        records: list[DatasetRecord] = []
+        if project is not None and (when_locked or self._window.vault_ctl.state != "locked"):
+            try:
+                records = project.datasets()
+            except WorkbenchError as exc:
+                self.show_message("error", f"The project's datasets cannot be listed: {exc}")
+        if current is None:
+            shown = self._window.data_page.dataset
+            match = [r.id for r in records if shown is not None and r.fingerprint == shown.fingerprint]
+            current = match[0] if match else None
+        return records, current

@@ -140,17 +140,7 @@ class QtReportPage(QtProjectPage):
     def refresh(self) -> None:
         """List the project's datasets again, choosing the one on the Data page the first time."""
         project = self._window.project
-        records = []
-        if project is not None:
-            try:
-                records = project.datasets()
-            except WorkbenchError as exc:
-                self.show_message("error", f"The project's datasets cannot be listed: {exc}")
-        current = self.dataset_combo.currentData()
-        if current is None:
-            shown = self._window.data_page.dataset
-            match = [r.id for r in records if shown is not None and r.fingerprint == shown.fingerprint]
-            current = match[0] if match else None
+        records, current = self._datasets_and_choice(self.dataset_combo.currentData())
         self.dataset_combo.clear()
         add_dataset_items(self.dataset_combo, records, project)  # the labels the Data page shows
         self._names = {r.id: r.name for r in records}

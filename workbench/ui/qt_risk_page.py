@@ -171,17 +171,7 @@ class QtRiskPage(QtProjectPage):
         from workbench.ui.qt_dataset_labels import add_dataset_items
 
         project = self._window.project
-        records = []
-        if project is not None and self._window.vault_ctl.state != "locked":
-            try:
-                records = project.datasets()
-            except WorkbenchError as exc:
-                self.show_message("error", f"The project's datasets cannot be listed: {exc}")
-        current = self.dataset_combo.currentData()
-        if current is None:
-            shown = self._window.data_page.dataset
-            match = [r.id for r in records if shown is not None and r.fingerprint == shown.fingerprint]
-            current = match[0] if match else None
+        records, current = self._datasets_and_choice(self.dataset_combo.currentData(), when_locked=False)
         self.dataset_combo.blockSignals(True)
         self.dataset_combo.clear()
         add_dataset_items(self.dataset_combo, records, project)
